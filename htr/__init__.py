@@ -1,0 +1,27 @@
+"""htr: read handwriting from images, offline, with a CNN + BiLSTM + CTC network.
+
+Pipeline stages, one module each: :mod:`htr.image` (load and preprocess), :mod:`htr.model` (the
+network), :mod:`htr.decode` (CTC decoding), :mod:`htr.results` (result types),
+:mod:`htr.recognizer` (load a model and read images), :mod:`htr.readers` (data sets),
+:mod:`htr.augment` and :mod:`htr.training` (training), :mod:`htr.metrics` and
+:mod:`htr.evaluate` (scoring), :mod:`htr.text` (labels and charset).
+"""
+
+from __future__ import annotations
+
+from .errors import DataError, HTRError, ImageError, ModelError
+from .image import load_image, preprocess
+from .results import Recognition
+from .text import Charset, normalize_text
+
+__all__ = ["Charset", "DataError", "HTRError", "ImageError", "ModelError", "Recognition",
+           "Recognizer", "load_image", "normalize_text", "preprocess"]
+
+
+def __getattr__(name: str):
+    # The recognizer pulls in TensorFlow: import it only when asked for.
+    if name == "Recognizer":
+        from .recognizer import Recognizer
+
+        return Recognizer
+    raise AttributeError(f"module 'htr' has no attribute {name!r}")

@@ -1,0 +1,187 @@
+"""Images in: load any jpg/png into greyscale, correct contrast and lighting, and fit it to the
+network's height. Training and inference share :func:`preprocess`, so a user's photo goes through
+exactly what the training samples went through.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+ImageSource = Union[str, Path, bytes, np.ndarray, Image.Image]
+
+#: Pixel count above which an image is refused (a decompression bomb or a mistake): 80 MPix.
+MAX_PIXELS = 80_000_000
+#: Width (in units of the model height) beyond which a line image is squeezed: keeps memory bounded.
+MAX_ASPECT = 60
+#: Widths are padded to a multiple of this, which bounds how many shapes the network compiles for.
+WIDTH_STEP = 32
+
+
+def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image into an 8-bit greyscale array (ink dark on light, as photographed).
+
+    Accepts a path, encoded bytes, a PIL image or a numpy array. Applies EXIF rotation (phone
+    photos), puts transparent pixels on white, scales 16-bit and float images to 8 bits.
+    Raises :class:`ImageError` naming the file and the reason for anything it cannot read.
+    """
+    name = str(source) if isinstance(source, (str, Path)) else None
+    if isinstance(source, np.ndarray):
+        return _array_to_grey(source, name)
+    if isinstance(source, Image.Image):
+        return _pil_to_grey(source, name, max_pixels)
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError("no such file" if not path.exists() else "not a file", name)
+        data = path.read_bytes()
+    else:
+        data = bytes(source)
+    if not data:
+        raise ImageError("empty file", name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+            _check_size(image.size, name, max_pixels)
+            image.load()
+        except ImageError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"image too large ({image.size[0]}x{image.size[1]} pixels)", name) from None
+        except UnidentifiedImageError:
+            raise ImageError("not an image (unrecognised format)", name) from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(f"corrupt or truncated image ({exc})", name) from None
+    return _pil_to_grey(image, name, max_pixels)
+
+
+def _check_size(size: tuple[int, int], name: str | None, max_pixels: int) -> None:
+    w, h = size
+    if w < 1 or h < 1:
+        raise ImageError(f"image has no pixels ({w}x{h})", name)
+    if w * h > max_pixels:
+        raise ImageError(f"image too large ({w}x{h} pixels, limit {max_pixels:,})", name)
+
+
+def _pil_to_grey(image: Image.Image, name: str | None, max_pixels: int) -> np.ndarray:
+    _check_size(image.size, name, max_pixels)
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not lose the image itself
+        pass
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _array_to_grey(np.asarray(image), name)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image.convert("RGBA"))
+    return np.asarray(image.convert("L"), dtype=np.uint8).copy()
+
+
+def _array_to_grey(array: np.ndarray, name: str | None) -> np.ndarray:
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[2] == 4:  # RGBA: put on white
+        alpha = a[..., 3:4].astype(np.float32) / (65535.0 if a.dtype == np.uint16 else 255.0)
+        top = 65535.0 if a.dtype == np.uint16 else 255.0
+        a = a[..., :3] * alpha + top * (1 - alpha)
+    if a.ndim == 3 and a.shape[2] == 3:
+        a = a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    elif a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim != 2 or a.size == 0:
+        raise ImageError(f"unsupported image array of shape {np.shape(array)}", name)
+    if a.dtype == np.uint8:
+        return a.copy()
+    a = a.astype(np.float32)
+    if np.issubdtype(np.asarray(array).dtype, np.floating) and a.max() <= 1.0:
+        a = a * 255.0
+    elif a.max() > 255:
+        a = a * (255.0 / (65535.0 if a.max() <= 65535 else a.max()))
+    return np.clip(a + 0.5, 0, 255).astype(np.uint8)
+
+
+def normalize_ink(grey: np.ndarray) -> np.ndarray:
+    """Flatten uneven lighting and stretch contrast: paper becomes white, ink dark.
+
+    Light ink on a dark ground (a blackboard, an inverted scan) is turned round first.
+    """
+    g = grey.astype(np.float32)
+    h, w = g.shape
+    if np.median(g) < 100 and np.percentile(g, 95) < 200 or np.median(g) < 70:
+        g = 255.0 - g
+    # Background: a grey closing wider than any stroke removes the ink and leaves the paper.
+    k = int(max(9, min(h, w) // 3)) | 1
+    small = max(1, min(h, w) // 256)  # estimate on a reduced copy for big pages (speed)
+    if small > 1:
+        reduced = cv2.resize(g, (max(1, w // small), max(1, h // small)), interpolation=cv2.INTER_AREA)
+        kr = max(3, k // small) | 1
+        bg = cv2.dilate(reduced, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kr, kr)))
+        bg = cv2.resize(cv2.blur(bg, (kr, kr)), (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        bg = cv2.dilate(g, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        bg = cv2.blur(bg, (k, k))
+    flat = g / np.maximum(bg, 1.0)
+    lo, hi = np.percentile(flat, (1.0, 90.0))
+    if hi - lo < 0.08:  # blank or nearly uniform: nothing to stretch
+        return np.full_like(grey, 255)
+    out = (flat - lo) / (hi - lo)
+    return np.clip(out * 255.0, 0, 255).astype(np.uint8)
+
+
+def crop_to_ink(grey: np.ndarray, margin: float = 0.08) -> np.ndarray:
+    """Cut a normalised image down to its ink, keeping a margin of ``margin`` times the ink height."""
+    ink = grey < 128
+    rows = np.flatnonzero(ink.sum(axis=1) >= max(1, int(0.003 * grey.shape[1])))
+    cols = np.flatnonzero(ink.sum(axis=0) >= 1)
+    if rows.size == 0 or cols.size == 0:
+        return grey
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    pad = int(round(margin * (y1 - y0))) + 1
+    h, w = grey.shape
+    return grey[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)]
+
+
+def fit_to_height(grey: np.ndarray, height: int) -> np.ndarray:
+    """Resize to ``height`` rows without distortion (aspect ratio kept) and pad the width.
+
+    Returns float32 ``(height, width)`` with ink = 1 and paper = 0, the width a multiple of
+    :data:`WIDTH_STEP` (at least ``height``), so zero padding to the right is blank paper.
+    """
+    h, w = grey.shape
+    new_w = max(1, int(round(w * height / h)))
+    new_w = min(new_w, MAX_ASPECT * height)
+    interp = cv2.INTER_AREA if height < h else cv2.INTER_CUBIC
+    resized = cv2.resize(grey, (new_w, height), interpolation=interp)
+    width = max(height, -(-new_w // WIDTH_STEP) * WIDTH_STEP)
+    out = np.zeros((height, width), np.float32)
+    out[:, :new_w] = 1.0 - resized.astype(np.float32) / 255.0
+    return out
+
+
+def preprocess(image: np.ndarray, height: int) -> np.ndarray:
+    """The one preprocessing path of training and inference: grey uint8 -> network input.
+
+    Lighting and contrast are corrected, the image is cut to its ink and fitted to ``height``.
+    Returns float32 ``(height, width)``, ink = 1.
+    """
+    return fit_to_height(crop_to_ink(normalize_ink(image)), height)
+
+
+def pad_batch(images: list[np.ndarray]) -> np.ndarray:
+    """Stack preprocessed images of one height into ``(n, height, max_width, 1)``, zero padded."""
+    height = images[0].shape[0]
+    width = max(im.shape[1] for im in images)
+    batch = np.zeros((len(images), height, width, 1), np.float32)
+    for i, im in enumerate(images):
+        batch[i, :, :im.shape[1], 0] = im
+    return batch

@@ -1,0 +1,119 @@
+"""The network: CNN + bidirectional LSTM + per-frame scores over the charset, trained with CTC.
+
+Written in backend-neutral Keras 3 (``keras.layers``, ``keras.ops``, ``keras.losses.CTC``) so the
+same code trains under JAX or PyTorch on a GPU machine and the saved ``.keras`` file loads in
+TensorFlow on a CPU. The input is one fixed height and any width, so one model reads a single word
+or a whole line. The output is logits; :func:`htr.decode` applies the softmax.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from .errors import ModelError
+from .text import Charset
+
+#: Time steps per input column: the CNN halves the width twice.
+WIDTH_REDUCTION = 4
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Size of the network. ``conv`` lists the filters of each 3x3 conv block; pooling halves
+    height and width after the first two blocks and only the height after some later ones."""
+
+    height: int = 40
+    conv: tuple[int, ...] = (32, 64, 96, 96, 128, 128)
+    pool_height_after: tuple[int, ...] = (0, 1, 3, 5)  # block indices followed by pooling
+    lstm_units: int = 192
+    lstm_layers: int = 2
+    dropout: float = 0.25
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
+
+
+#: Presets for ``train.py --size``: measured trade-offs between speed on 2 cores and accuracy.
+SIZES: dict[str, ModelConfig] = {
+    "small": ModelConfig(conv=(16, 32, 48, 48, 64, 64), lstm_units=96),
+    "medium": ModelConfig(),
+    "large": ModelConfig(height=48, conv=(32, 64, 128, 128, 192, 192), lstm_units=256, lstm_layers=3),
+}
+
+
+def build_model(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.Model:
+    """Build the CRNN for ``num_classes`` outputs (charset plus the CTC blank at index 0)."""
+    inputs = keras.Input(shape=(config.height, None, 1), name="image")
+    x = inputs
+    height = config.height
+    for i, filters in enumerate(config.conv):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.Activation("relu", name=f"relu{i}")(x)
+        if i in config.pool_height_after:
+            # Only the first two poolings reduce the width: that keeps enough frames per character.
+            pool = (2, 2) if i in config.pool_height_after[:2] else (2, 1)
+            x = layers.MaxPooling2D(pool, name=f"pool{i}")(x)
+            height //= 2
+    # (batch, h, w, c) -> (batch, w, h * c): one feature vector per column.
+    x = layers.Permute((2, 1, 3), name="columns")(x)
+    x = layers.Reshape((-1, height * config.conv[-1]), name="frames")(x)
+    x = layers.Dense(config.lstm_units * 2, activation="relu", name="project")(x)
+    x = layers.Dropout(config.dropout, name="drop_in")(x)
+    for i in range(config.lstm_layers):
+        x = layers.Bidirectional(layers.LSTM(config.lstm_units, return_sequences=True),
+                                 name=f"bilstm{i}")(x)
+        x = layers.Dropout(config.dropout, name=f"drop{i}")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, logits, name="crnn")
+
+
+def compile_model(model: keras.Model, learning_rate: float = 1e-3,
+                  optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
+    """Attach the optimiser (a new Adam, or ``optimizer`` to keep its state) and the CTC loss
+    (labels padded with 0, the blank)."""
+    # Under TensorFlow, XLA recompiles for every batch shape, which costs more than it saves
+    # with variable-width images on a CPU; JAX always compiles.
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(learning_rate, clipnorm=5.0),
+                  loss=keras.losses.CTC(), jit_compile=keras.backend.backend() != "tensorflow")
+    return model
+
+
+MODEL_FILE = "model.keras"
+CHARSET_FILE = "charset.json"
+CONFIG_FILE = "config.json"
+
+
+def save_model_dir(directory: str | Path, model: keras.Model, charset: Charset,
+                   config: ModelConfig) -> None:
+    """Write a model folder: the weights, its charset and its configuration, side by side."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    model.save(d / MODEL_FILE)
+    charset.save(d / CHARSET_FILE)
+    (d / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+
+
+def load_model_dir(directory: str | Path) -> tuple[keras.Model, Charset, ModelConfig]:
+    """Read a model folder written by :func:`save_model_dir`: ``(model, charset, config)``."""
+    d = Path(directory)
+    missing = [f for f in (MODEL_FILE, CHARSET_FILE, CONFIG_FILE) if not (d / f).is_file()]
+    if missing:
+        raise ModelError(f"{d}: not a model folder (missing {', '.join(missing)})")
+    charset = Charset.load(d / CHARSET_FILE)
+    config = ModelConfig.from_dict(json.loads((d / CONFIG_FILE).read_text()))
+    model = keras.saving.load_model(d / MODEL_FILE, compile=False)
+    if model.output_shape[-1] != charset.num_classes:
+        raise ModelError(f"{d}: model has {model.output_shape[-1]} outputs but the charset "
+                         f"needs {charset.num_classes}")
+    return model, charset, config

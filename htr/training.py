@@ -1,0 +1,384 @@
+"""Training the recognizer: batches that keep both cores busy, per-epoch validation by writer or
+document, the best checkpoint, early stopping, resuming, and the model card with its plots.
+
+``train.py`` is a thin command line over :func:`train`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+
+from .augment import augment, preview_grid
+from .evaluate import evaluate
+from .image import pad_batch, preprocess
+from .model import (CHARSET_FILE, CONFIG_FILE, MODEL_FILE, WIDTH_REDUCTION, ModelConfig,
+                    build_model, compile_model, save_model_dir)
+from .readers import DataSpec, Sample, open_data, split_of
+from .recognizer import Recognizer
+from .text import Charset
+
+#: Training batches are padded to a multiple of this width, so the graph is traced for few shapes.
+BATCH_WIDTH_STEP = 128
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run (recorded in the model card)."""
+
+    data: list[str]
+    output: Path
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = 50
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    epoch_size: int | None = None  # training samples per epoch; None = one pass over the data
+    val_fraction: float = 0.1
+    val_limit: int = 600  # validation samples per data set scored each epoch
+    patience: int = 6
+    time_budget_minutes: float | None = None
+    augment_strength: float = 1.0
+    seed: int = 1
+    workers: int = 2
+    resume: bool = False
+    command: str = ""
+
+
+@dataclass
+class DataSplit:
+    """Training samples (weighted) and validation samples per data set."""
+
+    train: list[Sample]
+    val: dict[str, list[Sample]]
+    counts: dict[str, dict[str, int]]
+
+
+def load_data(specs: Sequence[str], val_fraction: float, val_limit: int, seed: int) -> DataSplit:
+    """Read every data set and split each by writer/document (never by line).
+
+    IAM's own split lists decide where present; "test" items are left out of both sides.
+    """
+    train: list[Sample] = []
+    val: dict[str, list[Sample]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    rng = np.random.default_rng(seed)
+    for text in specs:
+        spec = DataSpec.parse(text)
+        samples = open_data(spec)
+        tr = [s for s in samples if split_of(s, val_fraction) == "train"]
+        va = [s for s in samples if split_of(s, val_fraction) == "val"]
+        # Repeat a data set ``weight`` times (the fraction as a random subset).
+        whole, frac = divmod(spec.weight, 1.0)
+        train += tr * int(whole)
+        if frac > 0:
+            train += list(rng.choice(np.array(tr, dtype=object), int(frac * len(tr)), replace=False))
+        if len(va) > val_limit:  # a fixed, seeded subset, so epochs compare like with like
+            va = list(np.random.default_rng(seed).choice(np.array(va, dtype=object), val_limit,
+                                                        replace=False))
+        if va:
+            val[spec.name] = va
+        counts[spec.name] = {"train": len(tr), "val": len(va),
+                             "train_groups": len({s.group for s in tr}),
+                             "val_groups": len({s.group for s in va}),
+                             "weight": spec.weight}
+    return DataSplit(train, val, counts)
+
+
+class BatchSequence(keras.utils.PyDataset):
+    """Training batches, built on worker threads: load (render) -> augment -> preprocess.
+
+    Each epoch reshuffles; samples of similar text length share a batch to save padding.
+    Every sample's randomness comes from (seed, epoch, index), so a run is reproducible.
+    """
+
+    def __init__(self, samples: Sequence[Sample], charset: Charset, config: TrainConfig,
+                 epoch: int = 0) -> None:
+        super().__init__(workers=config.workers, use_multiprocessing=False, max_queue_size=16)
+        self.samples = list(samples)
+        self.charset = charset
+        self.height = config.model.height
+        self.batch_size = config.batch_size
+        self.strength = config.augment_strength
+        self.seed = config.seed
+        self.epoch_size = config.epoch_size or len(self.samples)
+        self.epoch = epoch
+        self._plan()
+
+    def _plan(self) -> None:
+        rng = np.random.default_rng((self.seed, self.epoch))
+        order = rng.permutation(len(self.samples))
+        while len(order) < self.epoch_size:
+            order = np.concatenate([order, rng.permutation(len(self.samples))])
+        order = order[:self.epoch_size]
+        chunk = self.batch_size * 32
+        batches = []
+        for start in range(0, len(order), chunk):
+            part = sorted(order[start:start + chunk], key=lambda i: len(self.samples[i].text))
+            batches += [part[j:j + self.batch_size] for j in range(0, len(part), self.batch_size)]
+        self.batches = [batches[i] for i in rng.permutation(len(batches))]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._plan()
+
+    def load(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
+        sample = self.samples[index]
+        image = sample.image(rng)
+        if self.strength > 0:
+            image = augment(image, rng, self.strength)
+        x = preprocess(image, self.height)
+        label = self.charset.encode(sample.text)
+        # CTC needs a frame per character plus one between repeated characters.
+        needed = len(label) + sum(a == b for a, b in zip(label, label[1:]))
+        if x.shape[1] // WIDTH_REDUCTION < needed:
+            x = cv2.resize(x, (needed * WIDTH_REDUCTION + 8, self.height))
+        return x, label
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = [], []
+        for j, index in enumerate(self.batches[i]):
+            x, label = self.load(index, np.random.default_rng((self.seed, self.epoch, i, j)))
+            images.append(x)
+            labels.append(label)
+        batch = pad_batch(images)
+        width = -(-batch.shape[2] // BATCH_WIDTH_STEP) * BATCH_WIDTH_STEP
+        batch = np.pad(batch, ((0, 0), (0, 0), (0, width - batch.shape[2]), (0, 0)))
+        y = np.zeros((len(labels), max(1, max(map(len, labels)))), np.int32)
+        for row, label in enumerate(labels):
+            y[row, :len(label)] = label
+        return batch, y
+
+
+class Validation(keras.callbacks.Callback):
+    """After each epoch: score every validation set, keep the best model, save the resumable
+    state, lower the learning rate on a plateau, stop early or when the time budget is spent."""
+
+    def __init__(self, config: TrainConfig, data: DataSplit, charset: Charset,
+                 state: dict) -> None:
+        super().__init__()
+        self.config = config
+        self.data = data
+        self.charset = charset
+        self.state = state
+        self.epoch_start = time.time()
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.epoch_start = time.time()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        cfg = self.config
+        seconds = time.time() - self.epoch_start
+        recognizer = Recognizer(self.model, self.charset, cfg.model)
+        scores = {}
+        for name, samples in self.data.val.items():
+            ev = evaluate(recognizer, samples, desc=f"validate {name}")
+            scores[name] = {"cer": ev.cer, "wer": ev.wer, "n": ev.n}
+        mean_cer = float(np.mean([s["cer"] for s in scores.values()])) if scores else float("nan")
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        steps = self.state["steps_per_epoch"]
+        record = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
+                  "val": scores, "mean_cer": mean_cer, "learning_rate": lr,
+                  "seconds": seconds, "samples_per_second": steps * cfg.batch_size / seconds}
+        self.state["history"].append(record)
+        self.state["train_seconds"] += seconds
+        line = " | ".join(f"{n} CER {s['cer']:.2%} WER {s['wer']:.2%}" for n, s in scores.items())
+        print(f"epoch {epoch + 1}: loss {record['loss']:.3f} | {line} | "
+              f"{record['samples_per_second']:.1f} samples/s", flush=True)
+
+        out = cfg.output
+        if mean_cer < self.state["best_cer"]:
+            self.state["best_cer"] = mean_cer
+            self.state["best_epoch"] = epoch + 1
+            self.state["stale"] = 0
+            save_model_dir(out, self.model, self.charset, cfg.model)
+            print(f"  new best model (mean CER {mean_cer:.2%}) saved to {out}", flush=True)
+        else:
+            self.state["stale"] += 1
+            if self.state["stale"] % max(2, cfg.patience // 2) == 0:
+                new_lr = lr * 0.5
+                self.model.optimizer.learning_rate.assign(new_lr)
+                print(f"  no improvement for {self.state['stale']} epochs: learning rate {new_lr:.2e}")
+        if self.state["stale"] >= cfg.patience:
+            print(f"  stopping early: no improvement for {cfg.patience} epochs", flush=True)
+            self.model.stop_training = True
+        budget = cfg.time_budget_minutes
+        if budget and self.state["train_seconds"] + seconds > budget * 60:
+            print("  stopping: the next epoch would exceed the time budget", flush=True)
+            self.model.stop_training = True
+        self.state["epoch"] = epoch + 1
+        save_checkpoint(out, self.model, self.state)
+        write_history(out, self.state)
+
+
+def checkpoint_dir(output: Path) -> Path:
+    return output / "checkpoint"
+
+
+def save_checkpoint(output: Path, model: keras.Model, state: dict) -> None:
+    """The last epoch's model with its optimiser state, written atomically, for ``--resume``."""
+    d = checkpoint_dir(output)
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / "last.tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, d / "last.keras")
+    (d / "state.tmp.json").write_text(json.dumps(state, indent=1))
+    os.replace(d / "state.tmp.json", d / "state.json")
+
+
+def write_history(output: Path, state: dict) -> None:
+    (output / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
+    plot_history(state["history"], output / "training.png")
+
+
+def plot_history(history: list[dict], path: Path) -> None:
+    """Loss and validation CER per epoch, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(epochs, [h["loss"] for h in history], marker="o")
+    ax1.set(title="training loss (CTC)", xlabel="epoch", yscale="log")
+    for name in history[-1]["val"]:
+        ax2.plot(epochs, [100 * h["val"].get(name, {}).get("cer", np.nan) for h in history],
+                 marker="o", label=name)
+    ax2.set(title="validation CER (%)", xlabel="epoch")
+    ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_preview(samples: Sequence[Sample], config: TrainConfig, path: Path, n: int = 16) -> Path:
+    """A grid of augmented training samples (what the network sees, before resizing)."""
+    rng = np.random.default_rng(config.seed)
+    chosen = [samples[i] for i in rng.choice(len(samples), min(n, len(samples)), replace=False)]
+    images, texts = [], []
+    for k, s in enumerate(chosen):
+        r = np.random.default_rng((config.seed, k))
+        image = augment(s.image(r), r, config.augment_strength)
+        images.append(np.clip((1 - preprocess(image, config.model.height)) * 255, 0, 255).astype(np.uint8))
+        texts.append(f"{s.source or s.id}: {s.text}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), preview_grid(images, texts))
+    return path
+
+
+def write_prediction_grid(recognizer: Recognizer, val: dict[str, list[Sample]], path: Path,
+                          per_set: int = 6) -> None:
+    """Validation images with truth and prediction under each: a quick look at the errors."""
+    images, texts = [], []
+    for name, samples in val.items():
+        chosen = samples[:per_set]
+        readings = recognizer.read([s.image(None) for s in chosen])
+        for s, r in zip(chosen, readings):
+            images.append(s.image(None))
+            texts.append(f"truth: {s.text}  |  read: {r.text}  ({r.confidence:.2f})")
+    if images:
+        cv2.imwrite(str(path), preview_grid(images, texts))
+
+
+def train(config: TrainConfig) -> dict:
+    """Train a model as ``config`` says; returns the final state (history, best epoch, ...)."""
+    out = config.output
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    data = load_data(config.data, config.val_fraction, config.val_limit, config.seed)
+    if not data.train:
+        raise SystemExit("no training samples: check the --data sets and their splits")
+    ckpt = checkpoint_dir(out)
+    state_file = ckpt / "state.json"
+    if config.resume and state_file.is_file():
+        state = json.loads(state_file.read_text())
+        charset = Charset(state["charset"])
+        model = keras.saving.load_model(ckpt / "last.keras")
+        compile_model(model, optimizer=model.optimizer)
+        print(f"resuming after epoch {state['epoch']} from {ckpt}", flush=True)
+    else:
+        charset = Charset.from_texts(s.text for s in data.train)
+        model = compile_model(build_model(charset.num_classes, config.model), config.learning_rate)
+        state = {"epoch": 0, "history": [], "best_cer": math.inf, "best_epoch": 0, "stale": 0,
+                 "train_seconds": 0.0, "charset": charset.chars}
+    train_samples = [s for s in data.train if charset.covers(s.text)]
+    dropped = len(data.train) - len(train_samples)
+    if dropped:
+        print(f"{dropped} training samples hold characters outside the charset: left out")
+    sequence = BatchSequence(train_samples, charset, config, epoch=state["epoch"])
+    state["steps_per_epoch"] = len(sequence)
+    state["data"] = data.counts
+    state["parameters"] = model.count_params()
+    print(f"{len(train_samples)} training samples, {sum(map(len, data.val.values()))} validation "
+          f"samples; {len(charset)} characters; {model.count_params():,} parameters", flush=True)
+    callback = Validation(config, data, charset, state)
+    if state["epoch"] < config.epochs and state["stale"] < config.patience:
+        model.fit(sequence, epochs=config.epochs, initial_epoch=state["epoch"],
+                  callbacks=[callback], verbose=1)
+    best = Recognizer.load(out)
+    write_prediction_grid(best, data.val, out / "validation_predictions.png")
+    write_model_card(config, state, charset)
+    return state
+
+
+def write_model_card(config: TrainConfig, state: dict, charset: Charset) -> None:
+    """README.md of the model folder: data, command, time, size and validation scores."""
+    history = state["history"]
+    best = next((h for h in history if h["epoch"] == state["best_epoch"]), None)
+    speed = np.mean([h["samples_per_second"] for h in history]) if history else float("nan")
+    lines = [
+        f"# Handwriting recognition model `{config.output.name}`", "",
+        "CNN + BiLSTM + CTC line/word recognizer (Keras 3), greedy decoding.", "",
+        "## Validation (best epoch, greedy decoding)", "",
+        "Split by writer, form group or letter, never by line. `iam-lines` are lines from IAM's "
+        "test lists: scores on them are not comparable with published IAM test results.", "",
+        "| set | samples | CER | WER |", "| --- | --- | --- | --- |",
+    ]
+    for name, s in (best or {"val": {}})["val"].items():
+        lines.append(f"| {name} | {s['n']} | {s['cer']:.2%} | {s['wer']:.2%} |")
+    lines += ["", "## Data", "", "| set | train samples | train groups | val samples | val groups | weight |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for name, c in state["data"].items():
+        lines.append(f"| {name} | {c['train']} | {c['train_groups']} | {c['val']} | "
+                     f"{c['val_groups']} | {c['weight']} |")
+    lines += [
+        "", "## Training", "",
+        f"- command: `{config.command}`",
+        f"- seed {config.seed}; {len(history)} epochs run, best epoch {state['best_epoch']}",
+        f"- wall time {state['train_seconds'] / 60:.1f} min training on "
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        f"Keras {keras.__version__} on {keras.backend.backend()}",
+        f"- throughput {speed:.1f} training samples/second (loading, augmentation and the network)",
+        f"- {state['parameters']:,} parameters; input height {config.model.height} px; "
+        f"{len(charset)} characters",
+        f"- model: `{json.dumps(config.model.to_dict())}`", "",
+        "Files: `model.keras` (weights), `charset.json`, `config.json`, `history.json`, "
+        "`training.png` (loss and CER per epoch), `validation_predictions.png`.",
+    ]
+    (config.output / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+__all__ = ["TrainConfig", "train", "load_data", "write_preview", "BatchSequence", "command_line",
+           "MODEL_FILE", "CHARSET_FILE", "CONFIG_FILE"]

@@ -1,0 +1,35 @@
+"""Shared fixtures: images drawn on the fly and a small untrained model folder."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def draw_text(text: str, height: int = 64, ink: int = 20, paper: int = 235) -> np.ndarray:
+    """A grey image of ``text`` in a script-like Hershey font, dark ink on light paper."""
+    font, scale, thick = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, height / 40, max(1, height // 24)
+    (w, h), base = cv2.getTextSize(text, font, scale, thick)
+    image = np.full((height, w + height // 2), paper, np.uint8)
+    cv2.putText(image, text, (height // 4, (height + h) // 2), font, scale, ink, thick, cv2.LINE_AA)
+    return image
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """An untrained small model saved as a model folder: enough to test loading and plumbing."""
+    from htr.model import ModelConfig, build_model, save_model_dir
+    from htr.text import Charset
+
+    charset = Charset("abcdefghijklmnopqrstuvwxyz .,")
+    config = ModelConfig(height=32, conv=(8, 8, 16, 16), pool_height_after=(0, 1, 2, 3),
+                         lstm_units=16, lstm_layers=1)
+    directory = tmp_path_factory.mktemp("model")
+    save_model_dir(directory, build_model(charset.num_classes, config), charset, config)
+    return directory

@@ -1,0 +1,64 @@
+"""``python -m htr read``: good files are read, bad ones are named with a reason, exit status tells."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from conftest import draw_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def htr(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "htr", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+@pytest.fixture
+def images(tmp_path):
+    good = tmp_path / "word.png"
+    cv2.imwrite(str(good), draw_text("hello"))
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(good.read_bytes()[:60])
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all")
+    return good, corrupt, empty, text
+
+
+@pytest.mark.slow
+def test_read_reports_each_bad_file_and_still_reads_the_good_one(tiny_model_dir, images):
+    good, corrupt, empty, text = images
+    run = htr("read", str(corrupt), str(good), str(empty), str(text),
+              "--model", str(tiny_model_dir), "--format", "json")
+    assert run.returncode == 1
+    results = json.loads(run.stdout)
+    assert [r["file"] for r in results] == [str(good)]
+    assert set(results[0]) == {"file", "text", "confidence"} and 0 <= results[0]["confidence"] <= 1
+    errors = run.stderr.strip().splitlines()
+    assert len(errors) == 3
+    assert f"{corrupt}: corrupt or truncated" in errors[0]
+    assert f"{empty}: empty file" in errors[1]
+    assert f"{text}: not an image" in errors[2]
+
+
+@pytest.mark.slow
+def test_read_of_good_files_exits_zero_with_one_line_each(tiny_model_dir, images):
+    good = images[0]
+    run = htr("read", str(good), str(good), "--model", str(tiny_model_dir))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"{good}\t") for line in lines)
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path, images):
+    run = htr("read", str(images[0]), "--model", str(tmp_path / "no-model"))
+    assert run.returncode == 2
+    assert "not a model folder" in run.stderr

@@ -1,0 +1,115 @@
+"""Every kind of jpg/png a user may bring becomes the same kind of network input."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import draw_text
+from htr.errors import ImageError
+from htr.image import WIDTH_STEP, load_image, pad_batch, preprocess
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def word():
+    return draw_text("minimum", height=60, paper=255)
+
+
+def test_colour_grey_alpha_palette_and_16bit_load_as_the_same_grey(word):
+    grey = Image.fromarray(word)
+    rgba = Image.fromarray(word).convert("RGBA")
+    rgba.putalpha(Image.fromarray(np.where(word < 128, 255, 0).astype(np.uint8)))  # ink opaque
+    variants = {
+        "rgb jpeg": encode(grey.convert("RGB"), "JPEG", quality=95),
+        "transparent png": encode(rgba),
+        "palette png": encode(grey.convert("P")),
+        "16-bit png": encode(Image.fromarray(word.astype(np.uint16) * 257)),
+    }
+    for name, data in variants.items():
+        loaded = load_image(data)
+        assert loaded.dtype == np.uint8 and loaded.shape == word.shape, name
+        assert np.abs(loaded.astype(int) - word).mean() < 12, name
+
+
+def test_transparent_background_becomes_white_paper():
+    rgba = np.zeros((20, 30, 4), np.uint8)  # fully transparent black
+    assert load_image(encode(Image.fromarray(rgba, "RGBA"))).min() == 255
+
+
+def test_exif_rotation_of_phone_photos_is_applied(word):
+    rotated = Image.fromarray(word).rotate(90, expand=True)  # how the sensor stored it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    loaded = load_image(encode(rotated.convert("RGB"), "JPEG", exif=exif, quality=95))
+    assert loaded.shape == word.shape
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "empty file"),
+    (b"hello, I am text pretending to be a png", "not an image"),
+])
+def test_unreadable_files_name_the_file_and_the_reason(tmp_path, content, reason):
+    path = tmp_path / "upload.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=reason) as err:
+        load_image(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_truncated_image_is_reported_as_corrupt(tmp_path, word):
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(encode(Image.fromarray(word), "JPEG")[:300])
+    with pytest.raises(ImageError, match="corrupt or truncated"):
+        load_image(path)
+
+
+def test_absurdly_large_image_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("L", (3000, 3000), 255).save(path)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(path, max_pixels=1_000_000)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "nope.png")
+
+
+def test_preprocess_fits_height_keeps_aspect_and_makes_ink_one(word):
+    x = preprocess(word, 40)
+    assert x.shape[0] == 40 and x.shape[1] % WIDTH_STEP == 0 and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    ink_cols = np.flatnonzero(x.max(axis=0) > 0.5)
+    ink_width = ink_cols[-1] - ink_cols[0]
+    ys, xs = np.nonzero(word < 128)
+    expected = (xs.max() - xs.min()) * 40 / ((ys.max() - ys.min()) * 1.2)
+    assert 0.75 * expected < ink_width < 1.35 * expected
+    assert (x > 0.5).mean() < 0.4  # ink is the minority, paper is zero
+
+
+def test_uneven_lighting_and_dark_background_are_corrected(word):
+    clean = preprocess(word, 40)
+    shade = np.linspace(0.45, 1.0, word.shape[1])[None, :]
+    shadowed = (word * shade).astype(np.uint8)  # a shadow over the left half of the photo
+    inverted = 255 - word  # chalk on a blackboard
+    for variant in (shadowed, inverted):
+        x = preprocess(variant, 40)
+        assert x.shape == clean.shape
+        assert np.abs(x - clean).mean() < 0.08
+
+
+def test_blank_image_preprocesses_to_empty_paper():
+    assert preprocess(np.full((50, 200), 240, np.uint8), 40).max() == 0.0
+
+
+def test_pad_batch_pads_with_paper_on_the_right():
+    batch = pad_batch([np.ones((40, 64), np.float32), np.ones((40, 96), np.float32)])
+    assert batch.shape == (2, 40, 96, 1)
+    assert batch[0, :, 64:].max() == 0.0 and batch[1].min() == 1.0

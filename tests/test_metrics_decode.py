@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from htr.decode import greedy_decode, softmax
+from htr.metrics import cer, wer
+from htr.text import Charset
+
+
+def test_cer_and_wer_count_edits_over_reference_length():
+    assert cer(["hello"], ["hallo"]) == pytest.approx(1 / 5)
+    assert wer(["the cat sat", "on"], ["the bat sat", "on"]) == pytest.approx(1 / 4)
+    assert cer(["abc", "de"], ["abc", "de"]) == 0.0
+
+
+def test_metrics_need_one_hypothesis_per_reference():
+    with pytest.raises(ValueError):
+        cer(["a", "b"], ["a"])
+
+
+def frames(charset: Charset, path: str, p: float = 0.9) -> np.ndarray:
+    """A probability matrix whose best path spells ``path`` ('-' is the blank)."""
+    out = np.full((len(path), charset.num_classes), (1 - p) / (charset.num_classes - 1))
+    for t, c in enumerate(path):
+        out[t, Charset.BLANK if c == "-" else charset.encode(c)[0]] = p
+    return out
+
+
+def test_greedy_merges_repeats_and_drops_blanks():
+    charset = Charset("abdeglo ")
+    result = greedy_decode(frames(charset, "--gg-oo-o-dd--"), charset)
+    assert result.text == "good"
+    assert result.confidence == pytest.approx(0.9)
+    assert [(c.char, c.start, c.end) for c in result.chars] == [
+        ("g", 2, 4), ("o", 5, 7), ("o", 8, 9), ("d", 10, 12)]
+
+
+def test_greedy_confidence_follows_the_weakest_characters():
+    charset = Charset("ab")
+    probs = frames(charset, "a-b")
+    probs[2] = [0.3, 0.25, 0.45]  # 'b' barely wins
+    result = greedy_decode(probs, charset)
+    assert result.text == "ab"
+    assert result.confidence == pytest.approx(np.sqrt(0.9 * 0.45))
+
+
+def test_greedy_reads_nothing_from_blank_frames():
+    charset = Charset("ab")
+    result = greedy_decode(frames(charset, "-----"), charset)
+    assert result.text == "" and result.confidence == pytest.approx(0.9)
+
+
+def test_softmax_rows_sum_to_one():
+    p = softmax(np.array([[1000.0, 0.0], [1.0, 1.0]]))
+    assert np.allclose(p.sum(axis=1), 1) and p[0, 0] == pytest.approx(1.0)

@@ -1,0 +1,88 @@
+"""The network: shapes, saving with its charset, and the JAX -> TensorFlow round trip."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from htr.errors import ModelError
+from htr.model import (CHARSET_FILE, WIDTH_REDUCTION, ModelConfig, build_model, compile_model,
+                       load_model_dir, save_model_dir)
+from htr.text import Charset
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ModelConfig(height=32, conv=(8, 8, 16, 16), pool_height_after=(0, 1, 2, 3), lstm_units=16,
+                    lstm_layers=1)
+
+
+def test_one_model_reads_any_width_with_a_frame_per_four_columns():
+    model = build_model(11, SMALL)
+    for width in (32, 96, 640):
+        out = model.predict_on_batch(np.zeros((2, 32, width, 1), np.float32))
+        assert out.shape == (2, width // WIDTH_REDUCTION, 11)
+
+
+def test_ctc_training_step_lowers_the_loss():
+    model = compile_model(build_model(5, SMALL), learning_rate=1e-2)
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 32, 64, 1)).astype(np.float32)
+    y = np.array([[1, 2, 0], [3, 4, 0], [1, 1, 2], [4, 0, 0]], np.int32)
+    first = float(model.train_on_batch(x, y))
+    for _ in range(15):
+        last = float(model.train_on_batch(x, y))
+    assert np.isfinite(first) and last < first
+
+
+def test_model_folder_round_trip_gives_identical_outputs(tmp_path):
+    charset = Charset("abc")
+    model = build_model(charset.num_classes, SMALL)
+    save_model_dir(tmp_path, model, charset, SMALL)
+    loaded, loaded_charset, config = load_model_dir(tmp_path)
+    x = np.random.default_rng(1).random((1, 32, 128, 1)).astype(np.float32)
+    assert np.allclose(model.predict_on_batch(x), loaded.predict_on_batch(x), atol=1e-5)
+    assert loaded_charset == charset and config == SMALL
+
+
+def test_model_folder_with_a_foreign_charset_is_refused(tmp_path):
+    charset = Charset("abc")
+    save_model_dir(tmp_path, build_model(charset.num_classes, SMALL), charset, SMALL)
+    Charset("abcdef").save(tmp_path / CHARSET_FILE)
+    with pytest.raises(ModelError, match="outputs"):
+        load_model_dir(tmp_path)
+    with pytest.raises(ModelError, match="missing"):
+        load_model_dir(tmp_path / "nothing-here")
+
+
+JAX_TRAIN = """
+import json, sys, numpy as np, keras
+from htr.model import ModelConfig, build_model, compile_model, save_model_dir
+from htr.text import Charset
+assert keras.backend.backend() == "jax"
+config = ModelConfig(**json.loads(sys.argv[2]))
+charset = Charset("ab")
+model = compile_model(build_model(charset.num_classes, config))
+x = np.random.default_rng(0).random((2, 32, 64, 1)).astype("float32")
+model.fit(x, np.array([[1, 2], [2, 0]], "int32"), epochs=1, verbose=0)
+save_model_dir(sys.argv[1], model, charset, config)
+np.save(sys.argv[1] + "/x.npy", x)
+np.save(sys.argv[1] + "/y.npy", np.asarray(model.predict_on_batch(x)))
+"""
+
+
+@pytest.mark.slow
+def test_model_trained_under_jax_loads_in_tensorflow(tmp_path):
+    """The GPU machine trains under JAX; users run TensorFlow on a CPU: same file, same output."""
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in SMALL.to_dict().items()}
+    subprocess.run([sys.executable, "-c", JAX_TRAIN, str(tmp_path), json.dumps(config)],
+                   env=env, check=True, timeout=300)
+    model, charset, _ = load_model_dir(tmp_path)
+    import keras
+    assert keras.backend.backend() == "tensorflow"
+    out = model.predict_on_batch(np.load(tmp_path / "x.npy"))
+    assert np.allclose(out, np.load(tmp_path / "y.npy"), atol=1e-4)
