@@ -127,7 +127,16 @@ class BatchSequence(keras.utils.PyDataset):
         for start in range(0, len(order), chunk):
             part = sorted(order[start:start + chunk], key=lambda i: len(self.samples[i].text))
             batches += [part[j:j + self.batch_size] for j in range(0, len(part), self.batch_size)]
-        self.batches = [batches[i] for i in rng.permutation(len(batches))]
+        # Full batches only, and the first two of very different widths: the TensorFlow adapter
+        # infers which dimensions vary from the first batches it sees.
+        batches = [b for b in batches if len(b) == self.batch_size] or batches
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+        if len(batches) > 2:
+            size = [sum(len(self.samples[i].text) for i in b) for b in batches]
+            first, second = int(np.argmin(size)), int(np.argmax(size))
+            rest = [b for k, b in enumerate(batches) if k not in (first, second)]
+            batches = [batches[first], batches[second], *rest]
+        self.batches = batches
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -332,7 +341,7 @@ def train(config: TrainConfig) -> dict:
     callback = Validation(config, data, charset, state)
     if state["epoch"] < config.epochs and state["stale"] < config.patience:
         model.fit(sequence, epochs=config.epochs, initial_epoch=state["epoch"],
-                  callbacks=[callback], verbose=1)
+                  callbacks=[callback], verbose=1 if sys.stdout.isatty() else 2)
     best = Recognizer.load(out)
     write_prediction_grid(best, data.val, out / "validation_predictions.png")
     write_model_card(config, state, charset)

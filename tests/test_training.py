@@ -1,0 +1,82 @@
+"""train.py end to end on a tiny drawn data set: outputs, model card, resume, preview."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from conftest import draw_text
+from htr.model import ModelConfig
+from htr.readers import group_split
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = ["cat", "dog", "sun", "hat", "cut", "nod", "ton", "sad"]
+TINY = ModelConfig(height=32, conv=(8, 16, 16, 16), pool_height_after=(0, 1, 2, 3), lstm_units=16,
+                   lstm_layers=1)
+
+
+@pytest.fixture(scope="module")
+def word_folder(tmp_path_factory):
+    """Words by six 'writers' in labels.tsv + writers.tsv, the layout a user brings."""
+    root = tmp_path_factory.mktemp("words")
+    (root / "images").mkdir()
+    writers = [f"w{i}" for i in range(6)]
+    assert {group_split(w, 0.5) for w in writers} == {"train", "val"}
+    labels, owners = [], ["file\twriter"]
+    for w, writer in enumerate(writers):
+        for k, word in enumerate(WORDS):
+            name = f"images/{writer}-{k}.png"
+            cv2.imwrite(str(root / name), draw_text(word, height=40 + 4 * w))
+            labels.append(f"{name}\t{word}")
+            owners.append(f"{name}\t{writer}")
+    (root / "labels.tsv").write_text("\n".join(labels) + "\n")
+    (root / "writers.tsv").write_text("\n".join(owners) + "\n")
+    return root
+
+
+@pytest.mark.slow
+def test_training_writes_a_complete_model_folder_and_resumes(word_folder, tmp_path):
+    from htr.recognizer import Recognizer
+    from htr.training import TrainConfig, train
+
+    config = TrainConfig(data=[f"folder:{word_folder}"], output=tmp_path / "model", model=TINY,
+                         epochs=2, batch_size=8, epoch_size=32, val_fraction=0.5, workers=1,
+                         command="pytest")
+    state = train(config)
+    out = config.output
+    for name in ("model.keras", "charset.json", "config.json", "history.json", "README.md",
+                 "training.png", "validation_predictions.png", "checkpoint/last.keras"):
+        assert (out / name).is_file(), name
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all(0 <= h["mean_cer"] for h in history) and history[0]["samples_per_second"] > 0
+    card = (out / "README.md").read_text()
+    assert "| folder:" in card and "samples/second" in card and "command: `pytest`" in card
+    # Validation writers never train: the split is by writer.
+    assert state["data"][f"folder:{word_folder.name}"]["val_groups"] >= 1
+    assert Recognizer.load(out).charset.chars == sorted(set("".join(WORDS)))
+
+    # An interrupted run continues from its last epoch rather than starting again.
+    config.epochs = 3
+    config.resume = True
+    train(config)
+    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_preview_writes_a_grid_of_augmented_samples(word_folder, tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", f"folder:{word_folder}",
+                          "--output", str(tmp_path), "--preview", "--val-fraction", "0.5"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    grid = cv2.imread(str(tmp_path / "augmentation_preview.png"), cv2.IMREAD_GRAYSCALE)
+    assert grid is not None and grid.shape[1] == 1200 and grid.shape[0] > 16 * 20
+
+
+def test_unknown_data_kind_is_a_clear_error(tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", f"scans:{tmp_path}"],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert run.returncode == 2 and "KIND:PATH" in run.stderr
