@@ -234,6 +234,24 @@ class Validation(keras.callbacks.Callback):
         write_history(out, self.state)
 
 
+class LogProgress(keras.callbacks.Callback):
+    """Progress lines for a log file (when output is not a terminal, Keras prints per epoch only)."""
+
+    def __init__(self, steps: int, batch_size: int, every: int = 50) -> None:
+        super().__init__()
+        self.steps, self.batch_size, self.every = steps, batch_size, every
+        self.start = time.time()
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.start = time.time()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if (batch + 1) % self.every == 0:
+            rate = (batch + 1) * self.batch_size / (time.time() - self.start)
+            print(f"  step {batch + 1}/{self.steps} loss {logs.get('loss', float('nan')):.3f} "
+                  f"{rate:.1f} samples/s", flush=True)
+
+
 def checkpoint_dir(output: Path) -> Path:
     return output / "checkpoint"
 
@@ -338,10 +356,12 @@ def train(config: TrainConfig) -> dict:
     state["parameters"] = model.count_params()
     print(f"{len(train_samples)} training samples, {sum(map(len, data.val.values()))} validation "
           f"samples; {len(charset)} characters; {model.count_params():,} parameters", flush=True)
-    callback = Validation(config, data, charset, state)
+    callbacks: list[keras.callbacks.Callback] = [Validation(config, data, charset, state)]
+    if not sys.stdout.isatty():
+        callbacks.append(LogProgress(len(sequence), config.batch_size))
     if state["epoch"] < config.epochs and state["stale"] < config.patience:
         model.fit(sequence, epochs=config.epochs, initial_epoch=state["epoch"],
-                  callbacks=[callback], verbose=1 if sys.stdout.isatty() else 2)
+                  callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
     best = Recognizer.load(out)
     write_prediction_grid(best, data.val, out / "validation_predictions.png")
     write_model_card(config, state, charset)
