@@ -12,10 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
+from htr import ink
 from htr.errors import DataError
 from htr.ink import MAX_ASPECT, parse_strokes, render_strokes
-from htr.readers import iam_ondb
-from htr.readers.iam_ondb import read_iam_ondb
+from htr.readers import READERS, iam_ondb
+from htr.readers.iam_ondb import read_iam_ondb, read_iam_ondb_words
 
 # --------------------------------------------------------------------------------------------
 # Fixtures: hand-written-looking strokes
@@ -315,3 +316,113 @@ def test_unpacked_folders_are_read_too(ondb, tmp_path):
     with pytest.warns(UserWarning, match="skipped 1 form"):
         samples = read_iam_ondb(unpacked, cache)
     assert [s.id for s in samples] == ["a01-000u-01", "a01-000x-01"]
+
+
+# --------------------------------------------------------------------------------------------
+# Cutting a line into its words
+
+
+def word_hi(x0: float = 0.0) -> list[np.ndarray]:
+    """'hi': an h (a tall stem and a hump), the i's stem and, written last, its dot above it."""
+    h = np.concatenate([np.stack([np.full(23, x0), np.linspace(-12.0, 10.0, 23)], axis=1),
+                        zigzag(x0, n=1, width=6.0)[::-1][:11]])
+    stem = np.stack([np.full(11, x0 + 9.0), np.linspace(0.0, 10.0, 11)], axis=1)
+    return [h, stem, np.array([[x0 + 9.0, -6.0]])]
+
+
+NOW = zigzag(22.0, n=3, width=25.0)  # 'now', 13 units after the i
+MOON = zigzag(62.0, n=4, width=32.0)  # 'moon', 15 units after 'now'
+
+
+def test_split_words_assigns_strokes_by_position_and_keeps_late_dots():
+    strokes = word_hi() + [NOW, MOON]
+    words = ink.split_words(strokes, ["hi", "now", "moon"])
+    assert words is not None and [len(w) for w in words] == [3, 1, 1]
+    assert np.allclose(words[0][2], [[9.0, -6.0]])  # the i-dot
+    assert np.allclose(words[1][0], NOW) and np.allclose(words[2][0], MOON)
+    # A dot written after the whole line still goes to its word: by place, not by time.
+    pieces = ink.clean_strokes(strokes)
+    late = [pieces[0], pieces[1], pieces[3], pieces[4], pieces[2]]
+    parts = ink.assign_words(late, ["hi", "now", "moon"])
+    assert parts is not None and [p.tolist() for p in parts] == [[0, 1, 4], [2], [3]]
+    # A word drawn with its line's frame has the size it has in the line; drawn on its own, a
+    # short word is blown up (the line was shrunk to fit the h's ascender).
+    body, angle = ink.ink_frame(strokes)
+    line = render_strokes(strokes, None)
+    in_line = line[:, runs(ink_columns(line))[-2][0]:runs(ink_columns(line))[-2][1]]  # 'now'
+    alone = render_strokes(words[1], None, body=body, angle=angle)
+
+    def ink_rows(image: np.ndarray) -> int:
+        return int(np.ptp(np.flatnonzero((image < 128).any(axis=1))))
+
+    assert abs(ink_rows(alone) - ink_rows(in_line)) <= 1
+    assert ink_rows(render_strokes(words[1], None)) > ink_rows(in_line) + 5
+    # ink_frame(..., None) is the frame as measured: the line drawn with it is drawn as before.
+    assert np.array_equal(render_strokes(strokes, None, body=ink.ink_frame(strokes, None)[0],
+                                         angle=angle), line)
+
+
+def test_split_words_gives_up_when_the_cut_is_not_clear():
+    hi, now, moon = word_hi(), [NOW], [MOON]
+    assert ink.split_words(hi + now + moon, ["hi", "now", "moon"]) is not None
+    # Two words, but spaces of 13 and 15 units: which one is the space between them?
+    assert ink.split_words(hi + now + moon, ["hinow", "moon"]) is None
+    # More words than groups of ink, or none at all.
+    assert ink.split_words(hi + now + moon, ["hi", "now", "mo", "on"]) is None
+    assert ink.split_words([], ["hi"]) is None
+    assert ink.split_words(hi + now, []) is None
+    # Spaces about as wide as the gaps between letters.
+    spaced = [zigzag(0.0, n=2, width=10.0), zigzag(14.0, n=2, width=10.0),  # 'no', a gap of 4
+              zigzag(29.0, n=2, width=10.0), zigzag(44.0, n=2, width=10.0)]  # 5, then 'on'
+    assert ink.split_words(spaced, ["no", "on"]) is None
+    # Clear spaces, but a word too wide or too narrow for its letters: the text does not fit.
+    assert ink.split_words(hi[:2] + now + moon, ["Il", "now", "moon"]) is not None  # narrow
+    assert ink.split_words(hi + now + moon, ["Il", "now", "moon"]) is None  # a dot after an l
+    assert ink.split_words(hi + now + moon, ["hi", "now", "m"]) is None
+    assert ink.split_words(hi + now + moon, ["interpretation", "now", "moon"]) is None
+    # A full stop written nearer the next word than its own: the next word would start with it.
+    assert ink.split_words(hi + [np.array([[17.5, 10.0]])] + now + moon,
+                           ["hi.", "now", "moon"]) is None
+    stop = np.array([[12.0, 10.0]])
+    words = ink.split_words(hi + [stop] + now + moon, ["hi.", "now", "moon"])
+    assert words is not None and np.allclose(words[0][3], stop)
+
+
+def test_words_reader_cuts_lines_into_words(ondb, monkeypatch):
+    root, cache = ondb
+    monkeypatch.setattr(iam_ondb, "_CUTS", {})
+    write_tar_xz(root / "ascii.tar.xz", {  # two words a line, as the fixture's strokes show
+        "ascii/a01/a01-000/a01-000u.txt": form_text("Mr . Smith", "it #"),
+        "ascii/a01/a01-000/a01-000x.txt": form_text("from nominating any more"),  # 4 words
+        "ascii/c03/c03-010/c03-010z.txt": form_text("one two", "( three ) four"),
+    })
+    samples = read_iam_ondb_words(root, cache)
+    assert [(s.id, s.text, s.group) for s in samples] == [
+        ("a01-000u-01-01", "Mr.", "a01-000"), ("a01-000u-01-02", "Smith", "a01-000"),
+        ("c03-010z-01-01", "one", "c03-010"), ("c03-010z-01-02", "two", "c03-010"),
+        ("c03-010z-02-01", "(three)", "c03-010"), ("c03-010z-02-02", "four", "c03-010"),
+    ]  # a01-000u-02 has an unreadable word; a01-000x has more words than groups of ink
+    assert all(s.split is None and s.source == "iam-ondb-words" for s in samples)
+    kept = read_iam_ondb_words(root, cache, keep_unreadable=True)
+    assert [s.text for s in kept if s.id.startswith("a01-000u-02")] == ["it", "#"]
+    # Each word draws its own stroke, at the size it has in the line.
+    first, second = samples[0].image(), samples[1].image()
+    line = render_strokes(LINE, None)
+    assert first.shape[0] == 80 and first.shape[1] < line.shape[1] / 2
+    assert len(runs(ink_columns(first))) == 1 and len(runs(ink_columns(second))) == 1
+    assert abs(first.shape[1] - second.shape[1]) <= 1  # the two strokes are the same zigzag
+    assert np.array_equal(samples[0].image(np.random.default_rng(2)),
+                          samples[0].load(np.random.default_rng(2)))
+    # Picklable for worker processes, and the cut is cached next to the strokes.
+    clone = pickle.loads(pickle.dumps(samples[3]))
+    iam_ondb._STORES.clear()
+    iam_ondb._CUTS.clear()
+    assert np.array_equal(clone.image(), samples[3].image())
+    assert len(list(cache.glob("words-*.npz"))) == 1
+    again = read_iam_ondb_words(root, cache)
+    assert [(s.id, s.text) for s in again] == [(s.id, s.text) for s in samples]
+    assert READERS["iam-ondb-words"] == ("iam_ondb", "read_iam_ondb_words")
+    # Texts normalised differently from when the lines were cut: cut again, never mislabel.
+    normalize = iam_ondb.normalize_text
+    monkeypatch.setattr(iam_ondb, "normalize_text", lambda text: normalize(text) + " more")
+    assert read_iam_ondb_words(root, cache) == []  # three words now, but two groups of ink

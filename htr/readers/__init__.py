@@ -18,6 +18,7 @@ READERS: dict[str, tuple[str, str]] = {
     "iam-lines": ("iam", "read_iam_lines"),
     "iam-words": ("iam", "read_iam_words"),
     "iam-ondb": ("iam_ondb", "read_iam_ondb"),
+    "iam-ondb-words": ("iam_ondb", "read_iam_ondb_words"),
     "pagexml": ("pagexml", "read_pagexml"),
     "alto": ("pagexml", "read_alto"),
     "folder": ("folder", "read_folder"),

@@ -28,11 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..ink import parse_strokes, render_strokes
+from ..ink import (DEFAULT_HEIGHT, MARK_HEIGHT, MARK_WIDTH, MIN_GAP_BODIES, MIN_GAP_RATIO,
+                   PUNCT_HEIGHT, PUNCT_WIDTH, WIDTH_BAND, WIDTH_SLACK, _frame, assign_words,
+                   clean_strokes, parse_strokes, render_strokes)
 from ..text import normalize_text
 from .base import Sample
 
 SOURCE = "iam-ondb"
+WORDS_SOURCE = "iam-ondb-words"
 STROKES_ARCHIVE = "lineStrokes.tar.xz"
 ASCII_ARCHIVE = "ascii.tar.xz"
 #: Bump when the cache layout or the parsing changes: old cache files are then ignored.
@@ -59,16 +62,7 @@ def read_iam_ondb(root: str | Path, cache_dir: str | Path | None = None, *,
     texts and, unless ``keep_unreadable``, lines with a word marked unreadable (``#``).
     Raises :class:`DataError` when the archives are missing or unreadable.
     """
-    root = Path(root).expanduser()
-    strokes_src, ascii_src = _sources(root)
-    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    cache = cache_dir / f"strokes-{_cache_key(strokes_src, ascii_src)}.npz"
-    store = _load_store(cache)
-    if store is None:
-        store = _parse_archives(strokes_src, ascii_src, progress)
-        _save_store(store, cache)
-        with _LOCK:
-            _STORES[str(cache)] = store
+    store, cache = _open_store(root, cache_dir, progress)
     if store.skipped_forms:
         warnings.warn(f"IAM-OnDB: skipped {store.skipped_forms} form(s) whose text lines do not "
                       f"match their stroke files ({', '.join(store.skipped_names[:5])}"
@@ -82,6 +76,62 @@ def read_iam_ondb(root: str | Path, cache_dir: str | Path | None = None, *,
             continue
         samples.append(Sample(id=str(line_id), text=text, group=form_group(str(line_id)),
                               load=InkLoader(str(cache), i), split=None, source=SOURCE))
+    return samples
+
+
+def _open_store(root: str | Path, cache_dir: str | Path | None,
+                progress: bool) -> tuple["StrokeStore", Path]:
+    """The stroke store of the archives in ``root`` and its cache file (parsed on first use)."""
+    root = Path(root).expanduser()
+    strokes_src, ascii_src = _sources(root)
+    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache = cache_dir / f"strokes-{_cache_key(strokes_src, ascii_src)}.npz"
+    store = _load_store(cache)
+    if store is None:
+        store = _parse_archives(strokes_src, ascii_src, progress)
+        _save_store(store, cache)
+        with _LOCK:
+            _STORES[str(cache)] = store
+    return store, cache
+
+
+def read_iam_ondb_words(root: str | Path, cache_dir: str | Path | None = None, *,
+                        keep_unreadable: bool = False, progress: bool = True) -> list[Sample]:
+    """Single words cut from IAM-OnDB's lines, one :class:`Sample` each (id ``a01-000u-01-03``:
+    the third word of line ``a01-000u-01``).
+
+    A line's strokes are cut at the spaces between its words by :func:`htr.ink.assign_words`;
+    lines whose cut is not clear-cut (nearly half of them) are left out whole, as are lines the
+    line reader leaves out. ``text`` is the word as in the line's normalised text split at
+    spaces (punctuation stays with its word: ``Gaitskell,``), ``group`` the line's form group
+    (the words of a validation line are validation words), ``source`` "iam-ondb-words". Each
+    sample draws only its word's strokes, at the size and angle of its line. The cut of every
+    line is kept in a cache file next to the strokes' (computing it takes about half a minute).
+    """
+    store, cache = _open_store(root, cache_dir, progress)
+    if store.skipped_forms:
+        warnings.warn(f"IAM-OnDB: skipped {store.skipped_forms} form(s) whose text lines do not "
+                      f"match their stroke files ({', '.join(store.skipped_names[:5])}"
+                      f"{', ...' if store.skipped_forms > 5 else ''})", stacklevel=2)
+    cuts = _load_cuts(store, cache, progress)
+    texts = {i: normalize_text(str(store.texts[i])) for i in np.unique(cuts.line).tolist()}
+    if any(len(texts[i].split(" ")) != n for i, n in zip(cuts.line.tolist(), cuts.num_words)):
+        cuts = _load_cuts(store, cache, progress, again=True)  # cut with another normalisation
+        texts = {i: normalize_text(str(store.texts[i])) for i in np.unique(cuts.line).tolist()}
+    samples = []
+    for k in range(len(cuts.line)):
+        i = int(cuts.line[k])
+        text = texts[i]
+        if not keep_unreadable and UNREADABLE in text:
+            continue
+        line_id = str(store.ids[i])
+        pos = int(cuts.pos[k])
+        word = text.split(" ")[pos]
+        pieces = tuple(int(j) for j in cuts.pieces[cuts.piece_starts[k]:cuts.piece_starts[k + 1]])
+        loader = WordInkLoader(str(cache), i, pieces, int(cuts.num_pieces[k]),
+                               float(cuts.body[k]), float(cuts.angle[k]))
+        samples.append(Sample(id=f"{line_id}-{pos + 1:02d}", text=word, group=form_group(line_id),
+                              load=loader, split=None, source=WORDS_SOURCE))
     return samples
 
 
@@ -147,6 +197,124 @@ class InkLoader:
 
     def __call__(self, rng: np.random.Generator | None = None) -> np.ndarray:
         return render_strokes(self.strokes(), rng)
+
+
+@dataclass(frozen=True)
+class WordInkLoader:
+    """``Sample.load`` of one word cut from an IAM-OnDB line: the line (cache path and index),
+    which of its cleaned strokes (:func:`htr.ink.clean_strokes`) are the word's, and the line's
+    body height as drawn and its angle (:func:`htr.ink.ink_frame`), so that the word is drawn at
+    the size and angle it has in its line's canonical rendering."""
+
+    cache: str
+    index: int
+    pieces: tuple[int, ...]
+    num_pieces: int  # how many cleaned strokes the line had when it was cut (a consistency check)
+    body: float
+    angle: float
+
+    def strokes(self) -> list[np.ndarray]:
+        line = clean_strokes(InkLoader(self.cache, self.index).strokes())
+        if len(line) != self.num_pieces:
+            raise DataError(f"IAM-OnDB word cache of {self.cache} does not match its strokes "
+                            f"(the stroke cleaning changed?); delete the words-*.npz cache files")
+        return [line[j] for j in self.pieces]
+
+    def __call__(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        return render_strokes(self.strokes(), rng, body=self.body, angle=self.angle)
+
+
+class WordCuts:
+    """Every accepted word of every line in flat arrays: its line index, its position among the
+    line's ``num_words`` words, its cleaned strokes (``pieces[piece_starts[k]:piece_starts[k +
+    1]]``), how many cleaned strokes its line has, and its line's body height as drawn and its
+    angle."""
+
+    FIELDS = ("line", "pos", "num_words", "pieces", "piece_starts", "num_pieces", "body", "angle")
+
+    def __init__(self, **arrays: np.ndarray) -> None:
+        for name in self.FIELDS:
+            setattr(self, name, arrays[name])
+
+
+#: Bump when the code of the word cut changes (its parameters are part of the cache's name).
+WORDS_VERSION = 1
+_CUTS: dict[str, WordCuts] = {}
+
+
+def _cuts_file(cache: Path) -> Path:
+    params = "|".join(str(v) for v in (WORDS_VERSION, MIN_GAP_RATIO, MIN_GAP_BODIES, WIDTH_BAND,
+                                       WIDTH_SLACK, MARK_WIDTH, MARK_HEIGHT, PUNCT_WIDTH,
+                                       PUNCT_HEIGHT))
+    tag = hashlib.sha1(params.encode()).hexdigest()[:8]
+    return cache.with_name(f"words-{cache.stem.removeprefix('strokes-')}-{tag}.npz")
+
+
+def _load_cuts(store: StrokeStore, cache: Path, progress: bool, again: bool = False) -> WordCuts:
+    """The word cut of every line: from memory, from its cache file, or (``again``) computed."""
+    path = _cuts_file(cache)
+    key = str(path)
+    with _LOCK:
+        cuts = None if again else _CUTS.get(key)
+    if cuts is not None:
+        return cuts
+    if path.is_file() and not again:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                cuts = WordCuts(**{name: z[name] for name in WordCuts.FIELDS})
+        except (OSError, KeyError, ValueError, EOFError):
+            cuts = None  # broken: cut again
+    if cuts is None:
+        cuts = _cut_lines(store, progress)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez_compressed(tmp, **{name: getattr(cuts, name) for name in WordCuts.FIELDS})
+            os.replace(tmp, path)
+        except OSError as exc:
+            warnings.warn(f"IAM-OnDB: could not write the word cache {path} ({exc})", stacklevel=3)
+    with _LOCK:
+        _CUTS[key] = cuts
+    return cuts
+
+
+def _cut_lines(store: StrokeStore, progress: bool) -> WordCuts:
+    """Cut every line with text into its words (:func:`htr.ink.assign_words`)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a requirement
+        tqdm = None
+    lines, positions, num_words, pieces, counts, num_pieces, bodies, angles = ([] for _ in range(8))
+    indices = range(len(store))
+    if tqdm is not None:
+        indices = tqdm(indices, desc="IAM-OnDB words (first cut)", unit="line",
+                       disable=not progress or len(store) < 500, leave=False, mininterval=1.0)
+    for i in indices:
+        text = normalize_text(str(store.texts[i]))
+        if not text or store.num_points(i) == 0:
+            continue
+        strokes = store.strokes(i)
+        cleaned = clean_strokes(strokes)
+        measured, body, angle = _frame(strokes, DEFAULT_HEIGHT)
+        parts = assign_words(cleaned, text.split(" "), frame=(measured, angle))
+        if parts is None:
+            continue
+        for pos, idx in enumerate(parts):
+            lines.append(i)
+            positions.append(pos)
+            num_words.append(len(parts))
+            pieces.append(idx)
+            counts.append(len(idx))
+            num_pieces.append(len(cleaned))
+            bodies.append(body)
+            angles.append(angle)
+    return WordCuts(
+        line=np.array(lines, np.int32), pos=np.array(positions, np.int32),
+        num_words=np.array(num_words, np.int32),
+        pieces=np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, np.int32),
+        piece_starts=np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64),
+        num_pieces=np.array(num_pieces, np.int32), body=np.array(bodies, np.float64),
+        angle=np.array(angles, np.float64))
 
 
 def _load_store(cache: Path) -> StrokeStore | None:
