@@ -346,6 +346,8 @@ def train(config: TrainConfig) -> dict:
         model = compile_model(build_model(charset.num_classes, config.model), config.learning_rate)
         state = {"epoch": 0, "history": [], "best_cer": math.inf, "best_epoch": 0, "stale": 0,
                  "train_seconds": 0.0, "charset": charset.chars}
+    # Every invocation (first run and each resume, possibly with other data) is part of the recipe.
+    state.setdefault("commands", []).append(config.command)
     train_samples = [s for s in data.train if charset.covers(s.text)]
     dropped = len(data.train) - len(train_samples)
     if dropped:
@@ -373,6 +375,7 @@ def write_model_card(config: TrainConfig, state: dict, charset: Charset) -> None
     history = state["history"]
     best = next((h for h in history if h["epoch"] == state["best_epoch"]), None)
     speed = np.mean([h["samples_per_second"] for h in history]) if history else float("nan")
+    commands = state.get("commands") or [config.command]
     lines = [
         f"# Handwriting recognition model `{config.output.name}`", "",
         "CNN + BiLSTM + CTC line/word recognizer (Keras 3), greedy decoding.", "",
@@ -390,7 +393,8 @@ def write_model_card(config: TrainConfig, state: dict, charset: Charset) -> None
                      f"{c['val_groups']} | {c['weight']} |")
     lines += [
         "", "## Training", "",
-        f"- command: `{config.command}`",
+        *[f"- command{f' {i + 1}' if len(commands) > 1 else ''}: `{c}`"
+          for i, c in enumerate(commands)],
         f"- seed {config.seed}; {len(history)} epochs run, best epoch {state['best_epoch']}",
         f"- wall time {state['train_seconds'] / 60:.1f} min training on "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "

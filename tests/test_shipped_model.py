@@ -1,0 +1,50 @@
+"""The model in models/default reads real handwriting it never trained on.
+
+Fixtures (tests/fixtures/shipped/, see its README) are validation lines and words: Hooker letter
+crops and lines/words rendered from IAM-OnDB strokes. A broken model, charset or preprocessing
+pushes the error rate far past these bounds.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from htr.metrics import cer
+from htr.readers.folder import read_folder
+from htr.recognizer import DEFAULT_MODEL
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "shipped"
+pytestmark = pytest.mark.skipif(not (DEFAULT_MODEL / "model.keras").is_file(),
+                                reason="no shipped model in models/default")
+
+
+@pytest.fixture(scope="module")
+def readings():
+    from htr.recognizer import Recognizer
+
+    recognizer = Recognizer.load()
+    samples = read_folder(FIXTURES)
+    results = recognizer.read([s.image() for s in samples])
+    return {s.id: (s.text, r) for s, r in zip(samples, results)}
+
+
+def score(readings, prefix: str) -> float:
+    pairs = [v for k, v in readings.items() if Path(k).name.startswith(prefix)]
+    assert pairs, prefix
+    return cer([t for t, _ in pairs], [r.text for _, r in pairs])
+
+
+def test_reads_rendered_lines_of_unseen_writers(readings):
+    assert score(readings, "line-iam-ondb") <= LINE_BOUND
+
+
+def test_reads_single_words_of_unseen_writers(readings):
+    assert score(readings, "word-iam-ondb") <= WORD_BOUND
+
+
+def test_reads_hooker_lines_from_unseen_letters(readings):
+    assert score(readings, "line-hooker") <= HOOKER_BOUND
+
+
+def test_confidence_is_a_probability(readings):
+    assert all(0.0 <= r.confidence <= 1.0 for _, r in readings.values())
