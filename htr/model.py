@@ -99,6 +99,10 @@ def save_model_dir(directory: str | Path, model: keras.Model, charset: Charset,
     """Write a model folder: the weights, its charset and its configuration, side by side."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    if getattr(model, "optimizer", None) is not None:
+        # Ship the weights alone: the optimiser's state would triple the file for nothing.
+        trained, model = model, keras.Model.from_config(model.get_config())
+        model.set_weights(trained.get_weights())
     model.save(d / MODEL_FILE)
     charset.save(d / CHARSET_FILE)
     (d / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")

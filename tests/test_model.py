@@ -86,3 +86,15 @@ def test_model_trained_under_jax_loads_in_tensorflow(tmp_path):
     assert keras.backend.backend() == "tensorflow"
     out = model.predict_on_batch(np.load(tmp_path / "x.npy"))
     assert np.allclose(out, np.load(tmp_path / "y.npy"), atol=1e-4)
+
+
+def test_model_folder_holds_weights_without_optimiser_state(tmp_path):
+    charset = Charset("abc")
+    model = compile_model(build_model(charset.num_classes, SMALL))
+    model.train_on_batch(np.zeros((1, 32, 64, 1), np.float32), np.array([[1, 2]], np.int32))
+    save_model_dir(tmp_path / "trained", model, charset, SMALL)
+    save_model_dir(tmp_path / "fresh", build_model(charset.num_classes, SMALL), charset, SMALL)
+    trained, fresh = (tmp_path / d / "model.keras" for d in ("trained", "fresh"))
+    assert trained.stat().st_size < 1.2 * fresh.stat().st_size
+    loaded, _, _ = load_model_dir(tmp_path / "trained")
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), model.get_weights()))
