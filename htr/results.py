@@ -29,3 +29,52 @@ class Recognition:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "confidence": round(self.confidence, 4)}
+
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the original image's pixels (x1, y1 exclusive)
+Point = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word on a page: its box, text and confidence."""
+
+    box: Box
+    text: str = ""
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"box": list(self.box), "text": self.text, "confidence": round(self.confidence, 4)}
+
+
+@dataclass(frozen=True)
+class Line:
+    """A text line on a page: its geometry (box, polygon, baseline when known), text and words."""
+
+    box: Box
+    polygon: tuple[Point, ...] = ()
+    baseline: tuple[Point, ...] = ()
+    text: str = ""
+    confidence: float = 0.0
+    words: tuple[Word, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"box": list(self.box), "polygon": [list(p) for p in self.polygon],
+                "baseline": [list(p) for p in self.baseline], "text": self.text,
+                "confidence": round(self.confidence, 4), "words": [w.to_dict() for w in self.words]}
+
+
+@dataclass(frozen=True)
+class Page:
+    """A read page: its size and its lines in reading order."""
+
+    width: int
+    height: int
+    lines: tuple[Line, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict:
+        return {"width": self.width, "height": self.height, "lines": [l.to_dict() for l in self.lines]}
