@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--height", type=int, help="input height in pixels (default: the preset's)")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--learning-rate", type=float,
+                   help="initial rate (default 1e-3); with --resume, replaces the checkpoint's")
     p.add_argument("--epoch-size", type=int, help="training samples per epoch (default: all)")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction of writers/documents held out where a set has no split lists")

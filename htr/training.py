@@ -43,7 +43,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     epochs: int = 50
     batch_size: int = 16
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None  # None: 1e-3 for a new run, the checkpoint's on resume
     epoch_size: int | None = None  # training samples per epoch; None = one pass over the data
     val_fraction: float = 0.1
     val_limit: int = 600  # validation samples per data set scored each epoch
@@ -340,10 +340,14 @@ def train(config: TrainConfig) -> dict:
         charset = Charset(state["charset"])
         model = keras.saving.load_model(ckpt / "last.keras")
         compile_model(model, optimizer=model.optimizer)
+        if config.learning_rate:  # e.g. a lower rate for the last epochs of a run
+            model.optimizer.learning_rate.assign(config.learning_rate)
+            state["stale"] = 0
         print(f"resuming after epoch {state['epoch']} from {ckpt}", flush=True)
     else:
         charset = Charset.from_texts(s.text for s in data.train)
-        model = compile_model(build_model(charset.num_classes, config.model), config.learning_rate)
+        model = compile_model(build_model(charset.num_classes, config.model),
+                              config.learning_rate or 1e-3)
         state = {"epoch": 0, "history": [], "best_cer": math.inf, "best_epoch": 0, "stale": 0,
                  "train_seconds": 0.0, "charset": charset.chars}
     # Every invocation (first run and each resume, possibly with other data) is part of the recipe.

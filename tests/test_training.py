@@ -59,11 +59,14 @@ def test_training_writes_a_complete_model_folder_and_resumes(word_folder, tmp_pa
     assert state["data"][f"folder:{word_folder.name}"]["val_groups"] >= 1
     assert Recognizer.load(out).charset.chars == sorted(set("".join(WORDS)))
 
-    # An interrupted run continues from its last epoch rather than starting again.
+    # An interrupted run continues from its last epoch, here with a lower learning rate.
     config.epochs = 3
     config.resume = True
+    config.learning_rate = 2e-4
     train(config)
-    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2, 3]
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["learning_rate"] == pytest.approx(2e-4)
 
 
 @pytest.mark.slow
