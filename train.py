@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="threads preparing batches")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint")
+    p.add_argument("--init", type=Path, metavar="MODEL_DIR",
+                   help="start from a trained model folder's weights and charset (fine-tuning)")
     p.add_argument("--preview", action="store_true",
                    help="write OUTPUT/augmentation_preview.png of augmented samples and exit")
     return p.parse_args(argv)
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate, epoch_size=args.epoch_size,
         val_fraction=args.val_fraction, val_limit=args.val_limit, patience=args.patience,
         time_budget_minutes=args.time_budget, augment_strength=args.augment, seed=args.seed,
-        workers=args.workers, resume=args.resume, command=training.command_line())
+        workers=args.workers, resume=args.resume, init_from=args.init, command=training.command_line())
     try:
         if args.preview:
             data = training.load_data(config.data, config.val_fraction, config.val_limit, config.seed)

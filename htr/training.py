@@ -25,7 +25,7 @@ from .augment import augment, preview_grid
 from .evaluate import evaluate
 from .image import pad_batch, preprocess
 from .model import (CHARSET_FILE, CONFIG_FILE, MODEL_FILE, WIDTH_REDUCTION, ModelConfig,
-                    build_model, compile_model, save_model_dir)
+                    build_model, compile_model, load_model_dir, save_model_dir)
 from .readers import DataSpec, Sample, open_data, split_of
 from .recognizer import Recognizer
 from .text import Charset
@@ -53,6 +53,7 @@ class TrainConfig:
     seed: int = 1
     workers: int = 2
     resume: bool = False
+    init_from: Path | None = None  # a model folder whose weights and charset start the run
     command: str = ""
 
 
@@ -345,11 +346,16 @@ def train(config: TrainConfig) -> dict:
             state["stale"] = 0
         print(f"resuming after epoch {state['epoch']} from {ckpt}", flush=True)
     else:
-        charset = Charset.from_texts(s.text for s in data.train)
-        model = compile_model(build_model(charset.num_classes, config.model),
-                              config.learning_rate or 1e-3)
+        if config.init_from:  # fine-tune or continue a shipped model (weights, not optimiser)
+            model, charset, config.model = load_model_dir(config.init_from)
+            print(f"starting from the weights of {config.init_from}", flush=True)
+        else:
+            charset = Charset.from_texts(s.text for s in data.train)
+            model = build_model(charset.num_classes, config.model)
+        compile_model(model, config.learning_rate or 1e-3)
         state = {"epoch": 0, "history": [], "best_cer": math.inf, "best_epoch": 0, "stale": 0,
-                 "train_seconds": 0.0, "charset": charset.chars}
+                 "train_seconds": 0.0, "charset": charset.chars,
+                 "initialised_from": str(config.init_from or "")}
     # Every invocation (first run and each resume, possibly with other data) is part of the recipe.
     state.setdefault("commands", []).append(config.command)
     train_samples = [s for s in data.train if charset.covers(s.text)]
@@ -399,6 +405,8 @@ def write_model_card(config: TrainConfig, state: dict, charset: Charset) -> None
         "", "## Training", "",
         *[f"- command{f' {i + 1}' if len(commands) > 1 else ''}: `{c}`"
           for i, c in enumerate(commands)],
+        *([f"- initialised from the weights of `{state['initialised_from']}`"]
+          if state.get("initialised_from") else []),
         f"- seed {config.seed}; {len(history)} epochs run, best epoch {state['best_epoch']}",
         f"- wall time {state['train_seconds'] / 60:.1f} min training on "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "

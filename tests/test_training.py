@@ -68,6 +68,13 @@ def test_training_writes_a_complete_model_folder_and_resumes(word_folder, tmp_pa
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert history[-1]["learning_rate"] == pytest.approx(2e-4)
 
+    # A new run can start from a trained model folder (e.g. to fine-tune on a user's own writing).
+    tuned = TrainConfig(data=[f"folder:{word_folder}"], output=tmp_path / "tuned", epochs=1,
+                        batch_size=8, epoch_size=16, val_fraction=0.5, workers=1, init_from=out)
+    train(tuned)
+    assert tuned.model == TINY
+    assert "initialised from the weights of" in (tuned.output / "README.md").read_text()
+
 
 @pytest.mark.slow
 def test_preview_writes_a_grid_of_augmented_samples(word_folder, tmp_path):
