@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate, epoch_size=args.epoch_size,
         val_fraction=args.val_fraction, val_limit=args.val_limit, patience=args.patience,
         time_budget_minutes=args.time_budget, augment_strength=args.augment, seed=args.seed,
-        workers=args.workers, resume=args.resume, init_from=args.init, command=training.command_line())
+        workers=args.workers, resume=args.resume, init_from=args.init,
+        command=training.command_line())
     try:
         if args.preview:
             data = training.load_data(config.data, config.val_fraction, config.val_limit, config.seed)
