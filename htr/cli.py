@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from .decode import DECODERS
 from .errors import HTRError, ImageError
 
 
@@ -22,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("images", nargs="+", metavar="IMAGE")
     r.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
     r.add_argument("--format", choices=("text", "json"), default="text")
+    r.add_argument("--decoder", choices=DECODERS, default="greedy")
+    r.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
     e = sub.add_parser("evaluate", help="score a model on a labelled data set")
     e.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
     e.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
@@ -29,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="which part of each set to score (splits as in training)")
     e.add_argument("--val-fraction", type=float, default=0.1)
     e.add_argument("--limit", type=int, help="score at most this many samples per set")
+    e.add_argument("--decoder", action="append", choices=DECODERS,
+                   help="decoder(s) to compare, one row each (default: greedy)")
+    e.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
     return p
 
 
@@ -38,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     from .recognizer import Recognizer
 
     try:
-        recognizer = Recognizer.load(args.model)
         if args.command == "read":
-            return _read(recognizer, args)
-        return _evaluate(recognizer, args)
+            return _read(Recognizer.load(args.model, args.decoder, args.lexicon), args)
+        decoders = args.decoder or ["greedy"]
+        recognizers = [Recognizer.load(args.model, d, args.lexicon) for d in decoders]
+        return _evaluate(recognizers, args)
     except HTRError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -84,19 +91,21 @@ def _read(recognizer, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _evaluate(recognizer, args: argparse.Namespace) -> int:
+def _evaluate(recognizers, args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .readers import DataSpec, open_data, split_of
 
-    print(f"{'data':40} {'n':>6} {'CER':>7} {'WER':>7} {'items/s':>8}")
+    print(f"{'data':40} {'decoder':9} {'n':>6} {'CER':>7} {'WER':>7} {'items/s':>8}")
     for text in args.data:
         spec = DataSpec.parse(text)
         samples = [s for s in open_data(spec)
                    if args.split == "all" or split_of(s, args.val_fraction) == args.split]
         samples = samples[:args.limit] if args.limit else samples
         if not samples:
-            print(f"{spec.name:40} {0:>6}  (no samples in split {args.split!r})")
+            print(f"{spec.name:40} {'':9} {0:>6}  (no samples in split {args.split!r})")
             continue
-        ev = evaluate(recognizer, samples, desc=spec.name)
-        print(f"{spec.name:40} {ev.n:>6} {ev.cer:>7.2%} {ev.wer:>7.2%} {ev.items_per_second:>8.1f}")
+        for recognizer in recognizers:
+            ev = evaluate(recognizer, samples, desc=spec.name, progress=sys.stderr.isatty())
+            print(f"{spec.name:40} {recognizer.decoder:9} {ev.n:>6} {ev.cer:>7.2%} {ev.wer:>7.2%} "
+                  f"{ev.items_per_second:>8.1f}")
     return 0

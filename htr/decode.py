@@ -1,4 +1,5 @@
-"""Decoding the network's per-frame scores into text: greedy (best-path) CTC decoding."""
+"""Decoding the network's per-frame scores into text: greedy (best-path) CTC decoding; the
+lexicon-aware word beam search lives in :mod:`htr.wordbeam`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import numpy as np
 
 from .results import CharSpan, Recognition
 from .text import Charset
+
+#: Decoders by name: best path here, or word beam search over a lexicon (:mod:`htr.wordbeam`).
+DECODERS = ("greedy", "wordbeam")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from .decode import greedy_decode
 from .image import preprocess
 from .metrics import cer, wer
 from .readers.base import Sample
@@ -55,6 +54,6 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
         for i in range(0, len(samples), chunk):
             inputs = list(pool.map(lambda s: preprocess(s.image(None), height), samples[i:i + chunk]))
             for probs in recognizer.probabilities(inputs, batch_size):
-                hypotheses.append(greedy_decode(probs, recognizer.charset).text)
+                hypotheses.append(recognizer.decode(probs).text)
             bar.update(len(inputs))
     return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)

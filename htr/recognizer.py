@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import greedy_decode, softmax
+from .decode import DECODERS, greedy_decode, softmax
+from .errors import ModelError
 from .image import ImageSource, load_image, pad_batch, preprocess
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
 from .results import Recognition
@@ -15,6 +16,8 @@ from .text import Charset
 
 #: The model that ships with the project, used when no other is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+#: The lexicon a model folder ships for the ``wordbeam`` decoder.
+LEXICON_FILE = "lexicon.npz"
 
 
 class Recognizer:
@@ -24,15 +27,48 @@ class Recognizer:
     >>> [r.text for r in recognizer.read(["line.png"])]     # doctest: +SKIP
     """
 
-    def __init__(self, model, charset: Charset, config: ModelConfig) -> None:
+    def __init__(self, model, charset: Charset, config: ModelConfig, lexicon=None,
+                 beam_width: int = 25) -> None:
         self.model = model
         self.charset = charset
         self.config = config
+        self.lexicon = lexicon  # None: greedy decoding
+        self.beam_width = beam_width
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Recognizer":
-        """Load a model folder (the shipped default model when ``path`` is None)."""
-        return cls(*load_model_dir(path or DEFAULT_MODEL))
+    def load(cls, path: str | Path | None = None, decoder: str = "greedy",
+             lexicon: str | Path | None = None, beam_width: int = 25) -> "Recognizer":
+        """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
+
+        ``decoder="wordbeam"`` reads the folder's ``lexicon.npz``, or ``lexicon``: another built
+        lexicon (``.npz``) or a plain word list, one word a line (names, a domain's vocabulary).
+        """
+        if decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
+        directory = Path(path or DEFAULT_MODEL)
+        model, charset, config = load_model_dir(directory)
+        words = None
+        if decoder == "wordbeam":
+            from .lexicon import Lexicon
+
+            source = Path(lexicon) if lexicon else directory / LEXICON_FILE
+            if not source.is_file():
+                raise ModelError(f"{source}: no lexicon for the wordbeam decoder (build one with "
+                                 f"python -m htr.lexicon build --out {directory / LEXICON_FILE})")
+            words = Lexicon.load(source) if source.suffix == ".npz" else Lexicon.from_words(source)
+        return cls(model, charset, config, words, beam_width)
+
+    @property
+    def decoder(self) -> str:
+        return "greedy" if self.lexicon is None else "wordbeam"
+
+    def decode(self, probs: np.ndarray) -> Recognition:
+        """Text of one ``(frames, classes)`` probability matrix with this recognizer's decoder."""
+        if self.lexicon is None:
+            return greedy_decode(probs, self.charset)
+        from .wordbeam import word_beam_search
+
+        return word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
 
     @property
     def height(self) -> int:
@@ -45,7 +81,7 @@ class Recognizer:
         :func:`load_image` yourself first to read the good ones of a mixed set.
         """
         inputs = [preprocess(load_image(im), self.height) for im in images]
-        return [greedy_decode(p, self.charset) for p in self.probabilities(inputs, batch_size)]
+        return [self.decode(p) for p in self.probabilities(inputs, batch_size)]
 
     def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
         """Per-frame class probabilities ``(frames, classes)`` of preprocessed images.

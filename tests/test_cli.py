@@ -62,3 +62,19 @@ def test_missing_model_folder_is_a_clear_error(tmp_path, images):
     run = htr("read", str(images[0]), "--model", str(tmp_path / "no-model"))
     assert run.returncode == 2
     assert "not a model folder" in run.stderr
+
+
+@pytest.mark.slow
+def test_wordbeam_decoder_reads_with_a_user_word_list(tiny_model_dir, images, tmp_path):
+    words = tmp_path / "names.txt"
+    words.write_text("hello\nworld\n")
+    run = htr("read", str(images[0]), "--model", str(tiny_model_dir), "--decoder", "wordbeam",
+              "--lexicon", str(words), "--format", "json")
+    assert run.returncode == 0, run.stderr
+    assert len(json.loads(run.stdout)) == 1
+
+
+def test_wordbeam_without_a_lexicon_says_how_to_build_one(tiny_model_dir, images):
+    run = htr("read", str(images[0]), "--model", str(tiny_model_dir), "--decoder", "wordbeam")
+    assert run.returncode == 2
+    assert "no lexicon for the wordbeam decoder" in run.stderr and "htr.lexicon build" in run.stderr

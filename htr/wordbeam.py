@@ -1,0 +1,364 @@
+"""Word beam search: CTC decoding constrained by a lexicon and scored by a word bigram model.
+
+After Scheidl, Fischer and Sablatnig, "Word Beam Search: A Connectionist Temporal Classification
+Decoding Algorithm" (ICFHR 2018). A beam (a candidate text) is either *between words*, where any
+non-word character may follow (space, punctuation, digits) or a word may start, or *inside a word*,
+where the next letter must continue a word of the lexicon's prefix tree. When a word ends (a
+non-word character follows, or the line ends) the bigram model scores it. CTC blanks and repeated
+characters are handled as in prefix beam search.
+
+Out-of-vocabulary escape
+    A word that leaves the prefix tree (or breaks the case patterns ``lower``, ``Capital``,
+    ``UPPER``) does not die: it goes on as a *free word* of any letters, whose language-model score
+    is ``lm_weight * oov_logp + oov_char_logp * length`` in place of its bigram score (a lexicon
+    word scores the better of the two). A clearly written name pays that price once and survives,
+    because every lexicon word near it would need several improbable characters; an ambiguous
+    non-word (``tbe``, with ``h``/``b`` nearly tied) pays more than the lexicon word one cheap
+    character away (``the``), and is pulled to it. The state of a beam is a function of its text
+    alone (in the tree while its word is a prefix of a lexicon word, free once it is not), so beams
+    with the same text merge exactly.
+
+While a word is in the tree, its beam carries the best unigram score of the words below its node
+(language-model look-ahead), so that word prefixes compete fairly before they end.
+
+The result's characters carry frame spans from a forced (Viterbi) alignment of the chosen text, and
+each character's confidence is the smaller of its own best frame probability and the posterior of
+its word among the final beams (so a word the lexicon had to guess at reads as uncertain).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from .lexicon import CAP, LOWER, UPPER, Lexicon
+from .results import CharSpan, Recognition
+from .text import Charset
+
+# Label kinds.
+_BLANK, _LETTER, _APOS, _SPACE, _STOP, _OTHER = range(6)
+# Case states of a word being read: nothing yet, lower, one capital, Capitalised, UPPER, broken.
+_C0, _CL, _CU1, _CCAP, _CUU, _CBAD = range(6)
+_CASE_NEXT = np.array([  # [state, is_upper]
+    [_CL, _CU1], [_CL, _CBAD], [_CCAP, _CUU], [_CCAP, _CBAD], [_CBAD, _CUU], [_CBAD, _CBAD]], np.int64)
+_CASE_PATTERN = np.array([LOWER, LOWER, CAP, CAP, UPPER, LOWER], np.int64)
+# Beam modes.
+_BETWEEN, _INWORD, _FREE = 0, 1, 2
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+class _Tables:
+    """What the decoder needs to know about each label of a charset, given a lexicon's tree: label
+    kinds, letters in the tree's alphabet and the transition tables of the beam states."""
+
+    def __init__(self, charset: Charset, lexicon: Lexicon, punct_logp: float) -> None:
+        n = charset.num_classes
+        trie = lexicon.trie
+        kind = np.full(n, _OTHER, np.int64)
+        kind[0] = _BLANK
+        self.letter = np.full(n, -1, np.int64)  # index in the tree's alphabet
+        upper = np.full(n, -1, np.int64)  # 1 upper, 0 lower, -1 caseless
+        cost = np.zeros(n, np.float64)  # score of a non-word character
+        for i, c in enumerate(charset.chars, 1):
+            if c == "'":
+                kind[i] = _APOS
+                self.letter[i] = trie.char_index.get("'", -1)
+            elif c.isalpha():
+                kind[i] = _LETTER
+                self.letter[i] = trie.char_index.get(c.lower(), -1)
+                upper[i] = 1 if c != c.lower() else (0 if c != c.upper() else -1)
+            elif c.isspace():
+                kind[i] = _SPACE
+            elif c in ".!?":
+                kind[i] = _STOP
+            if kind[i] not in (_LETTER, _SPACE):
+                cost[i] = punct_logp
+        self.kind = kind
+        self.chars = np.array([""] + list(charset.chars), dtype=object)
+        # No space at the start of a line (after the empty text's "label" 0), nor two in a row.
+        self.forbid = (kind[None, :] == _SPACE) & ((kind[:, None] == _BLANK) | (kind[:, None] == _SPACE))
+        # Transitions, indexed by ((mode * 6 + case) * n + label) * 2 + (the tree has the letter).
+        m, cs, c, f = (a.ravel() for a in np.meshgrid(np.arange(3), np.arange(6), np.arange(n),
+                                                      np.arange(2), indexing="ij"))
+        k, up, f = kind[c], upper[c], f.astype(bool)
+        # An apostrophe belongs to the word when the tree goes on with it, or in a free word.
+        wc = (k == _LETTER) | ((k == _APOS) & (((m == _INWORD) & f) | (m == _FREE)))
+        cs0 = np.where(m == _BETWEEN, _C0, cs)
+        ncs = np.where(up < 0, cs0, _CASE_NEXT[cs0, np.maximum(up, 0)])
+        in_tree = wc & (m != _FREE) & f & (ncs != _CBAD)
+        self.t_intree = in_tree
+        self.t_mode = np.where(wc, np.where(in_tree, _INWORD, _FREE), _BETWEEN)
+        self.t_case = np.where(wc, ncs, _C0)
+        self.t_wc = wc.astype(np.int64)
+        self.t_keeplen = (wc & (m != _BETWEEN)).astype(np.int64)
+        self.t_ends = ~wc & (m != _BETWEEN)  # a word ends where a non-word character follows it
+        self.t_stop = k == _STOP
+        self.t_cost = np.where(wc, 0.0, cost[c])
+
+    @classmethod
+    def of(cls, charset: Charset, lexicon: Lexicon, punct_logp: float) -> "_Tables":
+        cache = lexicon.__dict__.setdefault("_wordbeam_tables", {})
+        key = (tuple(charset.chars), float(punct_logp))
+        if key not in cache:
+            if len(cache) > 8:
+                cache.clear()
+            cache[key] = cls(charset, lexicon, punct_logp)
+        return cache[key]
+
+
+def word_beam_search(probs: np.ndarray, charset: Charset, lexicon: Lexicon, beam_width: int = 25,
+                     lm_weight: float = 0.5, oov_logp: float = -10.0, oov_char_logp: float = -1.0,
+                     punct_logp: float = -1.0, case_weight: float = 1.0, word_bonus: float = 2.5,
+                     prune: float = 3e-3, max_chars: int = 12) -> Recognition:
+    """Decode one ``(frames, classes)`` probability matrix with word beam search.
+
+    ``lm_weight`` scales the language model's log-probabilities against the network's;
+    ``oov_logp`` is the (unscaled) log-probability of an out-of-vocabulary word and
+    ``oov_char_logp`` the price of each of its letters; ``punct_logp`` the price of a non-word,
+    non-space character (digits, punctuation); ``case_weight`` scales the case model (mid-sentence
+    only: a word may always start a line or sentence with a capital); ``word_bonus`` is added per
+    word (against the language model's bias for fewer, longer words). In each frame only the
+    ``max_chars`` likeliest characters above ``prune`` probability are tried.
+    """
+    if probs.ndim != 2 or probs.shape[1] != charset.num_classes:
+        raise ValueError(f"expected (frames, {charset.num_classes}) probabilities, got {probs.shape}")
+    W = max(1, int(beam_width))
+    probs = np.asarray(probs, np.float64)
+    T, L = probs.shape
+    if T == 0:
+        return Recognition("", 0.0, ())
+    tb = _Tables.of(charset, lexicon, punct_logp)
+    trie = lexicon.trie
+    scorer = _WordScorer(lexicon, trie, lm_weight, oov_logp, oov_char_logp, case_weight, word_bonus)
+    bos = lexicon.bos
+    cands_at = _candidates(probs, prune, max_chars)
+
+    # The beams: state columns (last label, mode, tree node, case state, word length, context
+    # word id), text hash, last event, probabilities (scaled per frame) and scores.
+    S = np.array([[0, _BETWEEN, 0, _C0, 0, bos]], np.int64)
+    h = np.zeros(1, np.uint64)
+    ev = np.full(1, -1, np.int64)        # index into ev_char / ev_parent: the text, backwards
+    pb, pnb = np.ones(1), np.zeros(1)    # P(text, path ends in blank / in a character)
+    lm = np.zeros(1)                     # language-model score of finished words and characters
+    la = np.zeros(1)                     # look-ahead score of the word being read
+    ev_char = np.zeros(T * W + 1, np.int64)
+    ev_parent = np.zeros(T * W + 1, np.int64)
+    n_ev = 0
+    arange = np.arange(W * L + 1)
+    with np.errstate(divide="ignore"):
+        for t in range(T):
+            y = probs[t]
+            last = S[:, 0]
+            tot = pb + pnb
+            pnb_c = pnb * y[last]  # the empty text has pnb = 0
+            pb_c = tot * y[0]
+            cands = cands_at[t]
+            if cands is None:
+                pb, pnb = pb_c, pnb_c
+                scale = (pb + pnb).max()
+                if scale > 0:
+                    pb, pnb = pb / scale, pnb / scale
+                continue
+            B, K = len(h), len(cands)
+            bi = np.repeat(arange[:B], K)
+            c = np.tile(cands, B)
+            lb = last[bi]
+            p_ext = y[c] * np.where(c == lb, pb[bi], tot[bi])
+            ok = np.flatnonzero((p_ext > 0) & ~tb.forbid[lb, c])
+            if len(ok) < len(c):
+                bi, c, p_ext = bi[ok], c[ok], p_ext[ok]
+            # New states of the extensions.
+            St = S[bi]
+            m, nd, cs, wl, pv = St[:, 1], St[:, 2], St[:, 3], St[:, 4], St[:, 5]
+            child = trie.children(nd, tb.letter[c])
+            code = ((m * 6 + cs) * L + c) * 2 + (child >= 0)
+            n_mode = tb.t_mode[code]
+            n_node = np.where(tb.t_intree[code], child, 0)
+            n_wlen = wl * tb.t_keeplen[code] + tb.t_wc[code]
+            n_lm = lm[bi] + tb.t_cost[code]
+            stop = tb.t_stop[code]
+            n_prev = np.where(stop, bos, pv)
+            ends = np.flatnonzero(tb.t_ends[code])
+            if len(ends):
+                score, wid = scorer.finish(m[ends], nd[ends], cs[ends], wl[ends], pv[ends])
+                n_lm[ends] += score
+                n_prev[ends] = np.where(stop[ends], bos, wid)
+            n_la = scorer.lookahead(n_mode, n_node, n_wlen)
+            n_h = (h[bi] ^ c.astype(np.uint64)) * _HASH_MUL + np.uint64(1)
+            # An extension may give the text of a beam already there: merge the two.
+            order = np.argsort(h)
+            pos = np.minimum(np.searchsorted(h[order], n_h), B - 1)
+            dup = h[order[pos]] == n_h
+            if dup.any():
+                pnb_c = pnb_c + np.bincount(order[pos[dup]], weights=p_ext[dup], minlength=B)
+                new = np.flatnonzero(~dup)
+            else:
+                new = arange[:len(c)]
+            score = np.concatenate([np.log(pb_c + pnb_c) + lm + la,
+                                    np.log(p_ext[new]) + n_lm[new] + n_la[new]])
+            if len(score) > W:
+                keep = np.argpartition(-score, W - 1)[:W]
+                kc = keep[keep < B]
+                kn = new[keep[keep >= B] - B]
+            else:
+                kc, kn = arange[:B], new
+            ne = len(kn)
+            ev_char[n_ev:n_ev + ne] = c[kn]
+            ev_parent[n_ev:n_ev + ne] = ev[bi[kn]]
+            ev = np.concatenate([ev[kc], np.arange(n_ev, n_ev + ne)])
+            n_ev += ne
+            S = np.concatenate([S[kc], np.stack([c[kn], n_mode[kn], n_node[kn], tb.t_case[code[kn]],
+                                                 n_wlen[kn], n_prev[kn]], 1)])
+            h = np.concatenate([h[kc], n_h[kn]])
+            lm = np.concatenate([lm[kc], n_lm[kn]])
+            la = np.concatenate([la[kc], n_la[kn]])
+            pb = np.concatenate([pb_c[kc], np.zeros(ne)])
+            pnb = np.concatenate([pnb_c[kc], p_ext[kn]])
+            scale = (pb + pnb).max()
+            if scale > 0:
+                pb, pnb = pb / scale, pnb / scale
+
+        # Finish the words still open at the end of the line.
+        final = lm.copy()
+        open_ = np.flatnonzero(S[:, 1] != _BETWEEN)
+        if len(open_):
+            So = S[open_]
+            final[open_] += scorer.finish(So[:, 1], So[:, 2], So[:, 3], So[:, 4], So[:, 5])[0]
+        final += np.log(pb + pnb)
+    order = np.argsort(-final)
+    texts = [_text(int(ev[i]), ev_char, ev_parent, tb.chars) for i in order]
+    text = texts[0].rstrip(" ")
+    post = np.exp(final[order] - final[order].max())
+    post /= post.sum()
+    return _recognition(probs, charset, text, texts, post)
+
+
+def _candidates(probs: np.ndarray, prune: float, max_chars: int) -> list:
+    """Per frame, the characters worth trying (at most ``max_chars``, likeliest first), or None."""
+    rows, cols = np.nonzero(probs[:, 1:] > prune)
+    out: list = [None] * len(probs)
+    if not len(rows):
+        return out
+    bounds = np.flatnonzero(np.diff(rows)) + 1
+    for r, cs in zip(rows[np.r_[0, bounds]], np.split(cols + 1, bounds)):
+        if len(cs) > max_chars:
+            cs = cs[np.argsort(-probs[r, cs])[:max_chars]]
+        out[r] = cs
+    return out
+
+
+class _WordScorer:
+    """Language-model scores of finished words and of words being read (vectorised)."""
+
+    def __init__(self, lexicon: Lexicon, trie, lm_weight: float, oov_logp: float,
+                 oov_char_logp: float, case_weight: float, word_bonus: float) -> None:
+        self.lexicon, self.trie = lexicon, trie
+        self.w, self.oov, self.oov_char, self.case_w = lm_weight, oov_logp, oov_char_logp, case_weight
+        self.bonus = word_bonus
+
+    def free(self, wlen: np.ndarray) -> np.ndarray:
+        return self.w * self.oov + self.oov_char * wlen + self.bonus
+
+    def lookahead(self, mode: np.ndarray, node: np.ndarray, wlen: np.ndarray) -> np.ndarray:
+        """Optimistic score of the word being read (0 between words)."""
+        free = self.free(wlen)
+        tree = self.w * self.trie.lookahead[node] + self.bonus
+        return np.where(mode == _INWORD, np.maximum(tree, free), np.where(mode == _FREE, free, 0.0))
+
+    def finish(self, mode, node, case, wlen, prev) -> tuple[np.ndarray, np.ndarray]:
+        """Score and context id of each word that ends here."""
+        wid = np.where(mode == _INWORD, self.trie.word[node], -1)
+        known = wid >= 0
+        score = self.free(wlen)
+        out_id = np.full(len(mode), self.lexicon.unk, np.int64)
+        if known.any():
+            w, pv = wid[known], prev[known]
+            lp = self.lexicon.bigram_logp(pv, w)
+            pat = _CASE_PATTERN[case[known]]
+            cl = self.lexicon.case_logp[w]
+            case_lp = cl[np.arange(len(w)), pat].astype(np.float64)
+            # At a line or sentence start a capital is as good as the word's usual case.
+            start = (pv == self.lexicon.bos) & (pat == CAP)
+            case_lp = np.where(start, np.maximum(case_lp, cl[:, LOWER]), case_lp)
+            score[known] = np.maximum(self.w * (lp + self.case_w * case_lp) + self.bonus, score[known])
+            out_id[known] = w
+        return score, out_id
+
+
+def _text(e: int, ev_char, ev_parent, chars) -> str:
+    out = []
+    while e >= 0:
+        out.append(chars[ev_char[e]])
+        e = ev_parent[e]
+    return "".join(reversed(out))
+
+
+def align(probs: np.ndarray, labels: list[int]) -> list[tuple[int, int, float]]:
+    """Forced CTC alignment (Viterbi) of a label sequence: per label ``(start, end, best prob)``
+    over the frames it is aligned to; [] if the sequence cannot fit."""
+    T, L = len(probs), len(labels)
+    if L == 0:
+        return []
+    ext = np.zeros(2 * L + 1, np.int64)
+    ext[1::2] = labels
+    S = len(ext)
+    with np.errstate(divide="ignore"):
+        lp = np.log(probs[:, ext])
+    skip = np.zeros(S, bool)
+    skip[3::2] = np.asarray(labels[1:]) != np.asarray(labels[:-1])
+    skip_pen = np.where(skip, 0.0, -np.inf)
+    pad = np.full(S + 2, -np.inf)  # alpha, after two cells that stay -inf
+    pad[2] = lp[0, 0]
+    pad[3] = lp[0, 1]
+    back = np.zeros((T, S), np.int8)
+    for t in range(1, T):
+        a0, a1, a2 = pad[2:], pad[1:-1], pad[:-2] + skip_pen
+        b1 = a1 > a0
+        best = np.where(b1, a1, a0)
+        b2 = a2 > best
+        back[t] = np.where(b2, 2, b1)
+        pad[2:] = np.where(b2, a2, best) + lp[t]
+    alpha = pad[2:]
+    s = S - 1 if alpha[S - 1] >= alpha[S - 2] else S - 2
+    if not np.isfinite(alpha[s]):
+        return []
+    state = np.zeros(T, np.int64)
+    for t in range(T - 1, -1, -1):
+        state[t] = s
+        s -= int(back[t, s])
+    spans: list[tuple[int, int, float]] = []
+    for j in range(L):
+        frames = np.flatnonzero(state == 2 * j + 1)
+        p = float(probs[frames, labels[j]].max()) if len(frames) else 0.0
+        start = int(frames[0]) if len(frames) else 0
+        end = int(frames[-1]) + 1 if len(frames) else 0
+        spans.append((start, end, p))
+    return spans
+
+
+def _recognition(probs, charset: Charset, text: str, texts: list[str], post: np.ndarray) -> Recognition:
+    if not text:
+        return Recognition("", float(probs[:, 0].mean()), ())
+    spans = align(probs, charset.encode(text))
+    if not spans:  # cannot happen for a text the search found; be safe
+        spans = [(0, 0, 0.0)] * len(text)
+    # Posterior of each white-space separated word: the share of the final beams that also read
+    # it (its k-th occurrence, so that a beam that splits an earlier word differently still counts).
+    words = text.split(" ")
+    counts = [Counter(t.split(" ")) for t in texts]
+    seen: Counter[str] = Counter()
+    word_post = []
+    for w in words:
+        seen[w] += 1
+        word_post.append(float(sum(p for cnt, p in zip(counts, post) if cnt[w] >= seen[w])))
+    chars = []
+    wi = 0
+    for ch, (s, e, p) in zip(text, spans):
+        if ch == " ":
+            wi += 1
+            chars.append(CharSpan(ch, s, e, p))
+        else:
+            chars.append(CharSpan(ch, s, e, min(p, word_post[wi])))
+    confidence = float(np.exp(np.mean(np.log([max(c.confidence, 1e-9) for c in chars]))))
+    return Recognition(text, confidence, tuple(chars))
