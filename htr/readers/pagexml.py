@@ -13,6 +13,7 @@ import functools
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,21 +98,9 @@ def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True) ->
     with the XML's folder relative to ``root`` when it lies in a sub-folder. XML files that are
     not PAGE-XML (METS, ALTO, ...) are passed over.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: no such folder (expected PAGE-XML files and their page images)")
-    source = source if source is not None else root.name
+    source = source if source is not None else Path(root).name
     samples: list[Sample] = []
-    n_pages = 0
-    for xml_path in sorted(root.rglob("*.xml")):
-        tree = _parse(xml_path)
-        if _local(tree.tag) != "PcGts":
-            continue
-        n_pages += 1
-        rel = xml_path.relative_to(root).with_suffix("").as_posix()
-        group = letter_of(xml_path.stem)
-        if xml_path.parent != root:  # letters in sub-folders: keep same-named ones apart
-            group = f"{xml_path.parent.relative_to(root).as_posix()}/{group}"
+    for xml_path, tree, rel, group in _documents(root, "PcGts", "PAGE-XML"):
         lines = _page_lines(tree, xml_path)
         spacing = line_spacing(lines)
         for line in lines:
@@ -124,8 +113,6 @@ def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True) ->
                                      tuple(polygon) if mask else None, turns(line))
             samples.append(Sample(id=f"{rel}_{line.id}", text=text, group=group, load=load,
                                   source=source))
-    if n_pages == 0:
-        raise DataError(f"{root}: no PAGE-XML files (*.xml with a PcGts root) found")
     return samples
 
 
@@ -152,22 +139,12 @@ def read_alto(root: Path, *, source: str | None = None) -> list[Sample]:
     The page image is ``sourceImageInformation/fileName`` next to the XML, else the XML's stem
     with an image suffix. Group as in :func:`read_pagexml`.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: no such folder (expected ALTO XML files and their page images)")
-    source = source if source is not None else root.name
+    source = source if source is not None else Path(root).name
     samples: list[Sample] = []
-    n_pages = 0
-    for xml_path in sorted(root.rglob("*.xml")):
-        tree = _parse(xml_path)
-        if _local(tree.tag) != "alto":
-            continue
-        n_pages += 1
+    for xml_path, tree, rel, group in _documents(root, "alto", "ALTO"):
         name = next((el.text.strip() for el in tree.iter() if _local(el.tag) == "fileName"
                      and el.text and el.text.strip()), "")
         image = _find_image(xml_path, name)
-        rel = xml_path.relative_to(root).with_suffix("").as_posix()
-        group = letter_of(xml_path.stem)
         for i, line in enumerate(el for el in tree.iter() if _local(el.tag) == "TextLine"):
             words = [s.get("CONTENT", "") for s in line if _local(s.tag) == "String"]
             text = normalize_text(" ".join(words))
@@ -183,9 +160,28 @@ def read_alto(root: Path, *, source: str | None = None) -> list[Sample]:
             load = functools.partial(_load_line, str(image), box, None, 0)
             samples.append(Sample(id=f"{rel}_{line.get('ID', f'l{i}')}", text=text, group=group,
                                   load=load, source=source))
-    if n_pages == 0:
-        raise DataError(f"{root}: no ALTO files (*.xml with an alto root) found")
     return samples
+
+
+def _documents(root: Path, root_tag: str, kind: str) -> Iterator[tuple[Path, ET.Element, str, str]]:
+    """Every XML file under ``root`` whose root element is ``root_tag``, with its sample-id prefix
+    and its group (the letter, prefixed with its sub-folder so same-named letters stay apart)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder (expected {kind} files and their page images)")
+    found = 0
+    for xml_path in sorted(root.rglob("*.xml")):
+        tree = _parse(xml_path)
+        if _local(tree.tag) != root_tag:
+            continue
+        found += 1
+        rel = xml_path.relative_to(root).with_suffix("").as_posix()
+        group = letter_of(xml_path.stem)
+        if xml_path.parent != root:
+            group = f"{xml_path.parent.relative_to(root).as_posix()}/{group}"
+        yield xml_path, tree, rel, group
+    if not found:
+        raise DataError(f"{root}: no {kind} files (*.xml with a <{root_tag}> root) found")
 
 
 # --- parsing ------------------------------------------------------------------------------------
