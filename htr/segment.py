@@ -1,0 +1,799 @@
+"""Page segmentation: find the text lines of a page image (and the words of a line), so that the
+recognizer, which reads one line or word at a time, can be given a whole page.
+
+Classical image processing only (numpy and OpenCV, no model), fast on one CPU core:
+
+1. The page is shrunk to at most :data:`WORK_SIZE` pixels on its long side for analysis (every
+   coordinate is mapped back to the original image at the end), its lighting flattened with
+   :func:`htr.image.normalize_ink` and binarised (Sauvola, plus a global ceiling against
+   show-through). Dark scanner edges and ruled lines (long thin components) are removed.
+2. The skew (up to :data:`MAX_SKEW` degrees) is the shear that makes the horizontal ink profile
+   peakiest; the line spacing is the period of that profile.
+3. The ink, reduced to a coarse density map, sheared level and smoothed far more along the lines
+   than across them, shows each text line as a ridge. Ridge points are chained column by column
+   into line centre curves, so lines that drift or curve and lines of any length are followed.
+4. Every ink component goes to the line whose core band holds most of it (whole, so that the
+   line keeps its ascenders and descenders); a component touching two lines' cores is cut at the
+   boundary half-way between them. A line's box and outline are those of its ink.
+
+:class:`WordSegmenter` cuts a line into words at gaps wide compared with its x-height;
+:func:`classify_input` tells a page from a single line or word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from .image import normalize_ink
+from .results import Box, Line, Point, Word
+
+#: Long side (pixels) an image is reduced to for analysis: a letter page's handwriting keeps a
+#: few pixels of stroke width there, and the cost no longer grows with the camera's resolution.
+WORK_SIZE = 1600
+#: Largest skew (degrees) searched for; the line tracking absorbs a degree or two more locally.
+MAX_SKEW = 5.0
+#: Line spacing in coarse-map pixels: enough rows to separate neighbouring lines' ridges.
+COARSE_SPACING = 16
+#: A line whose ink is fainter than this fraction of the page's writing is show-through.
+FAINT_RATIO = 0.6
+COMPONENT_FAINT = 0.5
+NEAR_RATIO = 0.3
+#: Least ink (pixels, in squared x-heights: ink grows with the square of the writing's size)
+#: of a line that lies within another's height or is not wide; a short word has about 8.
+MIN_LINE_INK = 6.0
+#: Least ink of any line (a short date has about 3).
+MIN_LONE_INK = 2.0
+
+InputKind = Literal["page", "line", "word"]
+
+
+@dataclass
+class Layout:
+    """What :meth:`LineSegmenter.analyse` found, in original image pixels: the lines in reading
+    order, the skew (degrees, positive when lines rise to the right... see ``angle``), the
+    line spacing and the x-height. ``spacing`` is 0 for an image without ink."""
+
+    lines: list[Line]
+    angle: float = 0.0
+    spacing: float = 0.0
+    x_height: float = 0.0
+    size: tuple[int, int] = (0, 0)  # width, height
+    debug: dict = field(default_factory=dict, repr=False)
+
+
+class LineSegmenter:
+    """Finds the text lines of a page: ``LineSegmenter().find_lines(grey)``.
+
+    ``work_size`` is the long side analysed (see :data:`WORK_SIZE`); ``max_skew`` the largest
+    skew searched for, in degrees; ``merge_gap`` the widest horizontal gap, in line spacings,
+    across which two pieces at the same height are taken as one line (wider gaps leave two
+    lines, as for a signature set off to the right).
+    """
+
+    def __init__(self, work_size: int = WORK_SIZE, max_skew: float = MAX_SKEW,
+                 merge_gap: float = 1.5, split_gap: float = 2.0, margin: float = 0.4) -> None:
+        self.margin = margin
+        self.work_size = work_size
+        self.max_skew = max_skew
+        self.merge_gap = merge_gap
+        self.split_gap = split_gap
+
+    def find_lines(self, grey: np.ndarray) -> list[Line]:
+        """The text lines of a greyscale page (uint8, ink dark), top to bottom (a two-column
+        page: left column first). Each line has its box, an outline polygon round its ink and a
+        baseline, in ``grey``'s pixels; text and words are left empty. A blank page gives []."""
+        return self.analyse(grey).lines
+
+    def analyse(self, grey: np.ndarray) -> Layout:
+        """:meth:`find_lines` with the measurements made on the way (skew, spacing, x-height)."""
+        grey = _as_grey(grey)
+        h, w = grey.shape
+        scale = min(1.0, self.work_size / max(h, w))
+        small = grey if scale == 1.0 else cv2.resize(
+            grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        ink = _binarise(normalize_ink(small))
+        ink = _remove_edges(ink)
+        ink = _remove_rules(ink)
+        n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        # Specks (paper grain, dust) and faint marks (the grain of an empty sheet, which the
+        # contrast stretch of normalize_ink blows up into "ink") would only add noise below.
+        contrast = _contrast(small, ink, labels, stats, cents)
+        keep = (stats[:, cv2.CC_STAT_AREA] >= 4) & (contrast >= 0.1)
+        keep[0] = False
+        if not keep.any():
+            return Layout([], size=(w, h))
+        level = _ink_level(contrast[keep], stats[keep])
+        keep &= contrast >= COMPONENT_FAINT * level
+        ink = keep[labels].astype(np.uint8)
+        labels = np.where(ink > 0, labels, 0)  # specks' labels stay unused (no pixels)
+        angle = _estimate_skew(ink, self.max_skew)
+        spacing = _estimate_spacing(ink, angle, stats[keep])
+        tracks, debug = _find_tracks(ink, angle, spacing, self.merge_gap)
+        if not tracks:
+            return Layout([], angle=angle, spacing=spacing / scale, size=(w, h), debug=debug)
+        lines, ink_px, line_contrast, x_height = _lines_from_tracks(
+            ink, labels, stats, cents, contrast, tracks, spacing, self.split_gap)
+        level = _ink_level(contrast[keep], stats[keep])
+        # Too little ink for a line of writing (a speck, a stray stroke, a flourish's tail),
+        # or too faint: show-through.
+        kept = [i for i in range(len(lines)) if line_contrast[i] >= FAINT_RATIO * level]
+        kept = _drop_fragments(lines, kept, ink_px, x_height)
+        order = [kept[i] for i in _reading_order([lines[i] for i in kept], spacing)]
+        out = [_to_original(lines[i], scale, (w, h), self.margin * x_height) for i in order]
+        # What each line was judged by (tuning and diagnosis): ink pixels, contrast / the page's.
+        debug["line_ink"] = [float(ink_px[i] / x_height ** 2) for i in order]
+        debug["line_contrast"] = [float(line_contrast[i] / level) for i in order]
+        return Layout(out, angle=angle, spacing=spacing / scale, x_height=x_height / scale,
+                      size=(w, h), debug=debug)
+
+
+def find_lines(grey: np.ndarray) -> list[Line]:
+    """The text lines of a page with the default :class:`LineSegmenter`."""
+    return LineSegmenter().find_lines(grey)
+
+
+def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None) -> InputKind:
+    """Whether an image shows a page (several lines, or none: a blank page is a page), a single
+    line, or a single word. One line found in an image at most three of its heights tall is a
+    line image, and a word image if :class:`WordSegmenter` finds only one word in it."""
+    grey = _as_grey(grey)
+    layout = (segmenter or LineSegmenter()).analyse(grey)
+    if len(layout.lines) != 1:
+        return "page"
+    x0, y0, x1, y1 = layout.lines[0].box
+    if grey.shape[0] > 3 * (y1 - y0):
+        return "page"
+    words = WordSegmenter().find_words(grey[y0:y1, x0:x1], layout.lines[0].box)
+    return "word" if len(words) <= 1 else "line"
+
+
+# --- binarisation and clean-up ----------------------------------------------------------------
+
+def _as_grey(image: np.ndarray) -> np.ndarray:
+    a = np.asarray(image)
+    if a.ndim == 3:  # tolerate a colour array; load_image is the full-featured path
+        a = cv2.cvtColor(a[..., :3].astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(f"expected a greyscale image, got an array of shape {a.shape}")
+    return a if a.dtype == np.uint8 else np.clip(a, 0, 255).astype(np.uint8)
+
+
+def _binarise(flat: np.ndarray) -> np.ndarray:
+    """Ink mask (uint8 0/1) of a lighting-flattened image.
+
+    Otsu loses faded strokes of brown ink; Sauvola's local threshold keeps them. The global
+    ceiling keeps show-through from the back of the sheet (faint, but locally contrasted on
+    empty paper, where Sauvola alone would take it) out.
+    """
+    x = flat.astype(np.float32)
+    win = max(15, (min(flat.shape) // 30) | 1)
+    m = cv2.boxFilter(x, -1, (win, win))
+    s = np.sqrt(np.maximum(cv2.boxFilter(x * x, -1, (win, win)) - m * m, 0))
+    return ((x < m * (1 + 0.2 * (s / 128 - 1))) & (x < 215)).astype(np.uint8)
+
+
+def _contrast(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray, stats: np.ndarray,
+              cents: np.ndarray) -> np.ndarray:
+    """Each component's mean darkness against the paper round it, in the image as it was
+    (before the contrast stretch): 1 - ink grey / paper grey. Pen ink scores 0.3 and more,
+    pencil 0.15 and more, the grain of blank paper under 0.1."""
+    h, w = grey.shape
+    g = grey.astype(np.float32)
+    n = stats.shape[0]
+    area = np.maximum(stats[:, cv2.CC_STAT_AREA], 1).astype(np.float64)
+    mean = np.bincount(labels.ravel(), weights=g.ravel(), minlength=n)[:n] / area
+    on = ink > 0
+    if on.any() and (~on).any() and g[on].mean() > g[~on].mean():
+        g, mean = 255.0 - g, 255.0 - mean  # light ink on a dark ground: normalize_ink turned it
+    # Paper brightness: the brightest of each neighbourhood, on a grid of 8-pixel cells.
+    c = 8 if min(h, w) >= 64 else 1
+    paper = cv2.resize(g, (max(1, w // c), max(1, h // c)), interpolation=cv2.INTER_AREA)
+    paper = cv2.blur(cv2.dilate(paper, np.ones((7, 7), np.uint8)), (5, 5))
+    py = np.minimum((cents[:, 1] / c).astype(int), paper.shape[0] - 1)
+    px = np.minimum((cents[:, 0] / c).astype(int), paper.shape[1] - 1)
+    return 1.0 - mean / np.maximum(paper[py, px], 1.0)
+
+
+def _remove_edges(ink: np.ndarray) -> np.ndarray:
+    """Drop dark scanner edges and background round a photographed sheet: solid components that
+    touch the image border and run along a good part of it, and thin ones (the sheet's edge,
+    often broken into pieces) lying wholly in the outer 3 % of the image along its border.
+    Handwriting touching the border of a tight crop is thin strokes (low fill) and stays."""
+    h, w = ink.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    x, y, bw, bh, area = (stats[:, i].astype(np.int64) for i in range(5))
+    touches = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
+    fill = area / np.maximum(1, bw * bh)
+    big = (bh > 0.2 * h) | (bw > 0.2 * w)
+    drop = touches & big & (fill > 0.45)
+    mx, my = max(2, 0.03 * w), max(2, 0.03 * h)
+    side = ((x + bw <= mx) | (x >= w - mx)) & (bh >= 3 * bw) & (bh >= 0.02 * h)
+    flat = ((y + bh <= my) | (y >= h - my)) & (bw >= 3 * bh) & (bw >= 0.02 * w)
+    drop |= (side | flat) & (np.minimum(h, w) >= 200)  # not in a line or word crop
+    # Specks on the very rim (the sheet's edge, dust on the scanner glass' frame).
+    rim = (x + bw <= 0.01 * w) | (x >= 0.99 * w) | (y + bh <= 0.01 * h) | (y >= 0.99 * h)
+    drop |= rim & (np.minimum(h, w) >= 200)
+    # A frame round the sheet (often hollow, so not solid): a large component with a long run
+    # of pixels inside the outer band.
+    large = (bw >= 0.1 * w) | (bh >= 0.1 * h)
+    near = (x < mx) | (y < my) | (x + bw > w - mx) | (y + bh > h - my)
+    for i in np.flatnonzero(large & near & ~drop):
+        if i == 0:
+            continue
+        ys, xs = np.nonzero(labels[y[i]:y[i] + bh[i], x[i]:x[i] + bw[i]] == i)
+        xs, ys = xs + x[i], ys + y[i]
+        for in_band, along, length in ((xs < mx, ys, h), (xs >= w - mx, ys, h),
+                                       (ys < my, xs, w), (ys >= h - my, xs, w)):
+            if in_band.sum() and np.ptp(along[in_band]) >= 0.15 * length:
+                drop[i] = True
+                break
+    # The sheet's edge a little inside the image, broken into dashes: a band of columns (rows)
+    # near the border where a third of the rows (columns) have ink, unlike any writing. Narrow
+    # components inside such a band go.
+    if min(h, w) >= 200:
+        for axis, length, depth in ((0, h, w), (1, w, h)):
+            band = max(8, int(0.06 * depth))
+            for side in (slice(0, band), slice(depth - band, depth)):
+                strip = ink[:, side] if axis == 0 else ink[side, :].T
+                win = cv2.dilate(strip, np.ones((1, 7), np.uint8))  # a wavy edge: 7 columns
+                cover = win.mean(axis=0)
+                edge = np.flatnonzero(cover >= 0.3)
+                if edge.size == 0:
+                    continue
+                lo, hi = side.start + edge.min() - 4, side.start + edge.max() + 5
+                pos, size = (x, bw) if axis == 0 else (y, bh)
+                drop |= (pos >= lo) & (pos + size <= hi) & (size <= 12)
+    drop[0] = False
+    if not drop.any():
+        return ink
+    return np.where(drop[labels], 0, ink).astype(np.uint8)
+
+
+def _remove_rules(ink: np.ndarray) -> np.ndarray:
+    """Remove ruled lines: horizontal ones longer than a fifth of the width and vertical ones
+    longer than a third of the height, a few pixels thick. Handwritten strokes are never that
+    long and straight; an underline long enough to go is no loss for finding lines."""
+    h, w = ink.shape
+    out = ink
+    for axis in (0, 1):
+        length = w if axis == 0 else h
+        if length < 100:
+            continue
+        run = max(15, length // 40)  # short enough that a 3-degree rule still leaves pieces
+        k = (run, 1) if axis == 0 else (1, run)
+        pieces = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, k))
+        if not pieces.any():
+            continue
+        # Join the stair steps of a slightly skewed rule back into one long component.
+        joined = cv2.morphologyEx(pieces, cv2.MORPH_CLOSE,
+                                  cv2.getStructuringElement(cv2.MORPH_RECT, (run, 3) if axis == 0 else (3, run)))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+        span = stats[:, cv2.CC_STAT_WIDTH] if axis == 0 else stats[:, cv2.CC_STAT_HEIGHT]
+        thick = stats[:, cv2.CC_STAT_AREA] / np.maximum(1, span)
+        rule = (span >= 0.4 * length) & (thick <= max(4.0, length / 250))
+        rule[0] = False
+        for i in np.flatnonzero(rule):
+            # A rule is straight and unbroken: a line fitted through it leaves only its
+            # thickness, and it is ink nearly all along. A row of cursive joined up by the
+            # closing wanders more and has gaps.
+            ys, xs = np.nonzero((labels == i) & (pieces > 0))
+            u, v = (xs, ys) if axis == 0 else (ys, xs)
+            covered = np.unique(u).size / max(1, np.ptp(u) + 1)
+            if covered < 0.8 or np.std(v - np.polyval(np.polyfit(u, v, 1), u)) > 2.0:
+                rule[i] = False
+        if rule.any():
+            mask = cv2.dilate((rule[labels] & (pieces > 0)).astype(np.uint8), np.ones((3, 3), np.uint8))
+            out = np.where(mask > 0, 0, out).astype(np.uint8)
+    return out
+
+
+# --- skew and spacing -------------------------------------------------------------------------
+
+def _ink_points(ink: np.ndarray, limit: int = 60_000) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.nonzero(ink)
+    if ys.size > limit:  # an even subsample: the profile's shape does not need every pixel
+        step = ys.size / limit
+        idx = (np.arange(limit) * step).astype(np.int64)
+        ys, xs = ys[idx], xs[idx]
+    return xs.astype(np.float64), ys.astype(np.float64)
+
+
+def _estimate_skew(ink: np.ndarray, max_skew: float) -> float:
+    """Degrees by which the lines fall to the right (y grows with x): the shear whose
+    horizontal profile has the largest sum of squares, searched coarsely then finely."""
+    if max_skew <= 0:
+        return 0.0
+    xs, ys = _ink_points(ink)
+    if xs.size < 50:
+        return 0.0
+    xs = xs - ink.shape[1] / 2
+    pad = ink.shape[1] * np.tan(np.radians(max_skew)) + 2
+
+    def score(deg: float) -> float:
+        yp = ys - xs * np.tan(np.radians(deg)) + pad
+        counts = np.bincount((yp / 2).astype(np.int64))
+        return float(np.dot(counts, counts))
+
+    best = max(np.arange(-max_skew, max_skew + 1e-9, 0.5), key=score)
+    fine = np.arange(best - 0.5, best + 0.5 + 1e-9, 0.1)
+    return float(max(fine, key=score))
+
+
+def _estimate_spacing(ink: np.ndarray, angle: float, stats: np.ndarray) -> float:
+    """Line spacing (working pixels): the period of the deskewed horizontal ink profile, summed
+    over a few vertical strips (lines drift apart across a page). Without a period (a single
+    line) it is guessed from the components' height."""
+    h, w = ink.shape
+    heights = stats[:, cv2.CC_STAT_HEIGHT].astype(np.float64)
+    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    order = np.argsort(heights)
+    cum = np.cumsum(areas[order])
+    typical = float(heights[order][np.searchsorted(cum, cum[-1] / 2)])  # area-weighted median
+    guess = max(8.0, 1.3 * typical)
+    xs, ys = _ink_points(ink, 120_000)
+    tan = np.tan(np.radians(angle))
+    pad = w * abs(tan) + 2
+    yp = (ys - (xs - w / 2) * tan + pad).astype(np.int64)
+    rows = int(yp.max()) + 1
+    strips = 4 if w > 8 * guess else 1
+    strip = np.minimum((xs * strips / w).astype(np.int64), strips - 1)
+    profile = np.bincount(strip * rows + yp, minlength=strips * rows).reshape(strips, rows)
+    profile = profile - profile.mean(axis=1, keepdims=True)
+    size = 1 << int(np.ceil(np.log2(2 * rows)))
+    spec = np.fft.rfft(profile, size, axis=1)
+    ac = np.fft.irfft((spec * spec.conj()).real, size, axis=1)[:, :rows].sum(axis=0)
+    if ac[0] <= 0:
+        return guess
+    ac = ac / ac[0]
+    lo = max(4, int(0.7 * typical))  # lines are never much closer than the writing is high
+    hi = min(rows // 2, int(10 * guess))
+    if hi <= lo + 2:
+        return guess
+    seg = ac[lo:hi]
+    # The first peak after the profile has decorrelated: its first minimum.
+    first_min = int(np.argmax(np.diff(seg) > 0)) if np.any(np.diff(seg) > 0) else len(seg)
+    if first_min >= len(seg) - 1:
+        return guess
+    rest = seg[first_min:]
+    # The period is the first strong peak: its multiples can score as high when lines drift.
+    maxima = np.flatnonzero((rest[1:-1] >= rest[:-2]) & (rest[1:-1] >= rest[2:])) + 1
+    strong = maxima[rest[maxima] >= 0.75 * rest.max()] if maxima.size else maxima
+    peak = first_min + int(strong[0] if strong.size else np.argmax(rest))
+    if seg[peak] < 0.1 or seg[peak] - seg[first_min] < 0.05:
+        return guess
+    return float(lo + peak)
+
+
+# --- line tracking ----------------------------------------------------------------------------
+
+@dataclass
+class _Track:
+    """A line centre curve in working pixels (unsheared): x ascending, y at each x."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    strength: float
+
+    def y_at(self, x: np.ndarray) -> np.ndarray:
+        return np.interp(x, self.xs, self.ys)
+
+
+def _find_tracks(ink: np.ndarray, angle: float, spacing: float, merge_gap: float
+                 ) -> tuple[list[_Track], dict]:
+    """Line centre curves: ridges of the coarse, sheared, anisotropically smoothed ink density,
+    chained column by column."""
+    h, w = ink.shape
+    f = max(1.0, spacing / COARSE_SPACING)
+    cw, ch = max(1, int(round(w / f))), max(1, int(round(h / f)))
+    dens = cv2.resize(ink.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
+    sc = spacing / f  # spacing in coarse pixels
+    # Shear level (about the centre column), padded so that nothing leaves the map.
+    tan = np.tan(np.radians(angle))
+    pad = int(np.ceil(cw * abs(tan) / 2)) + 2
+    shear = np.float32([[1, 0, 0], [-tan, 1, tan * cw / 2 + pad]])
+    dens = cv2.warpAffine(dens, shear, (cw, ch + 2 * pad), flags=cv2.INTER_LINEAR)
+    # Smoothing along the line (about a spacing) bridges letters and word gaps; across it, a
+    # tenth of a spacing keeps neighbouring lines apart.
+    smooth = cv2.GaussianBlur(dens, (0, 0), sigmaX=0.9 * sc, sigmaY=max(0.8, 0.12 * sc))
+    top = float(np.percentile(smooth[smooth > 0], 99)) if np.any(smooth > 0) else 0.0
+    if top <= 0:
+        return [], {}
+    r = max(1, int(round(0.3 * sc)))
+    local_max = cv2.dilate(smooth, np.ones((2 * r + 1, 1), np.uint8))
+    near = cv2.dilate(smooth, np.ones((int(2 * sc) | 1, int(3 * sc) | 1), np.uint8))
+    peak = (smooth >= local_max) & (smooth > 0.08 * top) & (smooth > NEAR_RATIO * near)
+    peak[1:] &= ~peak[:-1]  # a flat top gives one peak, not two
+    cols, rows = np.nonzero(peak.T)
+    tol = max(2.0, 0.25 * sc)
+    max_gap = max(2, int(round(0.5 * sc)))
+    chains: list[list[tuple[int, float]]] = []
+    active: list[int] = []
+    bounds = np.searchsorted(cols, np.arange(cw + 1))
+    for c in range(cw):
+        ys = rows[bounds[c]:bounds[c + 1]].astype(np.float64)
+        active = [t for t in active if c - chains[t][-1][0] <= max_gap]
+        used = np.zeros(ys.size, bool)
+        if active and ys.size:
+            last = np.array([chains[t][-1][1] for t in active])
+            d = np.abs(last[:, None] - ys[None, :])
+            for k in np.argsort(d, axis=None):
+                i, j = divmod(int(k), ys.size)
+                if d[i, j] > tol:
+                    break
+                t = active[i]
+                if used[j] or chains[t][-1][0] == c:
+                    continue
+                chains[t].append((c, ys[j]))
+                used[j] = True
+        for j in np.flatnonzero(~used):
+            chains.append([(c, ys[j])])
+            active.append(len(chains) - 1)
+    # Chains to curves in working pixels; merge pieces of one line split by a wide gap.
+    pieces = []
+    for chain in chains:
+        cs = np.array([p[0] for p in chain], np.float64)
+        ys = np.array([p[1] for p in chain], np.float64)
+        strength = float(np.mean(smooth[ys.astype(int), cs.astype(int)]))
+        pieces.append([cs, ys, strength])
+    pieces.sort(key=lambda p: p[0][0])
+    # A piece continues the piece whose end it starts nearest to (at the same height, after a
+    # gap of up to merge_gap spacings, or overlapping it by up to a spacing where the ridge
+    # jumped a little at a word gap).
+    merged: list[list] = []
+    for p in pieces:
+        best, best_dy = None, max(tol, 0.35 * sc)
+        for m in merged:
+            gap = p[0][0] - m[0][-1]
+            if -sc <= gap <= merge_gap * sc and p[0][-1] > m[0][-1]:
+                dy = abs(p[1][0] - np.interp(p[0][0], m[0], m[1]))
+                if dy <= best_dy:
+                    best, best_dy = m, dy
+        if best is None:
+            merged.append(p)
+            continue
+        before = best[0] < p[0][0]
+        best[0] = np.concatenate([best[0][before], p[0]])
+        best[1] = np.concatenate([best[1][before], p[1]])
+        best[2] = max(best[2], p[2])
+    tracks = []
+    for cs, ys, strength in merged:
+        if (cs[-1] - cs[0] + 1) < 0.6 * sc or strength < 0.12 * top:
+            continue
+        if ys.size >= 5:  # ridge rows are integers: smooth the steps
+            ys = np.convolve(np.pad(ys, 2, mode="edge"), np.ones(5) / 5, mode="valid")
+        x = (cs + 0.5) * w / cw
+        yp = (ys + 0.5 - pad) * h / ch  # sheared y in working pixels
+        y = yp + tan * (x - w / 2)
+        tracks.append(_Track(x, y, strength / top))
+    return tracks, {"coarse": smooth, "factor": f, "pad": pad}
+
+
+# --- ink to lines -----------------------------------------------------------------------------
+
+def _lines_from_tracks(ink: np.ndarray, labels: np.ndarray, stats: np.ndarray, cents: np.ndarray,
+                       contrast: np.ndarray, tracks: list[_Track], spacing: float,
+                       split_gap: float) -> tuple[list[Line], np.ndarray, np.ndarray, float]:
+    """Give every ink component (``labels``, ``stats`` and ``cents`` from OpenCV's connected
+    components of ``ink``) to a line (see the module notes) and measure each line's ink.
+
+    Returns the lines, each line's ink pixel count and mean contrast, and the x-height."""
+    h, w = ink.shape
+    n = labels.max() + 1
+    t = len(tracks)
+    band = np.zeros((h, w), np.int32)
+    half = max(1, int(round(0.2 * spacing)))
+    for i, tr in enumerate(tracks):
+        pts = np.stack([tr.xs, tr.ys], axis=1).round().astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(band, [pts], False, i + 1, thickness=2 * half + 1)
+    # Nearest centre curve of every pixel (a Voronoi partition) and the distance to it, on a
+    # reduced grid: a cut a pixel or two off the exact half-way line changes nothing.
+    g = max(1.0, spacing / 24)
+    gh, gw = int(np.ceil(h / g)), int(np.ceil(w / g))
+    centre = np.full((gh, gw), 255, np.uint8)
+    ids = np.zeros((gh, gw), np.int32)
+    for i, tr in enumerate(tracks):
+        pts = (np.stack([tr.xs, tr.ys], axis=1) / g).round().astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(centre, [pts], False, 0, thickness=1)
+        cv2.polylines(ids, [pts], False, i + 1, thickness=1)
+    gdist, vor = cv2.distanceTransformWithLabels(centre, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    zy, zx = np.nonzero(centre == 0)
+    lut = np.zeros(int(vor.max()) + 1, np.int32)
+    lut[vor[zy, zx]] = ids[zy, zx]
+    gowner = lut[vor]  # 1-based track id
+
+    def owner_at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        return gowner[np.minimum(gh - 1, (yy / g).astype(int)), np.minimum(gw - 1, (xx / g).astype(int))]
+
+    def dist_at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        return g * gdist[np.minimum(gh - 1, (yy / g).astype(int)), np.minimum(gw - 1, (xx / g).astype(int))]
+
+    py, px = np.nonzero(ink)
+    plab = labels[py, px]
+    pband = band[py, px]
+    hit = pband > 0
+    counts = np.bincount(plab[hit] * (t + 1) + pband[hit], minlength=n * (t + 1)).reshape(n, t + 1)
+    counts[:, 0] = 0
+    best = counts.argmax(axis=1)
+    top = counts.max(axis=1)
+    second = np.sort(counts, axis=1)[:, -2] if t > 1 else np.zeros(n, np.int64)
+    comp_line = best.copy()  # 1-based; 0 = none
+    split = (second >= 0.2 * top) & (top > 0)
+    # Components in no core band (a comma, a dot, a flourish) join the nearest line if near.
+    cx = np.clip(cents[:, 0].round().astype(int), 0, w - 1)
+    cy = np.clip(cents[:, 1].round().astype(int), 0, h - 1)
+    loose = np.flatnonzero(top == 0)
+    near = owner_at(cy[loose], cx[loose])
+    ends = np.array([[tr.xs[0], tr.xs[-1]] for tr in tracks])
+    reach = 0.3 * spacing
+    within = ((dist_at(cy[loose], cx[loose]) <= 0.5 * spacing)
+              & (cx[loose] >= ends[near - 1, 0] - reach) & (cx[loose] <= ends[near - 1, 1] + reach)
+              & (stats[loose, cv2.CC_STAT_AREA] >= 0.003 * spacing * spacing))
+    comp_line[loose] = np.where(within, near, 0)
+    comp_line[0] = 0
+    pline = comp_line[plab]
+    ps = split[plab]
+    pline[ps] = owner_at(py[ps], px[ps])
+    keep = pline > 0
+    py, px, pline, pcon = py[keep], px[keep], pline[keep] - 1, contrast[plab[keep]]
+
+    # x-height: the core of the ink's distribution about the centre curves.
+    order = np.argsort(pline, kind="stable")
+    py, px, pline = py[order], px[order], pline[order]
+    starts = np.searchsorted(pline, np.arange(t + 1))
+    dy = np.empty(py.size, np.float64)
+    for i, tr in enumerate(tracks):
+        a, b = starts[i], starts[i + 1]
+        dy[a:b] = py[a:b] - tr.y_at(px[a:b].astype(np.float64))
+    lim = int(spacing)
+    hist = np.bincount(np.clip(dy + lim, 0, 2 * lim).astype(int), minlength=2 * lim + 1)
+    hist = np.convolve(hist, np.ones(3) / 3, mode="same")
+    core = np.flatnonzero(hist >= 0.5 * hist.max()) - lim if hist.max() > 0 else np.array([0, 0])
+    x_height = float(core[-1] - core[0] + 1)
+    base_off = float(core[-1])
+
+    lines, ink_px, line_contrast = [], [], []
+    for i, tr in enumerate(tracks):
+        a, b = starts[i], starts[i + 1]
+        if b - a < max(10, 0.02 * spacing * spacing):
+            continue  # a few stray pixels are not a line
+        ly, lx, lc = py[a:b], px[a:b], pcon[a:b]
+        for piece in _pieces(lx, spacing, split_gap):
+            line = _outline(ly[piece], lx[piece], tr, spacing, base_off)
+            if line is not None:
+                lines.append(line)
+                ink_px.append(int(piece.sum()))
+                line_contrast.append(float(lc[piece].mean()))
+    return lines, np.array(ink_px), np.array(line_contrast), x_height
+
+
+def _pieces(xs: np.ndarray, spacing: float, split_gap: float) -> list[np.ndarray]:
+    """Masks of a line's ink pixels (their x) for the pieces it falls into at gaps of paper
+    wider than ``split_gap`` spacings (a date beside an address, a signature after "yours
+    truly": separate lines), without the specks at either end that lie a spacing or more beyond
+    the rest and hold under 3 % of the ink (the ridge a line is followed along runs on past its
+    last word, and would stretch the box to a dot or to the sheet's edge there)."""
+    bw = max(1.0, spacing / 4)
+    x0 = xs.min()
+    col = ((xs - x0) / bw).astype(np.int64)
+    hist = np.bincount(col)
+    filled = np.flatnonzero(hist)
+
+    def runs(gap_bins: float) -> list[tuple[int, int, int]]:  # (first bin, last bin, pixels)
+        breaks = np.flatnonzero(np.diff(filled) > gap_bins)
+        first = filled[np.concatenate([[0], breaks + 1])]
+        last = filled[np.concatenate([breaks, [filled.size - 1]])]
+        return [(f, l, int(hist[f:l + 1].sum())) for f, l in zip(first, last)]
+
+    specks = runs(4)  # four empty bins: a spacing of paper
+    lo, hi = 0, len(specks) - 1
+    while lo < hi and specks[lo][2] < 0.03 * xs.size:
+        lo += 1
+    while hi > lo and specks[hi][2] < 0.03 * xs.size:
+        hi -= 1
+    keep_lo, keep_hi = specks[lo][0], specks[hi][1]
+    out = []
+    for f, l, _ in runs(split_gap * 4):
+        f, l = max(f, keep_lo), min(l, keep_hi)
+        if f <= l:
+            out.append((col >= f) & (col <= l))
+    return out
+
+
+def _outline(ly: np.ndarray, lx: np.ndarray, tr: _Track, spacing: float, base_off: float
+             ) -> Line | None:
+    """A line from its ink pixels: box, outline polygon (the top and bottom of the ink in
+    columns half a spacing wide) and baseline (the centre curve lowered to the x-height's
+    foot). None for a dot."""
+    if lx.size == 0:
+        return None
+    x0, x1 = int(lx.min()), int(lx.max()) + 1
+    y0, y1 = int(ly.min()), int(ly.max()) + 1
+    if x1 - x0 < 0.3 * spacing and y1 - y0 < 0.3 * spacing:
+        return None
+    step = max(2.0, spacing / 2)
+    nb = max(1, int(np.ceil((x1 - x0) / step)))
+    bins = np.minimum(((lx - x0) / step).astype(int), nb - 1)
+    tops = np.full(nb, y1, np.int64)
+    bots = np.full(nb, -1, np.int64)
+    np.minimum.at(tops, bins, ly)
+    np.maximum.at(bots, bins, ly)
+    filled = bots >= 0
+    bx = x0 + (np.arange(nb) + 0.5) * step
+    bx[0], bx[-1] = x0, x1 - 1
+    tops = np.interp(bx, bx[filled], tops[filled])
+    bots = np.interp(bx, bx[filled], bots[filled] + 1)
+    polygon = [(float(x), float(y)) for x, y in zip(bx, tops)]
+    polygon += [(float(x), float(y)) for x, y in zip(bx[::-1], bots[::-1])]
+    bxs = np.linspace(x0, x1 - 1, max(2, min(nb + 1, 16)))
+    baseline = [(float(x), float(y)) for x, y in zip(bxs, tr.y_at(bxs) + base_off)]
+    return Line(box=(x0, y0, x1, y1), polygon=tuple(polygon), baseline=tuple(baseline))
+
+
+def _drop_fragments(lines: list[Line], kept: list[int], ink_px: np.ndarray, x_height: float
+                    ) -> list[int]:
+    """``kept`` without the lines that are too slight to be writing: under
+    :data:`MIN_LINE_INK` and either lying within the height of a line with more ink (the tail
+    of a flourish, a loop, a dot that the ridge tracking took for a line of its own; its ink
+    belongs to its neighbour, whose box mostly holds it already) or not at least 2.5 times as
+    wide as high (a stroke, a stain); and anything under :data:`MIN_LONE_INK`. A short line of
+    its own (a date, an initial and name) is wide and has more ink."""
+    drop = set()
+    for i in kept:
+        if ink_px[i] >= MIN_LINE_INK * x_height ** 2:
+            continue
+        if ink_px[i] < MIN_LONE_INK * x_height ** 2:
+            drop.add(i)
+            continue
+        x0, y0, x1, y1 = lines[i].box
+        if x1 - x0 < 2.5 * (y1 - y0):  # a few letters are wide; a loop or a stroke is not
+            drop.add(i)
+            continue
+        cy = (y0 + y1) / 2
+        for j in kept:
+            if j == i or ink_px[j] <= 2 * ink_px[i]:
+                continue
+            a0, b0, a1, b1 = lines[j].box
+            if b0 <= cy <= b1 and min(x1, a1) - max(x0, a0) >= 0.5 * (x1 - x0):
+                drop.add(i)
+                break
+    return [i for i in kept if i not in drop]
+
+
+def _ink_level(contrast: np.ndarray, stats: np.ndarray) -> float:
+    """The contrast of the page's writing: the 75th percentile of its ink's (by area). Lines
+    much fainter than it (:data:`FAINT_RATIO`) are show-through from the back of a thin sheet
+    and are left out (pencil notes beside ink writing go too: a price for clean pages)."""
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    order = np.argsort(contrast)
+    cum = np.cumsum(area[order])
+    return float(contrast[order][np.searchsorted(cum, 0.75 * cum[-1])])
+
+
+def _reading_order(lines: list[Line], spacing: float) -> list[int]:
+    """Indices of ``lines`` in reading order: top to bottom; pieces of one text row (a date
+    beside a line, a signature after a gap) left to right; a page split by a clear vertical
+    gutter: left column first."""
+    if len(lines) < 2:
+        return list(range(len(lines)))
+    boxes = np.array([l.box for l in lines], np.float64)
+    mid = np.array([np.mean([p[1] for p in l.baseline]) for l in lines])
+    cols = _columns(boxes, spacing)
+    out = []
+    for col in cols:
+        idx = sorted(col, key=lambda i: mid[i])
+        rows: list[list[int]] = []
+        for i in idx:  # a row: lines whose baselines lie within a third of a spacing
+            if rows and abs(mid[i] - np.mean([mid[j] for j in rows[-1]])) < spacing / 3:
+                rows[-1].append(i)
+            else:
+                rows.append([i])
+        for row in rows:
+            out.extend(sorted(row, key=lambda i: boxes[i, 0]))
+    return out
+
+
+def _columns(boxes: np.ndarray, spacing: float) -> list[list[int]]:
+    """Split lines into a left and a right column when a vertical gap at least a spacing wide,
+    in the middle half of the text, is crossed by no line and each side holds three lines."""
+    left, right = boxes[:, 0].min(), boxes[:, 2].max()
+    width = right - left
+    if width < 6 * spacing:
+        return [list(range(len(boxes)))]
+    grid = np.arange(int(left), int(right) + 1)
+    cover = np.zeros(grid.size, np.int32)
+    for x0, _, x1, _ in boxes:
+        cover[int(x0 - left):int(x1 - left)] += 1
+    lo, hi = int(0.25 * width), int(0.75 * width)
+    free = np.flatnonzero(cover[lo:hi] == 0)
+    if free.size < spacing:
+        return [list(range(len(boxes)))]
+    cut = left + lo + free[free.size // 2]
+    a = [i for i in range(len(boxes)) if boxes[i, 2] <= cut]
+    b = [i for i in range(len(boxes)) if boxes[i, 0] >= cut]
+    if len(a) < 3 or len(b) < 3:
+        return [list(range(len(boxes)))]
+    return [a, b]
+
+
+def _to_original(line: Line, scale: float, size: tuple[int, int], margin: float) -> Line:
+    """Working pixels to the original image's, the box grown by ``margin`` working pixels on
+    every side (boxes stay on the image, x1/y1 exclusive)."""
+    w, h = size
+
+    def pt(p: tuple[float, float]) -> Point:
+        return (min(w - 1, max(0, int(round(p[0] / scale)))), min(h - 1, max(0, int(round(p[1] / scale)))))
+
+    x0, y0, x1, y1 = line.box
+    x0, y0, x1, y1 = x0 - margin, y0 - margin, x1 + margin, y1 + margin
+    box = (max(0, int(np.floor(x0 / scale))), max(0, int(np.floor(y0 / scale))),
+           min(w, int(np.ceil(x1 / scale))), min(h, int(np.ceil(y1 / scale))))
+    return Line(box=box, polygon=tuple(pt(p) for p in line.polygon),
+                baseline=tuple(pt(p) for p in line.baseline))
+
+
+# --- words ------------------------------------------------------------------------------------
+
+class WordSegmenter:
+    """Cuts a line image into words: at blank column runs wider than ``gap`` times the line's
+    x-height (or wider than the usual gap between letters by a clear margin, whichever is
+    more)."""
+
+    def __init__(self, gap: float = 0.5) -> None:
+        self.gap = gap
+
+    def find_words(self, line_grey: np.ndarray, line_box: Box | None = None) -> list[Word]:
+        """The words of a line image, left to right. ``line_box`` is where the image lies on its
+        page (its x0, y0 offset the word boxes); without it boxes are in the image's pixels."""
+        grey = _as_grey(line_grey)
+        h, w = grey.shape
+        ox, oy = (line_box[0], line_box[1]) if line_box is not None else (0, 0)
+        ink = _binarise(normalize_ink(grey))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        keep = stats[:, cv2.CC_STAT_AREA] >= max(3, h * w // 20000)
+        keep[0] = False
+        ink = keep[labels]
+        if not ink.any():
+            return []
+        rows = ink.sum(axis=1).astype(np.float64)
+        rows = np.convolve(rows, np.ones(3) / 3, mode="same")
+        core = np.flatnonzero(rows >= 0.5 * rows.max())
+        x_height = max(2.0, float(core[-1] - core[0] + 1))
+        # Columns over the core and a little round it: slanted ascenders and descenders of
+        # neighbouring letters overlap in x outside it and would close real gaps.
+        c0 = max(0, int(core[0] - 0.5 * x_height))
+        c1 = min(h, int(core[-1] + 0.5 * x_height) + 1)
+        cols = ink[c0:c1].any(axis=0)
+        full = ink.any(axis=0)
+        on = np.flatnonzero(cols)
+        if on.size == 0:
+            on = np.flatnonzero(full)
+        gaps_at = np.flatnonzero(np.diff(on) > 1)
+        gap_w = (on[gaps_at + 1] - on[gaps_at] - 1).astype(np.float64)
+        thr = self.gap * x_height
+        if gap_w.size >= 4:  # letters set apart (print): a word gap is well above theirs
+            thr = max(thr, 2.5 * float(np.median(gap_w)))
+        thr = min(thr, 1.5 * x_height)
+        cuts = gaps_at[gap_w > thr]
+        starts = np.concatenate([[on[0]], on[cuts + 1]])
+        ends = np.concatenate([on[cuts], [on[-1]]]) + 1
+        words = []
+        for a, b in zip(starts, ends):
+            seg = ink[:, a:b]
+            ys = np.flatnonzero(seg.any(axis=1))
+            xs = np.flatnonzero(full[a:b])
+            if ys.size == 0 or xs.size == 0:
+                continue
+            if seg.sum() < 0.05 * x_height * x_height and len(starts) > 1:
+                continue  # a lone dot or speck between words
+            words.append(Word(box=(int(ox + a + xs[0]), int(oy + ys[0]), int(ox + a + xs[-1] + 1),
+                                   int(oy + ys[-1] + 1))))
+        return words
+
+
+def find_words(line_grey: np.ndarray, line_box: Box | None = None) -> list[Word]:
+    """The words of a line image with the default :class:`WordSegmenter`."""
+    return WordSegmenter().find_words(line_grey, line_box)

@@ -1,0 +1,189 @@
+"""Page segmentation on drawn pages: lines found where they were drawn, in reading order, on a
+shaded and noisy page, skewed, with a printed header or ruled lines; blank pages; telling a
+page from a line or a word; words split at their spaces."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from htr.segment import LineSegmenter, WordSegmenter, classify_input, find_lines, find_words
+
+SCRIPT, PRINT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SIMPLEX
+
+TEXT = ["Dear Sir, many thanks for your letter",
+        "of the tenth, which came this morning",
+        "May 3",
+        "and the parcel of seeds arrived safely.",
+        "I shall write again when the plants",
+        "have been potted.",
+        "Yours very truly"]
+
+
+def iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def ink_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def draw_page(lines, size=(1100, 1500), top=120, step=120, left=100, scale=1.6, thick=2,
+              font=SCRIPT, shading=True, seed=0):
+    """A page (grey, ink dark) with ``lines`` written one per ``step`` rows, lit unevenly and
+    noisy; and each line's ink box. A line given as (text, x, font) sets its own start/font."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    ink = np.zeros((h, w), np.uint8)
+    boxes = []
+    for i, line in enumerate(lines):
+        text, x, f = (line, left, font) if isinstance(line, str) else line
+        one = np.zeros((h, w), np.uint8)
+        cv2.putText(one, text, (x, top + i * step), f, scale, 255, thick, cv2.LINE_AA)
+        boxes.append(ink_box(one > 60))
+        ink = np.maximum(ink, one)
+    return paper(ink, shading, rng), boxes
+
+
+def paper(ink: np.ndarray, shading: bool, rng: np.random.Generator) -> np.ndarray:
+    h, w = ink.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    light = 1.0 - 0.3 * (xx / w) * (yy / h) if shading else np.ones((h, w), np.float32)
+    page = 225.0 * light - ink.astype(np.float32) / 255.0 * 170.0 * light
+    page += rng.normal(0, 6, (h, w))
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+def matched_in_order(found, boxes, min_iou=0.5) -> bool:
+    """Every drawn box has its own found line at IoU >= min_iou, and they come in order."""
+    if len(found) != len(boxes):
+        return False
+    return all(iou(f.box, b) >= min_iou for f, b in zip(found, boxes))
+
+
+def test_lines_found_where_drawn_in_reading_order():
+    page, boxes = draw_page(TEXT)
+    lines = find_lines(page)
+    assert [iou(l.box, b) >= 0.5 for l, b in zip(lines, boxes)] == [True] * len(TEXT)
+    assert len(lines) == len(TEXT)
+    for line in lines:  # geometry only, and consistent
+        assert line.text == "" and line.words == ()
+        x0, y0, x1, y1 = line.box
+        assert all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in line.polygon)
+        assert len(line.baseline) >= 2
+
+
+def test_box_holds_ascenders_and_descenders():
+    page, boxes = draw_page(["lofty hedges guard the gardens", "plenty of gypsy jelly"])
+    lines = find_lines(page)
+    assert len(lines) == 2
+    for line, (x0, y0, x1, y1) in zip(lines, boxes):
+        assert line.box[1] <= y0 + 2 and line.box[3] >= y1 - 2
+
+
+def test_skewed_page_keeps_count_and_order():
+    page, boxes = draw_page(TEXT, size=(1200, 1500), left=150)
+    h, w = page.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 3.0, 1.0)  # 3 degrees counter-clockwise
+    skewed = cv2.warpAffine(page, turn, (w, h), borderValue=int(np.median(page)))
+    layout = LineSegmenter().analyse(skewed)
+    assert len(layout.lines) == len(TEXT)
+    assert abs(abs(layout.angle) - 3.0) < 1.0
+    # Each found line is the drawn line its centre falls in, once turned: in order.
+    centres = []
+    for line in layout.lines:
+        x0, y0, x1, y1 = line.box
+        centres.append(((x0 + x1) / 2, (y0 + y1) / 2))
+    back = cv2.invertAffineTransform(turn)
+    ys = [back[1, 0] * x + back[1, 1] * y + back[1, 2] for x, y in centres]
+    drawn = [(b[1] + b[3]) / 2 for b in boxes]
+    nearest = [int(np.argmin([abs(y - d) for d in drawn])) for y in ys]
+    assert nearest == list(range(len(TEXT)))
+
+
+def test_blank_pages_have_no_lines():
+    rng = np.random.default_rng(1)
+    assert find_lines(paper(np.zeros((1400, 1000), np.uint8), True, rng)) == []
+    assert find_lines(np.full((800, 600), 255, np.uint8)) == []
+    assert classify_input(np.full((800, 600), 240, np.uint8)) == "page"
+
+
+def test_classify_input_page_line_word():
+    page, _ = draw_page(TEXT)
+    assert classify_input(page) == "page"
+    line, _ = draw_page(["many thanks for your letter"], size=(1000, 110), top=70)
+    assert classify_input(line) == "line"
+    word, _ = draw_page(["thanks"], size=(300, 100), top=65, left=20)
+    assert classify_input(word) == "word"
+
+
+def test_printed_header_does_not_hide_the_handwriting():
+    header = [("ROYAL GARDENS, KEW.", 380, PRINT)]
+    page, boxes = draw_page(header + TEXT[:5], scale=1.2, thick=2)
+    lines = find_lines(page)
+    hand = boxes[1:]
+    for b in hand:
+        assert max(iou(l.box, b) for l in lines) >= 0.5
+    assert len(lines) <= len(boxes)
+
+
+def test_ruled_lines_are_not_text_lines():
+    page, boxes = draw_page(TEXT[:5], top=180, step=100)
+    ruled = page.copy()
+    for y in range(90, 1450, 50):  # a ruled notebook page: rules under, between and past the text
+        cv2.line(ruled, (0, y + 8), (1099, y + 8), 150, 2)
+    lines = find_lines(ruled)
+    assert len(lines) == 5
+    assert all(iou(l.box, b) >= 0.5 for l, b in zip(lines, boxes))
+
+
+def test_large_photo_maps_back_to_original_pixels():
+    page, boxes = draw_page(TEXT[:4], size=(1000, 1500), top=200, step=150)
+    big = cv2.resize(page, (2000, 3000), interpolation=cv2.INTER_LINEAR)
+    lines = find_lines(big)
+    assert len(lines) == 4
+    for line, (x0, y0, x1, y1) in zip(lines, boxes):
+        assert iou(line.box, (2 * x0, 2 * y0, 2 * x1, 2 * y1)) >= 0.5
+
+
+def test_two_columns_read_left_column_first():
+    left = ["(a) the first", "note on the", "left side"]
+    right = ["(b) and then", "the second", "on the right"]
+    ink = np.zeros((900, 1400), np.uint8)
+    for i, (a, b) in enumerate(zip(left, right)):
+        cv2.putText(ink, a, (60, 150 + 110 * i), SCRIPT, 1.5, 255, 2, cv2.LINE_AA)
+        cv2.putText(ink, b, (820, 150 + 110 * i), SCRIPT, 1.5, 255, 2, cv2.LINE_AA)
+    page = paper(ink, False, np.random.default_rng(2))
+    lines = find_lines(page)
+    assert len(lines) == 6
+    xs = [l.box[0] for l in lines]
+    assert all(x < 700 for x in xs[:3]) and all(x > 700 for x in xs[3:])
+
+
+def test_words_split_at_spaces():
+    words = ["the", "quick", "brown", "fox", "jumps"]
+    h, gap = 110, 45
+    ink = np.zeros((h, 1400), np.uint8)
+    x, drawn = 30, []
+    for word in words:
+        one = np.zeros_like(ink)
+        cv2.putText(one, word, (x, 70), SCRIPT, 1.6, 255, 2, cv2.LINE_AA)
+        drawn.append(ink_box(one > 60))
+        ink = np.maximum(ink, one)
+        x = drawn[-1][2] + gap
+    line = paper(ink, True, np.random.default_rng(3))
+    found = find_words(line, (500, 1000, 500 + line.shape[1], 1000 + h))
+    assert len(found) == len(words)
+    for word, (x0, y0, x1, y1) in zip(found, drawn):
+        assert iou(word.box, (x0 + 500, y0 + 1000, x1 + 500, y1 + 1000)) >= 0.5
+    assert WordSegmenter().find_words(np.full((80, 300), 250, np.uint8)) == []
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 400), (400, 5)])
+def test_tiny_images_do_not_crash(shape):
+    assert find_lines(np.full(shape, 200, np.uint8)) == []
