@@ -5,8 +5,9 @@ Classical image processing only (numpy and OpenCV, no model), fast on one CPU co
 
 1. The page is shrunk to at most :data:`WORK_SIZE` pixels on its long side for analysis (every
    coordinate is mapped back to the original image at the end), its lighting flattened with
-   :func:`htr.image.normalize_ink` and binarised (Sauvola, plus a global ceiling against
-   show-through). Dark scanner edges and ruled lines (long thin components) are removed.
+   :func:`htr.image.normalize_ink` and binarised (Sauvola, plus a global ceiling). Dark scanner
+   edges, the sheet's edge and ruled lines (long thin straight components) are removed, and so
+   is ink much fainter than the page's writing (paper grain, show-through from the back).
 2. The skew (up to :data:`MAX_SKEW` degrees) is the shear that makes the horizontal ink profile
    peakiest; the line spacing is the period of that profile.
 3. The ink, reduced to a coarse density map, sheared level and smoothed far more along the lines
@@ -14,10 +15,13 @@ Classical image processing only (numpy and OpenCV, no model), fast on one CPU co
    into line centre curves, so lines that drift or curve and lines of any length are followed.
 4. Every ink component goes to the line whose core band holds most of it (whole, so that the
    line keeps its ascenders and descenders); a component touching two lines' cores is cut at the
-   boundary half-way between them. A line's box and outline are those of its ink.
+   boundary half-way between them. A line's box and outline are those of its ink (the box with a
+   small margin); slivers that are not writing (a flourish's tail, a stain) are dropped.
 
-:class:`WordSegmenter` cuts a line into words at gaps wide compared with its x-height;
-:func:`classify_input` tells a page from a single line or word.
+:class:`WordSegmenter` cuts a line into words at gaps wide compared with its x-height (or with
+the gaps between its letters); :func:`classify_input` tells a page from a single line or word.
+
+Measured on the 291 Hooker letter pages (``bench/eval_segmentation.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .image import normalize_ink
+from .image import load_image, normalize_ink
 from .results import Box, Line, Point, Word
 
 #: Long side (pixels) an image is reduced to for analysis: a letter page's handwriting keeps a
@@ -38,9 +42,19 @@ WORK_SIZE = 1600
 MAX_SKEW = 5.0
 #: Line spacing in coarse-map pixels: enough rows to separate neighbouring lines' ridges.
 COARSE_SPACING = 16
-#: A line whose ink is fainter than this fraction of the page's writing is show-through.
-FAINT_RATIO = 0.6
+#: Ink components fainter than this fraction of the page's writing (its contrast, see
+#: :func:`_contrast`) are show-through from the back of the sheet and left out of the analysis
+#: (pencil notes beside ink writing go too: on the Hooker letters that trade pays)...
 COMPONENT_FAINT = 0.5
+#: ...and so are lines whose ink is, on average, fainter than this fraction.
+FAINT_RATIO = 0.6
+#: Smoothing of the coarse density map, in line spacings: along the lines (bridges letters and
+#: word gaps; wider gives fewer broken lines, fewer fragments) and across them (narrow enough
+#: to keep neighbouring lines apart). Tuned on the Hooker letters.
+SMOOTH_X = 1.8
+SMOOTH_Y = 0.12
+#: A ridge point must reach this fraction of the strongest ridge within a spacing or so: the
+#: rows of ascenders and descenders between two lines stay below it.
 NEAR_RATIO = 0.3
 #: Least ink (pixels, in squared x-heights: ink grows with the square of the writing's size)
 #: of a line that lies within another's height or is not wide; a short word has about 8.
@@ -54,8 +68,9 @@ InputKind = Literal["page", "line", "word"]
 @dataclass
 class Layout:
     """What :meth:`LineSegmenter.analyse` found, in original image pixels: the lines in reading
-    order, the skew (degrees, positive when lines rise to the right... see ``angle``), the
-    line spacing and the x-height. ``spacing`` is 0 for an image without ink."""
+    order, the skew (degrees, positive when the lines run downhill to the right, as image rows
+    count downwards), the line spacing and the x-height (0 where there are no lines), and the
+    image's (width, height). ``debug`` holds intermediate results for tuning and diagnosis."""
 
     lines: list[Line]
     angle: float = 0.0
@@ -69,9 +84,12 @@ class LineSegmenter:
     """Finds the text lines of a page: ``LineSegmenter().find_lines(grey)``.
 
     ``work_size`` is the long side analysed (see :data:`WORK_SIZE`); ``max_skew`` the largest
-    skew searched for, in degrees; ``merge_gap`` the widest horizontal gap, in line spacings,
-    across which two pieces at the same height are taken as one line (wider gaps leave two
-    lines, as for a signature set off to the right).
+    skew searched for, in degrees. ``merge_gap`` is the widest gap, in line spacings, across
+    which two ridge pieces at one height are chained into one line, and ``split_gap`` the
+    widest stretch of blank paper a line's ink may have (wider leaves two lines: a signature set
+    off to the right, a date beside an address). ``margin`` grows every box by that many
+    x-heights on each side: the box then holds the whole ink with a little paper round it, as
+    line crops and hand-drawn ground truth (the Hooker letters') do.
     """
 
     def __init__(self, work_size: int = WORK_SIZE, max_skew: float = MAX_SKEW,
@@ -154,12 +172,10 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None) -> 
 # --- binarisation and clean-up ----------------------------------------------------------------
 
 def _as_grey(image: np.ndarray) -> np.ndarray:
+    """uint8 greyscale; colour, 16-bit and float arrays go through :func:`load_image`'s rules
+    (which raise :class:`~htr.errors.ImageError` for an unusable array)."""
     a = np.asarray(image)
-    if a.ndim == 3:  # tolerate a colour array; load_image is the full-featured path
-        a = cv2.cvtColor(a[..., :3].astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    if a.ndim != 2 or a.size == 0:
-        raise ValueError(f"expected a greyscale image, got an array of shape {a.shape}")
-    return a if a.dtype == np.uint8 else np.clip(a, 0, 255).astype(np.uint8)
+    return a if a.dtype == np.uint8 and a.ndim == 2 and a.size else load_image(a)
 
 
 def _binarise(flat: np.ndarray) -> np.ndarray:
@@ -254,9 +270,9 @@ def _remove_edges(ink: np.ndarray) -> np.ndarray:
 
 
 def _remove_rules(ink: np.ndarray) -> np.ndarray:
-    """Remove ruled lines: horizontal ones longer than a fifth of the width and vertical ones
-    longer than a third of the height, a few pixels thick. Handwritten strokes are never that
-    long and straight; an underline long enough to go is no loss for finding lines."""
+    """Remove ruled lines: straight, unbroken, a few pixels thick and longer than 40 % of the
+    width (vertical: of the height). Handwritten strokes are never that long and straight; an
+    underline long enough to go is no loss for finding lines."""
     h, w = ink.shape
     out = ink
     for axis in (0, 1):
@@ -396,9 +412,9 @@ def _find_tracks(ink: np.ndarray, angle: float, spacing: float, merge_gap: float
     pad = int(np.ceil(cw * abs(tan) / 2)) + 2
     shear = np.float32([[1, 0, 0], [-tan, 1, tan * cw / 2 + pad]])
     dens = cv2.warpAffine(dens, shear, (cw, ch + 2 * pad), flags=cv2.INTER_LINEAR)
-    # Smoothing along the line (about a spacing) bridges letters and word gaps; across it, a
-    # tenth of a spacing keeps neighbouring lines apart.
-    smooth = cv2.GaussianBlur(dens, (0, 0), sigmaX=0.9 * sc, sigmaY=max(0.8, 0.12 * sc))
+    # Smoothing along the lines (SMOOTH_X spacings) bridges letters and word gaps; across them
+    # (about a tenth of a spacing) it keeps neighbouring lines apart.
+    smooth = cv2.GaussianBlur(dens, (0, 0), sigmaX=SMOOTH_X * sc, sigmaY=max(0.8, SMOOTH_Y * sc))
     top = float(np.percentile(smooth[smooth > 0], 99)) if np.any(smooth > 0) else 0.0
     if top <= 0:
         return [], {}
@@ -432,7 +448,6 @@ def _find_tracks(ink: np.ndarray, angle: float, spacing: float, merge_gap: float
         for j in np.flatnonzero(~used):
             chains.append([(c, ys[j])])
             active.append(len(chains) - 1)
-    # Chains to curves in working pixels; merge pieces of one line split by a wide gap.
     pieces = []
     for chain in chains:
         cs = np.array([p[0] for p in chain], np.float64)
@@ -459,6 +474,7 @@ def _find_tracks(ink: np.ndarray, angle: float, spacing: float, merge_gap: float
         best[0] = np.concatenate([best[0][before], p[0]])
         best[1] = np.concatenate([best[1][before], p[1]])
         best[2] = max(best[2], p[2])
+    # Chains to curves in working pixels, leaving out wisps (short or weak ridges).
     tracks = []
     for cs, ys, strength in merged:
         if (cs[-1] - cs[0] + 1) < 0.6 * sc or strength < 0.12 * top:
@@ -742,7 +758,7 @@ class WordSegmenter:
     x-height (or wider than the usual gap between letters by a clear margin, whichever is
     more)."""
 
-    def __init__(self, gap: float = 0.5) -> None:
+    def __init__(self, gap: float = 0.45) -> None:
         self.gap = gap
 
     def find_words(self, line_grey: np.ndarray, line_box: Box | None = None) -> list[Word]:
@@ -755,43 +771,101 @@ class WordSegmenter:
         n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         keep = stats[:, cv2.CC_STAT_AREA] >= max(3, h * w // 20000)
         keep[0] = False
-        ink = keep[labels]
+        if not keep.any():
+            return []
+        # Level the line (a line cut from a page still rises or falls a little across its
+        # width, which would smear its core over many rows): shear it by its skew.
+        original = np.where(keep[labels], labels, 0)
+        level = original.astype(np.float32)
+        angle = _estimate_skew((level > 0).astype(np.uint8), MAX_SKEW)
+        if abs(angle) > 0.2:
+            tan = np.tan(np.radians(angle))
+            shear = np.float32([[1, 0, 0], [-tan, 1, tan * w / 2]])
+            level = cv2.warpAffine(level, shear, (w, h), flags=cv2.INTER_NEAREST)
+        labels = level.astype(np.int32)
+        ink = labels > 0
         if not ink.any():
             return []
-        rows = ink.sum(axis=1).astype(np.float64)
-        rows = np.convolve(rows, np.ones(3) / 3, mode="same")
-        core = np.flatnonzero(rows >= 0.5 * rows.max())
-        x_height = max(2.0, float(core[-1] - core[0] + 1))
-        # Columns over the core and a little round it: slanted ascenders and descenders of
-        # neighbouring letters overlap in x outside it and would close real gaps.
+        # The line's core (x-height band): the rows where the ink is densest (the run round the
+        # densest row: a crop from a page has bits of other lines too).
+        # Strokes crossed per row, not ink per row: an underline or a long dash is one stroke.
+        starts_per_row = (ink[:, 1:] & ~ink[:, :-1]).sum(axis=1) + ink[:, 0]
+        rows = np.convolve(starts_per_row.astype(np.float64), np.ones(3) / 3, mode="same")
+        peak = int(np.argmax(rows))
+        low = np.flatnonzero(rows < 0.5 * rows[peak])
+        top = int(low[low < peak].max()) + 1 if np.any(low < peak) else 0
+        bottom = int(low[low > peak].min()) if np.any(low > peak) else h
+        core = np.arange(top, bottom)
+        x_height = max(2.0, float(bottom - top))
+        # Gaps are looked for over the core and a little round it: the slanted ascenders and
+        # descenders of neighbouring letters overlap in x further out and would close real gaps
+        # (and a crop from a page holds bits of the lines above and below there).
         c0 = max(0, int(core[0] - 0.5 * x_height))
         c1 = min(h, int(core[-1] + 0.5 * x_height) + 1)
-        cols = ink[c0:c1].any(axis=0)
-        full = ink.any(axis=0)
-        on = np.flatnonzero(cols)
-        if on.size == 0:
-            on = np.flatnonzero(full)
+        on = np.flatnonzero(ink[c0:c1].any(axis=0))
         gaps_at = np.flatnonzero(np.diff(on) > 1)
         gap_w = (on[gaps_at + 1] - on[gaps_at] - 1).astype(np.float64)
         thr = self.gap * x_height
-        if gap_w.size >= 4:  # letters set apart (print): a word gap is well above theirs
-            thr = max(thr, 2.5 * float(np.median(gap_w)))
-        thr = min(thr, 1.5 * x_height)
+        split = _two_groups(gap_w, 0.3 * x_height)
+        if split is not None:
+            # Gaps of two clear sizes, the smaller a fraction of the x-height: between letters
+            # (print, pen lifts) and between words. The cut goes between the groups.
+            thr = float(np.clip(split, 0.3 * x_height, 1.5 * x_height))
         cuts = gaps_at[gap_w > thr]
         starts = np.concatenate([[on[0]], on[cuts + 1]])
         ends = np.concatenate([on[cuts], [on[-1]]]) + 1
+        # A word is the components whose ink in the core rows lies (mostly) between its cuts,
+        # whole: ascenders and descenders that lean past a cut stay with their word.
+        band = labels[c0:c1]
+        ys, xs = np.nonzero(band > 0)
+        seg = np.searchsorted(starts, xs, side="right") - 1
+        votes = np.zeros((n, len(starts)), np.int64)
+        np.add.at(votes, (band[ys, xs], seg), 1)
+        owner = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
+        # A component in two words' cores (an underline or a flourish joining them) is cut
+        # half-way between them instead.
+        ranked = np.sort(votes, axis=1)
+        shared = (ranked[:, -2] >= 0.2 * ranked[:, -1]) & (ranked[:, -1] > 0) if len(starts) > 1 \
+            else np.zeros(n, bool)
+        cut_at = np.concatenate([[0], (ends[:-1] + starts[1:]) // 2, [w]])
+        # Every ink pixel of the line (original, unsheared): its word, by owner or by column.
+        iy, ix = np.nonzero(original > 0)
+        lab = original[iy, ix]
+        word = owner[lab]
+        split = shared[lab]
+        word[split] = np.searchsorted(cut_at, ix[split], side="right") - 1
+        ok = word >= 0
+        iy, ix, word = iy[ok], ix[ok], word[ok]
         words = []
-        for a, b in zip(starts, ends):
-            seg = ink[:, a:b]
-            ys = np.flatnonzero(seg.any(axis=1))
-            xs = np.flatnonzero(full[a:b])
-            if ys.size == 0 or xs.size == 0:
+        for k in range(len(starts)):
+            sel = word == k
+            if not sel.any():
                 continue
-            if seg.sum() < 0.05 * x_height * x_height and len(starts) > 1:
+            if sel.sum() < 0.05 * x_height ** 2 and len(starts) > 1:
                 continue  # a lone dot or speck between words
-            words.append(Word(box=(int(ox + a + xs[0]), int(oy + ys[0]), int(ox + a + xs[-1] + 1),
-                                   int(oy + ys[-1] + 1))))
+            x0, x1 = int(ix[sel].min()), int(ix[sel].max()) + 1
+            y0, y1 = int(iy[sel].min()), int(iy[sel].max()) + 1
+            words.append(Word(box=(ox + x0, oy + y0, ox + x1, oy + y1)))
         return words
+
+
+def _two_groups(values: np.ndarray, small: float) -> float | None:
+    """The value between the two groups ``values`` fall into (Otsu's split of the sorted
+    values), or None when there are too few, the groups' means are not at least twice apart,
+    or the smaller group's mean is over ``small`` (then all the gaps are of one kind)."""
+    if values.size < 3:
+        return None
+    v = np.sort(values.astype(np.float64))
+    best, best_score = None, -1.0
+    for k in range(1, v.size):
+        a, b = v[:k], v[k:]
+        score = a.size * b.size * (b.mean() - a.mean()) ** 2
+        if score > best_score:
+            best, best_score = k, score
+    low, high = v[:best].mean(), v[best:].mean()
+    if high < 2 * max(low, 1.0) or low > small:
+        return None
+    return float((v[best - 1] + v[best]) / 2)
 
 
 def find_words(line_grey: np.ndarray, line_box: Box | None = None) -> list[Word]:
