@@ -30,6 +30,33 @@ class Recognition:
     def to_dict(self) -> dict:
         return {"text": self.text, "confidence": round(self.confidence, 4)}
 
+    def words(self) -> list["WordSpan"]:
+        """The white-space separated words of ``text`` with their frame spans and confidences.
+
+        A word's confidence is its least confident character's: one doubtful letter makes the
+        word doubtful, which is what a reader checking the text needs to know.
+        """
+        out: list[WordSpan] = []
+        current: list[CharSpan] = []
+        for c in (*self.chars, CharSpan(" ", 0, 0, 1.0)):
+            if c.char != " ":
+                current.append(c)
+            elif current:
+                out.append(WordSpan("".join(x.char for x in current), current[0].start,
+                                    current[-1].end, min(x.confidence for x in current)))
+                current = []
+        return out
+
+
+@dataclass(frozen=True)
+class WordSpan:
+    """A word of a :class:`Recognition`: its text, output frames ``[start, end)``, confidence."""
+
+    text: str
+    start: int
+    end: int
+    confidence: float
+
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the original image's pixels (x1, y1 exclusive)
 Point = tuple[int, int]
