@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -140,15 +141,22 @@ def normalize_ink(grey: np.ndarray) -> np.ndarray:
 
 def crop_to_ink(grey: np.ndarray, margin: float = 0.08) -> np.ndarray:
     """Cut a normalised image down to its ink, keeping a margin of ``margin`` times the ink height."""
+    y0, y1, x0, x1 = ink_bounds(grey, margin)
+    return grey[y0:y1, x0:x1]
+
+
+def ink_bounds(grey: np.ndarray, margin: float = 0.08) -> tuple[int, int, int, int]:
+    """Rows and columns ``(y0, y1, x0, x1)`` that :func:`crop_to_ink` keeps (the whole image
+    when it has no ink)."""
     ink = grey < 128
     rows = np.flatnonzero(ink.sum(axis=1) >= max(1, int(0.003 * grey.shape[1])))
     cols = np.flatnonzero(ink.sum(axis=0) >= 1)
+    h, w = grey.shape
     if rows.size == 0 or cols.size == 0:
-        return grey
+        return 0, h, 0, w
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     pad = int(round(margin * (y1 - y0))) + 1
-    h, w = grey.shape
-    return grey[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)]
+    return int(max(0, y0 - pad)), int(min(h, y1 + pad)), int(max(0, x0 - pad)), int(min(w, x1 + pad))
 
 
 def fit_to_height(grey: np.ndarray, height: int) -> np.ndarray:
@@ -174,7 +182,32 @@ def preprocess(image: np.ndarray, height: int) -> np.ndarray:
     Lighting and contrast are corrected, the image is cut to its ink and fitted to ``height``.
     Returns float32 ``(height, width)``, ink = 1.
     """
-    return fit_to_height(crop_to_ink(normalize_ink(image)), height)
+    return preprocess_with_geometry(image, height)[0]
+
+
+@dataclass(frozen=True)
+class InputGeometry:
+    """Where a network input's columns lie in the image it was made from: input column ``c``
+    is image column ``x_offset + c / x_scale``; ``width`` is the image content's width in input
+    columns (the rest is padding)."""
+
+    x_offset: int
+    x_scale: float
+    width: int
+
+    def to_image_x(self, column: float) -> float:
+        return self.x_offset + column / self.x_scale
+
+
+def preprocess_with_geometry(image: np.ndarray, height: int) -> tuple[np.ndarray, InputGeometry]:
+    """:func:`preprocess`, with the geometry that maps input columns back to image columns
+    (word boxes from the recognizer's character alignment)."""
+    normal = normalize_ink(image)
+    y0, y1, x0, x1 = ink_bounds(normal)
+    cropped = normal[y0:y1, x0:x1]
+    out = fit_to_height(cropped, height)
+    new_w = min(max(1, int(round(cropped.shape[1] * height / cropped.shape[0]))), MAX_ASPECT * height)
+    return out, InputGeometry(x0, new_w / cropped.shape[1], new_w)
 
 
 def pad_batch(images: list[np.ndarray]) -> np.ndarray:

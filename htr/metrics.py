@@ -1,9 +1,12 @@
-"""Accuracy measures: character and word error rates over a corpus (edit distance by rapidfuzz)."""
+"""Accuracy measures: character and word error rates over a corpus (edit distance by rapidfuzz),
+and one-to-one matching of found boxes (lines, words) with true ones."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 
@@ -32,3 +35,75 @@ def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
 def _check(references: Sequence[str], hypotheses: Sequence[str]) -> None:
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in ``a`` (n, 4) with every box in ``b`` (m, 4):
+    boxes are ``x0, y0, x1, y1`` with x1/y1 exclusive."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1)
+
+
+def match_boxes(found, truth, threshold: float = 0.5) -> list[tuple[int, int]]:
+    """One-to-one pairs ``(found index, true index)`` with IoU >= ``threshold`` that maximise
+    the total IoU (Hungarian assignment; greedy by IoU where SciPy is missing)."""
+    iou = box_iou(found, truth)
+    if iou.size == 0:
+        return []
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError:
+        linear_sum_assignment = None
+    if linear_sum_assignment is not None:
+        rows, cols = linear_sum_assignment(-np.where(iou >= threshold, iou, 0))
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= threshold]
+    pairs, used_f, used_t = [], set(), set()
+    for k in np.argsort(-iou, axis=None):
+        r, c = divmod(int(k), iou.shape[1])
+        if iou[r, c] < threshold:
+            break
+        if r not in used_f and c not in used_t:
+            pairs.append((r, c))
+            used_f.add(r)
+            used_t.add(c)
+    return pairs
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Counts of a box detection: found, true and matched boxes."""
+
+    found: int
+    truth: int
+    matched: int
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.found if self.found else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.truth if self.truth else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def __add__(self, other: "Detection") -> "Detection":
+        return Detection(self.found + other.found, self.truth + other.truth,
+                         self.matched + other.matched)
+
+
+def detection(found, truth, threshold: float = 0.5) -> Detection:
+    """How many of ``found`` boxes match ``truth`` boxes one to one at IoU >= ``threshold``."""
+    n_found, n_truth = len(np.asarray(found).reshape(-1, 4)), len(np.asarray(truth).reshape(-1, 4))
+    return Detection(n_found, n_truth, len(match_boxes(found, truth, threshold)))

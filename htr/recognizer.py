@@ -11,7 +11,7 @@ from .decode import DECODERS, greedy_decode, softmax
 from .errors import ModelError
 from .image import ImageSource, load_image, pad_batch, preprocess
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
-from .results import Recognition
+from .results import Page, Recognition
 from .text import Charset
 
 #: The model that ships with the project, used when no other is named.
@@ -34,6 +34,7 @@ class Recognizer:
         self.config = config
         self.lexicon = lexicon  # None: greedy decoding
         self.beam_width = beam_width
+        self._page_reader = None  # made on first use: segmenters are cheap, but made once
 
     @classmethod
     def load(cls, path: str | Path | None = None, decoder: str = "greedy",
@@ -82,6 +83,16 @@ class Recognizer:
         """
         inputs = [preprocess(load_image(im), self.height) for im in images]
         return [self.decode(p) for p in self.probabilities(inputs, batch_size)]
+
+    def read_page(self, image: ImageSource, level: str = "auto") -> Page:
+        """Read a page, line or word image into a :class:`Page` (lines, words, boxes, text,
+        confidences, in the image's pixels). ``level``: one of :data:`htr.page.LEVELS`;
+        ``auto`` decides from the image. See :class:`htr.page.PageReader`."""
+        if self._page_reader is None:
+            from .page import PageReader
+
+            self._page_reader = PageReader(self)
+        return self._page_reader.read(image, level)
 
     def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
         """Per-frame class probabilities ``(frames, classes)`` of preprocessed images.

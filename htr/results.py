@@ -98,10 +98,12 @@ class Page:
     width: int
     height: int
     lines: tuple[Line, ...] = ()
+    level: str = "page"  # what the image was read as: "page", "line" or "word"
 
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
 
     def to_dict(self) -> dict:
-        return {"width": self.width, "height": self.height, "lines": [l.to_dict() for l in self.lines]}
+        return {"width": self.width, "height": self.height, "level": self.level,
+                "lines": [line.to_dict() for line in self.lines]}

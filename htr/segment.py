@@ -154,12 +154,14 @@ def find_lines(grey: np.ndarray) -> list[Line]:
     return LineSegmenter().find_lines(grey)
 
 
-def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None) -> InputKind:
+def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
+                   layout: Layout | None = None) -> InputKind:
     """Whether an image shows a page (several lines, or none: a blank page is a page), a single
     line, or a single word. One line found in an image at most three of its heights tall is a
-    line image, and a word image if :class:`WordSegmenter` finds only one word in it."""
+    line image, and a word image if :class:`WordSegmenter` finds only one word in it.
+    ``layout``: the segmenter's analysis of ``grey`` when already made."""
     grey = _as_grey(grey)
-    layout = (segmenter or LineSegmenter()).analyse(grey)
+    layout = layout or (segmenter or LineSegmenter()).analyse(grey)
     if len(layout.lines) != 1:
         return "page"
     x0, y0, x1, y1 = layout.lines[0].box

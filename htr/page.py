@@ -1,0 +1,181 @@
+"""Reading a whole image into a :class:`~htr.results.Page`: decide whether it shows a page, a
+line or a word, find its lines (:mod:`htr.segment`), read them with a
+:class:`~htr.recognizer.Recognizer` and place every word on the image.
+
+Lines are read whole by default and each word's box comes from the recognizer's character
+alignment (:meth:`Recognition.words`): reading whole lines gives the network the context it was
+trained with, and measured more accurate on the Hooker letters than reading word crops (see the
+README). ``recognise="words"`` reads the :class:`~htr.segment.WordSegmenter`'s word crops
+instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import cv2
+import numpy as np
+
+from .image import ImageSource, InputGeometry, ink_bounds, load_image, normalize_ink, \
+    preprocess_with_geometry
+from .model import WIDTH_REDUCTION
+from .results import Box, Line, Page, Recognition, Word
+from .segment import LineSegmenter, WordSegmenter, classify_input
+
+if TYPE_CHECKING:
+    from .recognizer import Recognizer
+
+Level = Literal["auto", "page", "line", "word"]
+#: What ``level`` may be: ``auto`` picks one of the others from the image.
+LEVELS: tuple[str, ...] = ("auto", "page", "line", "word")
+#: How the lines of a page are read: whole, or word crop by word crop.
+RECOGNISE = ("lines", "words")
+
+
+class PageReader:
+    """Reads images into pages with one recognizer and one segmenter, both loaded once.
+
+    >>> reader = PageReader(Recognizer.load())           # doctest: +SKIP
+    >>> print(reader.read("letter.jpg").text)            # doctest: +SKIP
+    """
+
+    def __init__(self, recognizer: "Recognizer", segmenter: LineSegmenter | None = None,
+                 word_segmenter: WordSegmenter | None = None, recognise: str = "lines") -> None:
+        if recognise not in RECOGNISE:
+            raise ValueError(f"unknown recognise mode {recognise!r}: choose one of {RECOGNISE}")
+        self.recognizer = recognizer
+        self.segmenter = segmenter or LineSegmenter()
+        self.word_segmenter = word_segmenter or WordSegmenter()
+        self.recognise = recognise
+
+    def read(self, image: ImageSource, level: str = "auto") -> Page:
+        """Read one image (path, bytes, array or PIL image) at ``level``: ``page`` finds its lines,
+        ``line`` and ``word`` take the whole image as one line or one word, and ``auto`` decides
+        from what the segmenter finds. Raises :class:`htr.errors.ImageError` for an image that
+        cannot be loaded; a blank page gives a page without lines."""
+        if level not in LEVELS:
+            raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
+        grey = load_image(image)
+        h, w = grey.shape
+        layout = None
+        if level in ("auto", "page"):
+            layout = self.segmenter.analyse(grey)
+            if level == "auto":
+                level = classify_input(grey, self.segmenter, layout=layout)
+        if level == "page":
+            return Page(w, h, self._read_lines(grey, layout.lines), level="page")
+        return Page(w, h, (self._read_whole(grey, level),), level=level)
+
+    # --- one line or one word ----------------------------------------------------------------
+
+    def _read_whole(self, grey: np.ndarray, level: str) -> Line:
+        h, w = grey.shape
+        y0, y1, x0, x1 = ink_bounds(normalize_ink(grey))
+        box: Box = (x0, y0, x1, y1)
+        polygon = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+        net_input, geometry = preprocess_with_geometry(grey, self.recognizer.height)
+        rec = self.recognizer.decode(self.recognizer.probabilities([net_input])[0])
+        if level == "word":
+            words = (Word(box, rec.text, rec.confidence),) if rec.text else ()
+        else:
+            words = tuple(_aligned_words(rec, geometry, grey, (0, 0)))
+        return Line(box=box, polygon=polygon, text=rec.text, confidence=rec.confidence, words=words)
+
+    # --- a page of lines ---------------------------------------------------------------------
+
+    def _read_lines(self, grey: np.ndarray, found: Sequence[Line]) -> tuple[Line, ...]:
+        crops = [line_crop(grey, line) for line in found]
+        if self.recognise == "words":
+            read = self._read_word_crops(crops, found)
+        else:
+            read = self._read_line_crops(crops, found)
+        return tuple(line for line in read if line.text)
+
+    def _read_line_crops(self, crops: list[np.ndarray], found: Sequence[Line]) -> list[Line]:
+        prepared = [preprocess_with_geometry(c, self.recognizer.height) for c in crops]
+        probs = self.recognizer.probabilities([p[0] for p in prepared])
+        out = []
+        for line, crop, (_, geometry), p in zip(found, crops, prepared, probs):
+            rec = self.recognizer.decode(p)
+            # Word rows from the line's own ink: its polygon, a little grown (the crop keeps
+            # more, for the network's sake).
+            own = _inside(line, max(1, (line.box[3] - line.box[1]) // 30)).astype(bool)
+            words = _aligned_words(rec, geometry, crop, line.box[:2], own)
+            out.append(Line(box=line.box, polygon=line.polygon, baseline=line.baseline,
+                            text=rec.text, confidence=rec.confidence, words=tuple(words)))
+        return out
+
+    def _read_word_crops(self, crops: list[np.ndarray], found: Sequence[Line]) -> list[Line]:
+        boxes = [self.word_segmenter.find_words(crop, line.box) for crop, line in zip(crops, found)]
+        images = []
+        for crop, line, words in zip(crops, found, boxes):
+            ox, oy = line.box[:2]
+            images += [crop[w.box[1] - oy:w.box[3] - oy, w.box[0] - ox:w.box[2] - ox] for w in words]
+        reads = iter(self.recognizer.read(images)) if images else iter(())
+        out = []
+        for line, words in zip(found, boxes):
+            read = [(w, next(reads)) for w in words]
+            kept = tuple(Word(w.box, r.text, r.confidence) for w, r in read if r.text)
+            conf = float(np.mean([w.confidence for w in kept])) if kept else 0.0
+            out.append(Line(box=line.box, polygon=line.polygon, baseline=line.baseline,
+                            text=" ".join(w.text for w in kept), confidence=conf, words=kept))
+        return out
+
+
+def line_crop(grey: np.ndarray, line: Line) -> np.ndarray:
+    """The line's box cut from the page, with the page outside its polygon (grown by a fifth of
+    the box height) painted paper-coloured, so that the neighbouring lines' ascenders and
+    descenders that reach into the box are not read as part of it."""
+    x0, y0, x1, y1 = line.box
+    crop = grey[y0:y1, x0:x1].copy()
+    if len(line.polygon) >= 3 and crop.size:
+        crop[_inside(line, max(1, (y1 - y0) // 5)) == 0] = np.uint8(np.median(crop))
+    return crop
+
+
+def _inside(line: Line, grow: int) -> np.ndarray:
+    """1 inside the line's polygon grown by ``grow`` pixels, over its box; all 1 without one."""
+    x0, y0, x1, y1 = line.box
+    if len(line.polygon) < 3:
+        return np.ones((y1 - y0, x1 - x0), np.uint8)
+    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(inside, [np.array(line.polygon, np.int32) - np.array([x0, y0], np.int32)], 1)
+    return cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+
+
+def _aligned_words(rec: Recognition, geometry: InputGeometry, crop: np.ndarray,
+                   origin: tuple[int, int], own: np.ndarray | None = None) -> list[Word]:
+    """Word boxes from the character alignment of a line reading.
+
+    CTC puts a character's frames anywhere within its ink, often one frame at its middle, so a
+    word's columns are taken from half-way to the previous word to half-way to the next, then
+    shrunk to the ink in them; rows are the ink's rows within those columns. ``origin`` is
+    where ``crop`` lies in the page; ``own`` marks the pixels that belong to the line.
+    """
+    spans = rec.words()
+    if not spans:
+        return []
+    ink = normalize_ink(crop) < 128
+    if own is not None:
+        ink &= own
+    h, w = crop.shape
+    edges = [0.0]
+    for a, b in zip(spans, spans[1:]):
+        edges.append((a.end + b.start) / 2 * WIDTH_REDUCTION)
+    edges.append(float(geometry.width))
+    out = []
+    for k, span in enumerate(spans):
+        left = int(np.floor(geometry.to_image_x(edges[k])))
+        right = int(np.ceil(geometry.to_image_x(edges[k + 1])))
+        left, right = max(0, min(w - 1, left)), max(1, min(w, right))
+        cols = np.flatnonzero(ink[:, left:right].any(axis=0))
+        if cols.size:
+            right, left = left + int(cols[-1]) + 1, left + int(cols[0])
+            rows = np.flatnonzero(ink[:, left:right].any(axis=1))
+            top, bottom = int(rows[0]), int(rows[-1]) + 1
+        else:
+            top, bottom = 0, h
+        box = (origin[0] + left, origin[1] + top, origin[0] + right, origin[1] + bottom)
+        out.append(Word(box, span.text, span.confidence))
+    return out
