@@ -19,7 +19,11 @@ follow any word, scored as the word itself.
 
 Build the shipped lexicon once into the model folder::
 
-    python -m htr.lexicon build --out models/default/lexicon.npz
+    python -m htr.lexicon build --out models/default/lexicon.npz \
+        --exclude-val iam-ondb:../shared/data/iam-ondb
+
+(IAM-OnDB's texts are IAM's: its validation form groups are left out of the corpus as well, so
+that the shipped lexicon never learnt a validation sentence.)
 
 A user's own lexicon (names, domain words) comes from a list or a file, one word a line, with an
 optional tab-separated count: :meth:`Lexicon.from_words`; :meth:`Lexicon.with_words` adds such words
@@ -484,11 +488,19 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--words", type=Path, help="a file of extra words, one a line")
     b.add_argument("--exclude-groups", type=Path,
                    help="a file of IAM form groups (a01-000) to leave out as well, one a line")
+    b.add_argument("--exclude-val", action="append", default=[], metavar="KIND:PATH",
+                   help="leave out the groups of this data set's validation split as well (e.g. "
+                        "iam-ondb:../shared/data/iam-ondb, whose texts are IAM's)")
     i = sub.add_parser("info", help="describe a lexicon file")
     i.add_argument("path", type=Path)
     args = p.parse_args(argv)
     if args.command == "build":
-        exclude = args.exclude_groups.read_text().split() if args.exclude_groups else ()
+        exclude = args.exclude_groups.read_text().split() if args.exclude_groups else []
+        if args.exclude_val:
+            from .readers import open_data, split_of
+
+            exclude = list(exclude) + sorted({s.group for spec in args.exclude_val
+                                              for s in open_data(spec) if split_of(s) == "val"})
         extra = _read_entries(args.words) if args.words else []
         lex = Lexicon.build(args.size, args.iam, exclude_groups=exclude, extra_words=[w for w, _ in extra])
         args.out.parent.mkdir(parents=True, exist_ok=True)
