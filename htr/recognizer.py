@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .decode import DECODERS, greedy_decode, softmax
+from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode, softmax
 from .errors import ModelError
 from .image import ImageSource, load_image, pad_batch, preprocess
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
@@ -37,39 +37,64 @@ class Recognizer:
         self._page_reader = None  # made on first use: segmenters are cheap, but made once
 
     @classmethod
-    def load(cls, path: str | Path | None = None, decoder: str = "greedy",
+    def load(cls, path: str | Path | None = None, decoder: str = DEFAULT_DECODER,
              lexicon: str | Path | None = None, beam_width: int = 25) -> "Recognizer":
         """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
 
-        ``decoder="wordbeam"`` reads the folder's ``lexicon.npz``, or ``lexicon``: another built
-        lexicon (``.npz``) or a plain word list, one word a line (names, a domain's vocabulary).
+        Decoders (:data:`htr.decode.DECODERS`): ``greedy`` (best path), ``beam`` (CTC prefix beam
+        search with a word language model) and ``wordbeam`` (word beam search, the default). The
+        lexicon decoders read the folder's ``lexicon.npz``, or ``lexicon``: another built lexicon
+        (``.npz``) or a plain word list, one word a line (names, a domain's vocabulary). Word and
+        line confidences go through the folder's ``calibration.json`` when it has a table for the
+        decoder fitted on these weights.
         """
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
         directory = Path(path or DEFAULT_MODEL)
         model, charset, config = load_model_dir(directory)
         words = None
-        if decoder == "wordbeam":
+        if decoder in LEXICON_DECODERS:
             from .lexicon import Lexicon
 
             source = Path(lexicon) if lexicon else directory / LEXICON_FILE
             if not source.is_file():
-                raise ModelError(f"{source}: no lexicon for the wordbeam decoder (build one with "
+                raise ModelError(f"{source}: no lexicon for the {decoder} decoder (build one with "
                                  f"python -m htr.lexicon build --out {directory / LEXICON_FILE})")
             words = Lexicon.load(source) if source.suffix == ".npz" else Lexicon.from_words(source)
-        return cls(model, charset, config, words, beam_width)
+            words.trie  # built now, not on the first line read
+        recognizer = cls(model, charset, config, words, beam_width)
+        recognizer._decoder_name = decoder
+        recognizer._calibration = Calibration.load(directory, decoder)
+        if decoder == "beam":
+            from .beam import BeamDecoder
+
+            recognizer._beam = BeamDecoder(charset, words, beam_width)
+        return recognizer
 
     @property
     def decoder(self) -> str:
-        return "greedy" if self.lexicon is None else "wordbeam"
+        """The decoder's name: ``greedy``, ``beam`` or ``wordbeam``."""
+        return getattr(self, "_decoder_name", None) or ("greedy" if self.lexicon is None else "wordbeam")
 
     def decode(self, probs: np.ndarray) -> Recognition:
-        """Text of one ``(frames, classes)`` probability matrix with this recognizer's decoder."""
-        if self.lexicon is None:
-            return greedy_decode(probs, self.charset)
-        from .wordbeam import word_beam_search
+        """Text of one ``(frames, classes)`` probability matrix with this recognizer's decoder,
+        its confidences calibrated where the model folder has a calibration for it."""
+        name = self.decoder
+        if name == "greedy" or self.lexicon is None:
+            rec = greedy_decode(probs, self.charset)
+        elif name == "beam":
+            beam = getattr(self, "_beam", None)
+            if beam is None or beam.beam_width != self.beam_width:
+                from .beam import BeamDecoder
 
-        return word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
+                beam = self._beam = BeamDecoder(self.charset, self.lexicon, self.beam_width)
+            rec = beam.decode(probs)
+        else:
+            from .wordbeam import word_beam_search
+
+            rec = word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
+        calibration = getattr(self, "_calibration", None)
+        return calibration.apply(rec) if calibration is not None else rec
 
     @property
     def height(self) -> int:
