@@ -1,4 +1,5 @@
-"""Scoring a recognizer on labelled samples: CER, WER and speed."""
+"""Scoring a recognizer on labelled samples (CER, WER and speed) and on whole pages (line
+detection, page CER and time per page)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from .image import preprocess
-from .metrics import cer, wer
+from .image import load_image, preprocess
+from .metrics import Detection, cer, detection, wer
 from .readers.base import Sample
+from .readers.pagexml import PageSample
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,65 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
                 hypotheses.append(recognizer.decode(probs).text)
             bar.update(len(inputs))
     return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class PageEvaluation:
+    """What a recognizer made of whole pages: line detection against the true line boxes (as
+    drawn, and as the reader cuts them: :meth:`PageSample.line_boxes`), page text against the
+    true lines joined in reading order, and time."""
+
+    detection: Detection
+    detection_drawn: Detection
+    references: list[str]
+    hypotheses: list[str]
+    seconds: list[float]
+    segment_seconds: list[float]
+
+    @property
+    def n(self) -> int:
+        return len(self.references)
+
+    @property
+    def cer(self) -> float:
+        return cer(self.references, self.hypotheses)
+
+    @property
+    def wer(self) -> float:
+        return wer(self.references, self.hypotheses)
+
+    @property
+    def seconds_per_page(self) -> float:
+        return sum(self.seconds) / max(1, len(self.seconds))
+
+    @property
+    def segment_seconds_per_page(self) -> float:
+        return sum(self.segment_seconds) / max(1, len(self.segment_seconds))
+
+
+def evaluate_pages(recognizer, pages: Sequence[PageSample], progress: bool = True,
+                   desc: str = "pages") -> PageEvaluation:
+    """Read every page whole with :meth:`Recognizer.read_page` (level ``page``) and score it.
+
+    A page's time counts loading, segmentation, the network and decoding; segmentation is also
+    timed on its own (a second pass over the loaded page).
+    """
+    from .segment import LineSegmenter
+
+    segmenter = LineSegmenter()
+    found, found_drawn = Detection(0, 0, 0), Detection(0, 0, 0)
+    hypotheses, seconds, segment_seconds = [], [], []
+    for page in tqdm(pages, desc=desc, disable=not progress, leave=False, unit="page"):
+        start = time.perf_counter()
+        result = recognizer.read_page(page.image, "page")
+        seconds.append(time.perf_counter() - start)
+        hypotheses.append(result.text)
+        grey = load_image(page.image)
+        start = time.perf_counter()
+        segmenter.find_lines(grey)
+        segment_seconds.append(time.perf_counter() - start)
+        boxes = [line.box for line in result.lines]
+        found += detection(boxes, page.line_boxes())
+        found_drawn += detection(boxes, [line.box for line in page.lines])
+    return PageEvaluation(found, found_drawn, [p.text for p in pages], hypotheses, seconds,
+                          segment_seconds)

@@ -19,7 +19,6 @@ import numpy as np
 
 from .image import ImageSource, InputGeometry, ink_bounds, load_image, normalize_ink, \
     preprocess_with_geometry
-from .model import WIDTH_REDUCTION
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
 
@@ -79,7 +78,7 @@ class PageReader:
         if level == "word":
             words = (Word(box, rec.text, rec.confidence),) if rec.text else ()
         else:
-            words = tuple(_aligned_words(rec, geometry, grey, (0, 0)))
+            words = tuple(_aligned_words(rec, geometry, self.recognizer.frame_width, grey, (0, 0)))
         return Line(box=box, polygon=polygon, text=rec.text, confidence=rec.confidence, words=words)
 
     # --- a page of lines ---------------------------------------------------------------------
@@ -101,7 +100,8 @@ class PageReader:
             # Word rows from the line's own ink: its polygon, a little grown (the crop keeps
             # more, for the network's sake).
             own = _inside(line, max(1, (line.box[3] - line.box[1]) // 30)).astype(bool)
-            words = _aligned_words(rec, geometry, crop, line.box[:2], own)
+            words = _aligned_words(rec, geometry, self.recognizer.frame_width, crop, line.box[:2],
+                                   own)
             out.append(Line(box=line.box, polygon=line.polygon, baseline=line.baseline,
                             text=rec.text, confidence=rec.confidence, words=tuple(words)))
         return out
@@ -144,14 +144,16 @@ def _inside(line: Line, grow: int) -> np.ndarray:
     return cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
 
 
-def _aligned_words(rec: Recognition, geometry: InputGeometry, crop: np.ndarray,
-                   origin: tuple[int, int], own: np.ndarray | None = None) -> list[Word]:
+def _aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
+                   crop: np.ndarray, origin: tuple[int, int],
+                   own: np.ndarray | None = None) -> list[Word]:
     """Word boxes from the character alignment of a line reading.
 
     CTC puts a character's frames anywhere within its ink, often one frame at its middle, so a
     word's columns are taken from half-way to the previous word to half-way to the next, then
     shrunk to the ink in them; rows are the ink's rows within those columns. ``origin`` is
-    where ``crop`` lies in the page; ``own`` marks the pixels that belong to the line.
+    where ``crop`` lies in the page, ``frame_width`` the input columns per output frame;
+    ``own`` marks the pixels that belong to the line.
     """
     spans = rec.words()
     if not spans:
@@ -162,7 +164,7 @@ def _aligned_words(rec: Recognition, geometry: InputGeometry, crop: np.ndarray,
     h, w = crop.shape
     edges = [0.0]
     for a, b in zip(spans, spans[1:]):
-        edges.append((a.end + b.start) / 2 * WIDTH_REDUCTION)
+        edges.append((a.end + b.start) / 2 * frame_width)
     edges.append(float(geometry.width))
     out = []
     for k, span in enumerate(spans):

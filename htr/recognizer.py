@@ -100,6 +100,11 @@ class Recognizer:
     def height(self) -> int:
         return self.config.height
 
+    @property
+    def frame_width(self) -> int:
+        """Input columns per output frame (character positions map back to the image by it)."""
+        return WIDTH_REDUCTION
+
     def read(self, images: Sequence[ImageSource], batch_size: int = 32) -> list[Recognition]:
         """Read word or line images (paths, bytes, arrays or PIL images), in the given order.
 

@@ -755,12 +755,31 @@ def _to_original(line: Line, scale: float, size: tuple[int, int], margin: float)
 
 # --- words ------------------------------------------------------------------------------------
 
-class WordSegmenter:
-    """Cuts a line image into words: at blank column runs wider than ``gap`` times the line's
-    x-height (or wider than the usual gap between letters by a clear margin, whichever is
-    more)."""
+#: Where a line's gaps are expected to turn from spaces between letters to spaces between words
+#: (x-heights), how far (a factor) the cut may stray from it unpenalised, and the penalty per
+#: unit of log-distance beyond (see :func:`_gap_threshold`). Chosen on synthetic pages of
+#: rendered IAM-OnDB training lines (``bench/eval_word_boxes.py``).
+WORD_GAP = 0.8
+GAP_TOLERANCE = 1.6
+GAP_PENALTY = 0.5
+#: Added to both gaps of a ratio: blank runs of a pixel or two do not make huge jumps.
+GAP_SMOOTH = 0.2
+#: A typical space between letters and the narrowest space between words (x-heights), set
+#: against a line's widest and narrowest gaps to weigh "one word" and "all words".
+LETTER_GAP = 0.2
+WORD_GAP_MIN = 0.7
+#: Ink that does not reach a line's core and is taller than this (x-heights) is not a dot or a
+#: t-cross of the line but an ascender or descender of the line above or below.
+MARK_HEIGHT = 0.6
 
-    def __init__(self, gap: float = 0.45) -> None:
+
+class WordSegmenter:
+    """Cuts a line image into words at the blank column runs (over the line's core, with a half
+    x-height round it) that are spaces between words: those wider than where the line's gaps
+    jump from letter spacing to word spacing (:func:`_gap_threshold`; ``gap`` is the width, in
+    x-heights, that jump is expected at)."""
+
+    def __init__(self, gap: float = WORD_GAP) -> None:
         self.gap = gap
 
     def find_words(self, line_grey: np.ndarray, line_box: Box | None = None) -> list[Word]:
@@ -799,6 +818,13 @@ class WordSegmenter:
         bottom = int(low[low > peak].min()) if np.any(low > peak) else h
         core = np.arange(top, bottom)
         x_height = max(2.0, float(bottom - top))
+        foreign = _foreign_components(labels, n, top, bottom, x_height)
+        if foreign.any():
+            labels = np.where(foreign[labels], 0, labels)
+            original = np.where(foreign[original], 0, original)
+            ink = labels > 0
+            if not ink.any():
+                return []
         # Gaps are looked for over the core and a little round it: the slanted ascenders and
         # descenders of neighbouring letters overlap in x further out and would close real gaps
         # (and a crop from a page holds bits of the lines above and below there).
@@ -807,12 +833,7 @@ class WordSegmenter:
         on = np.flatnonzero(ink[c0:c1].any(axis=0))
         gaps_at = np.flatnonzero(np.diff(on) > 1)
         gap_w = (on[gaps_at + 1] - on[gaps_at] - 1).astype(np.float64)
-        thr = self.gap * x_height
-        split = _two_groups(gap_w, 0.3 * x_height)
-        if split is not None:
-            # Gaps of two clear sizes, the smaller a fraction of the x-height: between letters
-            # (print, pen lifts) and between words. The cut goes between the groups.
-            thr = float(np.clip(split, 0.3 * x_height, 1.5 * x_height))
+        thr = _gap_threshold(gap_w / x_height, self.gap) * x_height
         cuts = gaps_at[gap_w > thr]
         starts = np.concatenate([[on[0]], on[cuts + 1]])
         ends = np.concatenate([on[cuts], [on[-1]]]) + 1
@@ -851,23 +872,53 @@ class WordSegmenter:
         return words
 
 
-def _two_groups(values: np.ndarray, small: float) -> float | None:
-    """The value between the two groups ``values`` fall into (Otsu's split of the sorted
-    values), or None when there are too few, the groups' means are not at least twice apart,
-    or the smaller group's mean is over ``small`` (then all the gaps are of one kind)."""
-    if values.size < 3:
-        return None
-    v = np.sort(values.astype(np.float64))
-    best, best_score = None, -1.0
-    for k in range(1, v.size):
-        a, b = v[:k], v[k:]
-        score = a.size * b.size * (b.mean() - a.mean()) ** 2
-        if score > best_score:
-            best, best_score = k, score
-    low, high = v[:best].mean(), v[best:].mean()
-    if high < 2 * max(low, 1.0) or low > small:
-        return None
-    return float((v[best - 1] + v[best]) / 2)
+def _foreign_components(labels: np.ndarray, n: int, top: int, bottom: int,
+                        x_height: float) -> np.ndarray:
+    """Which components of a (levelled) line crop belong to the lines above and below: those
+    that do not reach the line's core rows ``[top, bottom)`` and either touch the crop's top or
+    bottom edge (an ascender or descender cut off by the crop) or are taller than a dot or a
+    t-cross (:data:`MARK_HEIGHT` x-heights). I-dots, accents and t-crosses stay."""
+    h = labels.shape[0]
+    ys, xs = np.nonzero(labels > 0)
+    lab = labels[ys, xs]
+    y0 = np.full(n, h, np.int64)
+    y1 = np.full(n, -1, np.int64)
+    np.minimum.at(y0, lab, ys)
+    np.maximum.at(y1, lab, ys)
+    present = y1 >= 0
+    reach = (y1 >= top) & (y0 < bottom)
+    edge = (y0 == 0) | (y1 == h - 1)
+    tall = (y1 - y0 + 1) > MARK_HEIGHT * x_height
+    return present & ~reach & (edge | tall)
+
+
+def _gap_threshold(gaps: np.ndarray, typical: float = WORD_GAP) -> float:
+    """The width (in x-heights) above which a line's blank gaps are spaces between words.
+
+    Writers differ: one leaves half an x-height between letters, another joins them and spaces
+    words a whole x-height apart, so no fixed width serves every line. The gaps of one line
+    fall into two groups, between letters (or pen lifts) and between words, and the cut goes
+    where the sorted gaps jump the most in ratio (:data:`GAP_SMOOTH` keeps hairline gaps from
+    making huge ratios), with a penalty on cuts far from ``typical``, beyond a factor of
+    :data:`GAP_TOLERANCE` either way. Two cuts are weighed beside those between gaps: none (one
+    word: the widest gap against a word gap of :data:`WORD_GAP_MIN`) and every gap a word gap
+    (the narrowest against a letter gap of :data:`LETTER_GAP`)."""
+    s = np.unique(np.asarray(gaps, np.float64))
+    if s.size == 0:
+        return np.inf
+    pairs = list(zip(s[:-1].tolist(), s[1:].tolist()))
+    pairs.append((float(s[-1]), max(float(s[-1]), WORD_GAP_MIN)))  # no cut: one word
+    if s[0] > LETTER_GAP:
+        pairs.append((LETTER_GAP, float(s[0])))  # every gap a space between words
+
+    def score(pair: tuple[float, float]) -> float:
+        a, b = pair
+        at = np.sqrt((a + 0.05) * (b + 0.05))
+        far = max(0.0, abs(np.log(at / typical)) - np.log(GAP_TOLERANCE))
+        return float(np.log((b + GAP_SMOOTH) / (a + GAP_SMOOTH)) - GAP_PENALTY * far)
+
+    a, b = max(pairs, key=score)
+    return (a + b) / 2 if b > a else a
 
 
 def find_words(line_grey: np.ndarray, line_box: Box | None = None) -> list[Word]:

@@ -116,6 +116,46 @@ def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True) ->
     return samples
 
 
+@dataclass(frozen=True)
+class PageSample:
+    """One transcribed page for page-level evaluation: its image, its lines (reading order) and
+    its group (the letter, as in :func:`read_pagexml`)."""
+
+    id: str
+    image: Path
+    lines: list[PageLine]
+    group: str
+
+    @property
+    def text(self) -> str:
+        """The transcribed lines, normalised, joined by newlines in reading order."""
+        return "\n".join(t for t in (normalize_text(line.text) for line in self.lines) if t)
+
+    def line_boxes(self) -> list[Box]:
+        """The lines' boxes as the reader cuts them out (:func:`crop_polygon`): a polygon that is
+        only a thin band along the baseline, or lies off it, is replaced by a band round it."""
+        spacing = line_spacing(self.lines)
+        boxes = []
+        for line in self.lines:
+            poly = crop_polygon(line, spacing)
+            if poly is line.polygon:
+                boxes.append(line.box)
+            else:
+                xs, ys = [p[0] for p in poly], [p[1] for p in poly]
+                boxes.append((max(0, min(xs)), max(0, min(ys)), max(xs) + 1, max(ys) + 1))
+        return boxes
+
+
+def read_pagexml_pages(root: Path) -> list[PageSample]:
+    """Every PAGE-XML page under ``root`` with at least one transcribed line."""
+    pages = []
+    for xml_path, tree, rel, group in _documents(root, "PcGts", "PAGE-XML"):
+        lines = _page_lines(tree, xml_path)
+        if lines and any(normalize_text(line.text) for line in lines):
+            pages.append(PageSample(rel, lines[0].image, lines, group))
+    return pages
+
+
 def read_page_lines(xml_path: Path) -> list[PageLine]:
     """Every TextLine of one PAGE-XML file, in reading order, including untranscribed ones.
 
