@@ -104,10 +104,10 @@ def render_with_points(strokes, rng, height=LINE_HEIGHT):
     return seen["alpha"], seen["xy"], seen["first"], seen["pen"]
 
 
-def load_lines(data: Path):
-    """Validation lines: [(line index, text, strokes, word pieces or None)]."""
-    lines = [s for s in open_data(f"iam-ondb:{data}") if split_of(s) == "val"]
-    words = [s for s in open_data(f"iam-ondb-words:{data}") if split_of(s) == "val"]
+def load_lines(data: Path, split: str = "val"):
+    """The lines of one split: [(line index, text, ink loader, word pieces or None)]."""
+    lines = [s for s in open_data(f"iam-ondb:{data}") if split_of(s) == split]
+    words = [s for s in open_data(f"iam-ondb-words:{data}") if split_of(s) == split]
     pieces: dict[int, list[tuple[int, tuple[int, ...], int]]] = {}
     for w in words:
         loader = w.load
@@ -300,6 +300,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--pages", type=int, default=20)
+    p.add_argument("--split", default="val", choices=["val", "train"],
+                   help="lines of this split (train: for tuning, keeping val for the score)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skew", type=float, default=2.0, help="largest page rotation, degrees")
     p.add_argument("--overlays", type=int, default=3, help="overlay PNGs of the first N pages")
@@ -311,9 +313,9 @@ def main() -> int:
     args = p.parse_args()
     cv2.setNumThreads(args.threads)
 
-    pool = load_lines(args.data)
+    pool = load_lines(args.data, args.split)
     n_cut = sum(1 for line in pool if line[3] is not None)
-    print(f"IAM-OnDB validation lines: {len(pool)} ({n_cut} with known word boxes)")
+    print(f"IAM-OnDB {args.split} lines: {len(pool)} ({n_cut} with known word boxes)")
     rng = np.random.default_rng(args.seed)
     lines_segmenter, words_segmenter = LineSegmenter(), WordSegmenter()
     tallies = {"lines": Tally(), "page": Tally()}
