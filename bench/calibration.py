@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Word confidence calibration: fit a monotone map per decoder on half of the validation groups,
+report a reliability table on the other half, and (``--write``) save the maps into the model
+folder's ``calibration.json``, which :meth:`htr.Recognizer.load` applies.
+
+    python bench/calibration.py --model models/default \\
+        --data iam-ondb:../shared/data/iam-ondb --data pagexml:../shared/data/hooker \\
+        --data folder:../shared/data/iam-lines --data folder:../shared/data/kaggle-names \\
+        [--limit 300] [--cache /tmp/probs] [--write] [--json out.json]
+
+The confidence calibrated is the one the product shows: a word's (``Recognition.words()``), its
+least confident character's. A word is right when the minimum-edit alignment of the reading's and
+the reference's words pairs it with an identical reference word. Validation items are halved by a
+hash of their group (writer, form group, letter): the map of each decoder is fitted (isotonic
+regression) on the words of the "fit" half only, and every number reported is on the "report"
+half. A retrained model needs the maps fitted again (``calibration.json`` names the weights it was
+fitted on, and the recognizer ignores it for other weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench_decoders import probabilities, val_samples, word_matches  # noqa: E402
+
+from htr.decode import CALIBRATION_FILE, Calibration, greedy_decode, model_fingerprint  # noqa: E402
+from htr.lexicon import Lexicon  # noqa: E402
+from htr.wordbeam import word_beam_search  # noqa: E402
+
+BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
+
+
+def half(group: str) -> str:
+    """The calibration half of a validation group: "fit" or "report", by a stable hash."""
+    return "fit" if hashlib.md5(f"calibration:{group}".encode()).digest()[0] < 128 else "report"
+
+
+def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool-adjacent-violators fit of y (0/1) on x: knots (block mean x, block mean y), made into
+    a map over [0, 1]."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order].astype(np.float64)
+    blocks: list[list[float]] = []  # [sum_x, sum_y, n]
+    for a, b in zip(xs, ys):
+        blocks.append([a, b, 1.0])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+            s = blocks.pop()
+            blocks[-1] = [blocks[-1][0] + s[0], blocks[-1][1] + s[1], blocks[-1][2] + s[2]]
+    kx = np.array([b[0] / b[2] for b in blocks])
+    ky = np.array([b[1] / b[2] for b in blocks])
+    # Shrink each block towards the overall rate by its size (a lone word is no evidence of 0 or 1).
+    prior, strength = float(ys.mean()), 5.0
+    n = np.array([b[2] for b in blocks])
+    ky = np.maximum.accumulate((ky * n + prior * strength) / (n + strength))
+    kx = np.r_[0.0, kx, 1.0]
+    ky = np.r_[ky[0], ky, ky[-1]]
+    kx, idx = np.unique(kx, return_index=True)
+    return kx, ky[idx]
+
+
+def reliability(conf: np.ndarray, ok: np.ndarray) -> list[dict]:
+    rows = []
+    for lo, hi in zip(BINS[:-1], BINS[1:]):
+        m = (conf >= lo) & (conf < hi)
+        if m.any():
+            rows.append({"bin": f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}",
+                         "n": int(m.sum()), "confidence": float(conf[m].mean()), "accuracy": float(ok[m].mean())})
+    return rows
+
+
+def summary(conf: np.ndarray, ok: np.ndarray) -> dict:
+    hi = conf >= 0.9
+    ece = sum(abs(conf[m].mean() - ok[m].mean()) * m.sum() for lo, up in zip(BINS[:-1], BINS[1:])
+              if (m := (conf >= lo) & (conf < up)).any()) / max(len(conf), 1)
+    return {"n": int(len(conf)), "accuracy": float(ok.mean()) if len(ok) else 0.0,
+            "n_ge_0.9": int(hi.sum()), "accuracy_ge_0.9": float(ok[hi].mean()) if hi.any() else None,
+            "share_ge_0.9": float(hi.mean()) if len(hi) else 0.0, "ece": float(ece),
+            "brier": float(np.mean((conf - ok) ** 2)) if len(ok) else 0.0}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
+    p.add_argument("--limit", type=int, default=300)
+    p.add_argument("--beam-width", type=int, default=25)
+    p.add_argument("--decoders", nargs="+", default=["greedy", "beam", "wordbeam"])
+    p.add_argument("--lexicon", type=Path, help="default: the model folder's lexicon.npz")
+    p.add_argument("--cache", type=Path)
+    p.add_argument("--write", action="store_true", help=f"save the maps to MODEL/{CALIBRATION_FILE}")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    lexicon = Lexicon.load(args.lexicon or args.model / "lexicon.npz")
+    lexicon.trie
+    from htr.beam import BeamDecoder
+
+    items = []  # (set, half, reference, probs)
+    charset = None
+    for spec in args.data:
+        samples = val_samples(spec, args.limit)
+        probs, charset = probabilities(args.model, spec, samples, args.cache)
+        name = Path(spec.split(":", 1)[1]).name
+        items += [(name, half(s.group), s.text, x) for s, x in zip(samples, probs)]
+    decoders = {"greedy": lambda x: greedy_decode(x, charset),
+                "beam": BeamDecoder(charset, lexicon, args.beam_width).decode,
+                "wordbeam": lambda x: word_beam_search(x, charset, lexicon, beam_width=args.beam_width)}
+    counts = {h: sum(1 for it in items if it[1] == h) for h in ("fit", "report")}
+    print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
+          file=sys.stderr)
+    tables, report = {}, {}
+    for dname in args.decoders:
+        words = []  # (set, half, raw confidence, right)
+        for sname, h, ref, x in items:
+            rec = decoders[dname](x)
+            ws = rec.words()
+            _, hyp_ok = word_matches(ref, rec.text)
+            assert len(ws) == len(hyp_ok), (rec.text, [w.text for w in ws])
+            words += [(sname, h, w.confidence, ok) for w, ok in zip(ws, hyp_ok)]
+        sets = np.array([w[0] for w in words])
+        halves = np.array([w[1] for w in words])
+        raw = np.array([w[2] for w in words], np.float64)
+        ok = np.array([w[3] for w in words], np.float64)
+        fit = halves == "fit"
+        kx, ky = isotonic(raw[fit], ok[fit])
+        cal = Calibration(kx, ky)
+        tables[dname] = {"x": [round(float(v), 5) for v in kx], "y": [round(float(v), 5) for v in ky],
+                         "fit_words": int(fit.sum())}
+        rep = ~fit
+        c = cal(raw[rep])
+        report[dname] = {"raw": summary(raw[rep], ok[rep]), "calibrated": summary(c, ok[rep]),
+                         "reliability": reliability(c, ok[rep]),
+                         "reliability_raw": reliability(raw[rep], ok[rep]),
+                         "per_set": {s: summary(c[sets[rep] == s], ok[rep][sets[rep] == s])
+                                     for s in sorted(set(sets[rep]))}}
+        r, k = report[dname]["raw"], report[dname]["calibrated"]
+        print(f"\n## {dname} (beam width {args.beam_width}): {k['n']} report-half words, "
+              f"{k['accuracy']:.1%} right")
+        print(f"raw confidence: >=0.9 for {r['share_ge_0.9']:.1%} of words, right "
+              f"{(r['accuracy_ge_0.9'] or 0):.1%}; ECE {r['ece']:.3f}, Brier {r['brier']:.3f}")
+        print(f"calibrated:     >=0.9 for {k['share_ge_0.9']:.1%} of words, right "
+              f"{(k['accuracy_ge_0.9'] or 0):.1%}; ECE {k['ece']:.3f}, Brier {k['brier']:.3f}")
+        print("\n| calibrated confidence | words | mean confidence | right |")
+        print("|---|---|---|---|")
+        for row in report[dname]["reliability"]:
+            print(f"| {row['bin']} | {row['n']} | {row['confidence']:.3f} | {row['accuracy']:.1%} |")
+        print("\n| set | words | right | >=0.9 | right among >=0.9 | ECE |")
+        print("|---|---|---|---|---|---|")
+        for s, v in report[dname]["per_set"].items():
+            acc9 = f"{v['accuracy_ge_0.9']:.1%}" if v["accuracy_ge_0.9"] is not None else "-"
+            print(f"| {s} | {v['n']} | {v['accuracy']:.1%} | {v['n_ge_0.9']} | {acc9} | {v['ece']:.3f} |")
+        sys.stdout.flush()
+    if args.write:
+        path = args.model / CALIBRATION_FILE
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        fp = model_fingerprint(args.model / "model.keras")
+        decs = old.get("decoders", {}) if old.get("model") == fp else {}
+        decs.update(tables)
+        path.write_text(json.dumps({
+            "model": fp, "beam_width": args.beam_width,
+            "data": args.data, "limit": args.limit,
+            "note": "word confidence -> P(word right), isotonic fit on the 'fit' half of the "
+                    "validation groups (bench/calibration.py)",
+            "decoders": decs}, indent=1) + "\n")
+        print(f"\nwrote {path}", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps({"tables": tables, "report": report}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
