@@ -4,7 +4,7 @@ synthetic pages composed from rendered IAM-OnDB *validation* lines, where every 
 is known from the pen strokes.
 
 Each page holds 10-25 lines drawn with randomised pens (:func:`htr.ink.render_strokes` with a
-generator: pen width and pressure, slant, rotation), each line scaled a little differently, set
+generator: pen width and pressure, slant, rotation; the ink made equally dark), each line scaled a little differently, set
 with varied line spacing (ascenders and descenders of neighbouring lines may touch) and indent,
 on paper with uneven lighting, blotchy texture and grain, the whole page turned by up to
 ``--skew`` degrees. The true boxes come from the strokes themselves: the renderer's pixel
@@ -171,6 +171,11 @@ def compose_page(name: str, pool, rng: np.random.Generator, skew: float) -> Synt
     for alpha, xy, pen, s, words, text, scored in drawn:
         a = cv2.resize(alpha, (max(1, round(alpha.shape[1] * s)), max(1, round(alpha.shape[0] * s))),
                        interpolation=cv2.INTER_AREA)
+        # One pen and ink per page: a thin pen, shrunk below a pixel, would otherwise come out
+        # pale beside its neighbours (the renderer picks a pen per line).
+        strong = a[a > 0.1]
+        if strong.size:
+            a = np.clip(a / max(0.3, float(np.percentile(strong, 95))), 0, 1)
         indent = left + int(rng.uniform(0, 0.15) * width) if rng.random() < 0.3 else left
         indent = min(indent, width - a.shape[1] - 5)
         oy = int(round(y))
