@@ -16,15 +16,19 @@ read as JSON, e.g. ``FLASK_HTR_MAX_FILES=4``): see :data:`DEFAULTS`.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 import urllib.parse
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +143,7 @@ class Engine:
         self.characters = len(first.charset)
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tesseract")
-        self.tesseract_cmd = tesseract_cmd
+        self.tmpdir: str | None = None
         self.tesseract_version = self._tesseract_version(tesseract_cmd) if tesseract else None
         if warmup:
             self._warm_up()
@@ -148,17 +152,24 @@ class Engine:
                  ", ".join(self.recognizers), self.tesseract_version or "not installed",
                  self.load_seconds)
 
-    @staticmethod
-    def _tesseract_version(cmd: str | None) -> str | None:
+    def _tesseract_version(self, cmd: str | None) -> str | None:
+        """Tesseract's version, or None when it cannot be run. pytesseract hands the image to
+        the binary through a temporary file: those go to a private directory of this process
+        (mode 0700), which pytesseract empties after each call and which is removed at exit."""
         try:
             import pytesseract
 
             if cmd:
                 pytesseract.pytesseract.tesseract_cmd = cmd
-            return str(pytesseract.get_tesseract_version())
+            version = str(pytesseract.get_tesseract_version())
         except Exception as exc:  # not installed, not runnable, pytesseract missing
             log.warning("Tesseract not available: %s", exc)
             return None
+        self.tmpdir = tempfile.mkdtemp(prefix="htr-web-")
+        weakref.finalize(self, shutil.rmtree, self.tmpdir, ignore_errors=True)
+        pytesseract.pytesseract.NamedTemporaryFile = functools.partial(
+            tempfile.NamedTemporaryFile, dir=self.tmpdir)
+        return version
 
     def _warm_up(self) -> None:
         """Read a drawn line once with each decoder, so the first user waits for no tracing."""
@@ -223,9 +234,25 @@ def decode_upload(data: bytes, formats: list[str], max_pixels: int):
     if kind not in formats:
         raise UploadError("unsupported_format", f"{kind} images are not accepted: upload "
                           f"{' or '.join(formats)}.")
+    # The pixel count from the header, before anything is decoded (a decompression bomb).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                size, pixels = "{}x{} pixels".format(*probe.size), probe.size[0] * probe.size[1]
+        except Image.DecompressionBombError:
+            size, pixels = f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels", float("inf")
+        except Exception:  # load_image below says what is wrong
+            size, pixels = "", 0
+    if pixels > max_pixels:
+        raise UploadError("too_many_pixels", f"The image is too large ({size}; the limit is "
+                          f"{max_pixels:,} pixels). Scale it down and try again.")
     try:
         grey = load_image(data, max_pixels=max_pixels)
     except ImageError as exc:
+        if exc.reason.startswith("not an image"):  # it starts like one: a damaged image
+            raise UploadError("corrupt_image", f"The file starts like a {kind} image but is "
+                              "corrupt and cannot be decoded.") from None
         raise _image_error(exc.reason, max_pixels) from None
     notes = []
     try:
@@ -258,8 +285,9 @@ def display_image(data: bytes, grey, size: int) -> str:
     """A ``data:`` URL of the image as the results page shows it: EXIF-rotated like the reading,
     colour where it has colour, at most ``size`` pixels on its long side (JPEG)."""
     try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data))
             if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "PA", "CMYK", "1"):
                 raise ValueError(image.mode)  # 16-bit and float: the grey reading shows them
             image.draft("RGB", (size, size))
