@@ -1,18 +1,21 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine with Python 3.11:
-#   make run   set up, then read the bundled sample image
-#   make test  set up, then run the whole test suite
+#   make run   set up, then serve the web app at http://127.0.0.1:5000 (gunicorn, as in the container)
+#   make test  set up, then run the whole test suite (installs chromium for the browser test)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SYSTEM_PACKAGES := tesseract-ocr
+# The browser test drives Debian's chromium through Playwright (no browser download).
+TEST_SYSTEM_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup system clean
+.PHONY: run test setup system system-test clean
 
+# The same command the Dockerfile runs (there HTR_BIND=0.0.0.0:5000).
 run: setup
-	$(PY) -m htr read samples/hooker-line.png
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: setup
+test: setup system-test
 	$(PY) -m pytest -q
 
 setup: system $(VENV)/.installed
@@ -21,6 +24,10 @@ setup: system $(VENV)/.installed
 system:
 	@command -v tesseract >/dev/null 2>&1 || { $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES); }
+
+system-test:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(TEST_SYSTEM_PACKAGES); }
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

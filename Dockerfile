@@ -1,0 +1,43 @@
+# The web application under gunicorn: the same steps as `make run` (system package, venv,
+# requirements, then `gunicorn -c gunicorn.conf.py wsgi:app`), on a slim Python base.
+#   docker build -t htr .  &&  docker run --rm -p 5000:5000 htr   ->  http://127.0.0.1:5000
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    HTR_BIND=0.0.0.0:5000
+
+# make run's `system` target: Tesseract from the distribution (the comparison column).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tesseract-ocr \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+# make run's venv step (the app's requirements; the test-only ones stay out of the image).
+COPY requirements.txt ./
+RUN python -m venv .venv \
+ && .venv/bin/python -m pip install -q --upgrade pip \
+ && .venv/bin/python -m pip install -q -r requirements.txt
+
+# The library, the shipped model and the web app; nothing else (see .dockerignore).
+COPY htr/ htr/
+COPY models/default/ models/default/
+COPY app.py wsgi.py gunicorn.conf.py openapi.json ./
+COPY templates/ templates/
+COPY static/ static/
+
+# A user without a login; the code stays root's and read-only to it (Keras keeps its
+# settings in the home directory).
+RUN useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin htr
+USER htr
+
+EXPOSE 5000
+# /healthz answers once a worker has loaded the model (about 10 s after start).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["/app/.venv/bin/python", "-c", "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:5000/healthz', timeout=4).status == 200 else 1)"]
+
+# make run's command.
+CMD ["/app/.venv/bin/gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
