@@ -77,6 +77,7 @@ class Layout:
     spacing: float = 0.0
     x_height: float = 0.0
     size: tuple[int, int] = (0, 0)  # width, height
+    ink_box: Box | None = None  # round all the ink taken for writing (None: no ink at all)
     debug: dict = field(default_factory=dict, repr=False)
 
 
@@ -128,11 +129,15 @@ class LineSegmenter:
         keep &= contrast >= COMPONENT_FAINT * level
         ink = keep[labels].astype(np.uint8)
         labels = np.where(ink > 0, labels, 0)  # specks' labels stay unused (no pixels)
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        ink_box = (int(cols[0] / scale), int(rows[0] / scale),
+                   min(w, int(np.ceil((cols[-1] + 1) / scale))), min(h, int(np.ceil((rows[-1] + 1) / scale))))
         angle = _estimate_skew(ink, self.max_skew)
         spacing = _estimate_spacing(ink, angle, stats[keep])
         tracks, debug = _find_tracks(ink, angle, spacing, self.merge_gap)
         if not tracks:
-            return Layout([], angle=angle, spacing=spacing / scale, size=(w, h), debug=debug)
+            return Layout([], angle=angle, spacing=spacing / scale, size=(w, h), ink_box=ink_box,
+                          debug=debug)
         lines, ink_px, line_contrast, x_height = _lines_from_tracks(
             ink, labels, stats, cents, contrast, tracks, spacing, self.split_gap)
         level = _ink_level(contrast[keep], stats[keep])
@@ -146,7 +151,7 @@ class LineSegmenter:
         debug["line_ink"] = [float(ink_px[i] / x_height ** 2) for i in order]
         debug["line_contrast"] = [float(line_contrast[i] / level) for i in order]
         return Layout(out, angle=angle, spacing=spacing / scale, x_height=x_height / scale,
-                      size=(w, h), debug=debug)
+                      size=(w, h), ink_box=ink_box, debug=debug)
 
 
 def find_lines(grey: np.ndarray) -> list[Line]:
@@ -162,12 +167,19 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     ``layout``: the segmenter's analysis of ``grey`` when already made."""
     grey = _as_grey(grey)
     layout = layout or (segmenter or LineSegmenter()).analyse(grey)
-    if len(layout.lines) != 1:
+    if not layout.lines and layout.ink_box is not None:
+        # Too little ink for a line of a page, but filling the image's height as a crop does:
+        # a word or a short line written with a thin pen.
+        x0, y0, x1, y1 = layout.ink_box
+        if y1 - y0 < 0.25 * grey.shape[0]:
+            return "page"
+    elif len(layout.lines) != 1:
         return "page"
-    x0, y0, x1, y1 = layout.lines[0].box
+    else:
+        x0, y0, x1, y1 = layout.lines[0].box
     if grey.shape[0] > 3 * (y1 - y0):
         return "page"
-    words = WordSegmenter().find_words(grey[y0:y1, x0:x1], layout.lines[0].box)
+    words = WordSegmenter().find_words(grey[y0:y1, x0:x1], (x0, y0, x1, y1))
     return "word" if len(words) <= 1 else "line"
 
 
@@ -667,10 +679,13 @@ def _drop_fragments(lines: list[Line], kept: list[int], ink_px: np.ndarray, x_he
             drop.add(i)
             continue
         x0, y0, x1, y1 = lines[i].box
-        if x1 - x0 < 2.5 * (y1 - y0):  # a few letters are wide; a loop or a stroke is not
+        cy = (y0 + y1) / 2
+        beside = any(lines[j].box[1] <= cy <= lines[j].box[3] for j in kept if j != i)
+        if beside and x1 - x0 < 2.5 * (y1 - y0):
+            # A few letters are wide; a loop or a stroke beside a line is not. Alone on its
+            # rows, a short word (a signature, "faith") is kept.
             drop.add(i)
             continue
-        cy = (y0 + y1) / 2
         for j in kept:
             if j == i or ink_px[j] <= 2 * ink_px[i]:
                 continue
@@ -807,30 +822,27 @@ class WordSegmenter:
         ink = labels > 0
         if not ink.any():
             return []
-        # The line's core (x-height band): the rows where the ink is densest (the run round the
-        # densest row: a crop from a page has bits of other lines too).
-        # Strokes crossed per row, not ink per row: an underline or a long dash is one stroke.
-        starts_per_row = (ink[:, 1:] & ~ink[:, :-1]).sum(axis=1) + ink[:, 0]
-        rows = np.convolve(starts_per_row.astype(np.float64), np.ones(3) / 3, mode="same")
-        peak = int(np.argmax(rows))
-        low = np.flatnonzero(rows < 0.5 * rows[peak])
-        top = int(low[low < peak].max()) + 1 if np.any(low < peak) else 0
-        bottom = int(low[low > peak].min()) if np.any(low > peak) else h
-        core = np.arange(top, bottom)
-        x_height = max(2.0, float(bottom - top))
-        foreign = _foreign_components(labels, n, top, bottom, x_height)
+        # The line's core (x-height band), followed along the line: handwriting drifts and
+        # curves, which a straight band would smear over many rows.
+        centre, x_height = _local_core(ink)
+        ys, xs = np.nonzero(ink)
+        off = ys - centre[xs]
+        in_core = np.abs(off) <= 0.5 * x_height
+        foreign = _foreign_components(labels, n, labels[ys, xs], in_core, ys, x_height)
         if foreign.any():
             labels = np.where(foreign[labels], 0, labels)
             original = np.where(foreign[original], 0, original)
-            ink = labels > 0
-            if not ink.any():
+            keep = labels[ys, xs] > 0
+            ys, xs, off = ys[keep], xs[keep], off[keep]
+            if not ys.size:
                 return []
-        # Gaps are looked for over the core and a little round it: the slanted ascenders and
-        # descenders of neighbouring letters overlap in x further out and would close real gaps
-        # (and a crop from a page holds bits of the lines above and below there).
-        c0 = max(0, int(core[0] - 0.5 * x_height))
-        c1 = min(h, int(core[-1] + 0.5 * x_height) + 1)
-        on = np.flatnonzero(ink[c0:c1].any(axis=0))
+        # Gaps are looked for over the core and a half x-height round it: the slanted ascenders
+        # and descenders of neighbouring letters overlap in x further out and would close real
+        # gaps (and a crop from a page holds bits of the lines above and below there).
+        near = np.abs(off) <= x_height
+        if not near.any():
+            return []
+        on = np.unique(xs[near])
         gaps_at = np.flatnonzero(np.diff(on) > 1)
         gap_w = (on[gaps_at + 1] - on[gaps_at] - 1).astype(np.float64)
         thr = _gap_threshold(gap_w / x_height, self.gap) * x_height
@@ -839,11 +851,10 @@ class WordSegmenter:
         ends = np.concatenate([on[cuts], [on[-1]]]) + 1
         # A word is the components whose ink in the core rows lies (mostly) between its cuts,
         # whole: ascenders and descenders that lean past a cut stay with their word.
-        band = labels[c0:c1]
-        ys, xs = np.nonzero(band > 0)
+        ys, xs = ys[near], xs[near]
         seg = np.searchsorted(starts, xs, side="right") - 1
         votes = np.zeros((n, len(starts)), np.int64)
-        np.add.at(votes, (band[ys, xs], seg), 1)
+        np.add.at(votes, (labels[ys, xs], seg), 1)
         owner = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
         # A component in two words' cores (an underline or a flourish joining them) is cut
         # half-way between them instead.
@@ -872,21 +883,68 @@ class WordSegmenter:
         return words
 
 
-def _foreign_components(labels: np.ndarray, n: int, top: int, bottom: int,
-                        x_height: float) -> np.ndarray:
+def _local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
+    """The core (x-height band) of a levelled line's ink mask, followed along the line: the
+    centre row of the core at every column (float array, one per column) and the x-height.
+
+    The line is cut into strips about as wide as it is high; in each strip with ink the core is
+    the run of rows round the densest one that cross at least half as many strokes (strokes
+    crossed per row, not ink per row: an underline or a long dash is one stroke). The x-height
+    is the strips' median (weighted by their ink), the centre is interpolated between strips
+    (a running median of three first: one odd strip, a capital or a flourish, does not bend
+    it)."""
+    h, w = ink.shape
+    starts = np.zeros_like(ink)
+    starts[:, 1:] = ink[:, 1:] & ~ink[:, :-1]
+    starts[:, 0] = ink[:, 0]
+    strip = max(24, h)
+    mids, centres, heights, weights = [], [], [], []
+    for x0 in range(0, w, strip):
+        x1 = min(w, x0 + strip)
+        if x1 - x0 < strip // 2 and mids:  # a narrow last strip joins the one before
+            x0 = max(0, x1 - strip)
+        rows = starts[:, x0:x1].sum(axis=1).astype(np.float64)
+        total = float(rows.sum())
+        if total < 4:
+            continue
+        rows = np.convolve(rows, np.ones(3) / 3, mode="same")
+        peak = int(np.argmax(rows))
+        low = np.flatnonzero(rows < 0.5 * rows[peak])
+        top = int(low[low < peak].max()) + 1 if np.any(low < peak) else 0
+        bottom = int(low[low > peak].min()) if np.any(low > peak) else h
+        mids.append((x0 + x1) / 2)
+        centres.append((top + bottom) / 2)
+        heights.append(bottom - top)
+        weights.append(total)
+    if not mids:  # hardly any ink: one band over the whole line
+        rows = starts.sum(axis=1).astype(np.float64)
+        ys = np.flatnonzero(rows)
+        top, bottom = (int(ys.min()), int(ys.max()) + 1) if ys.size else (0, h)
+        return np.full(w, (top + bottom) / 2), max(2.0, float(bottom - top))
+    centres = np.array(centres)
+    if len(centres) >= 3:
+        padded = np.concatenate([[centres[0]], centres, [centres[-1]]])
+        centres = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    order = np.argsort(heights)
+    cw = np.cumsum(np.array(weights)[order])
+    x_height = float(np.array(heights)[order][np.searchsorted(cw, 0.5 * cw[-1])])
+    return np.interp(np.arange(w), mids, centres), max(2.0, x_height)
+
+
+def _foreign_components(labels: np.ndarray, n: int, lab: np.ndarray, in_core: np.ndarray,
+                        ys: np.ndarray, x_height: float) -> np.ndarray:
     """Which components of a (levelled) line crop belong to the lines above and below: those
-    that do not reach the line's core rows ``[top, bottom)`` and either touch the crop's top or
-    bottom edge (an ascender or descender cut off by the crop) or are taller than a dot or a
-    t-cross (:data:`MARK_HEIGHT` x-heights). I-dots, accents and t-crosses stay."""
+    none of whose pixels (``lab``, at rows ``ys``) lies in the line's core (``in_core``) and that
+    either touch the crop's top or bottom edge (an ascender or descender cut off by the crop)
+    or are taller than a dot or a t-cross (:data:`MARK_HEIGHT` x-heights). I-dots, accents and
+    t-crosses stay."""
     h = labels.shape[0]
-    ys, xs = np.nonzero(labels > 0)
-    lab = labels[ys, xs]
     y0 = np.full(n, h, np.int64)
     y1 = np.full(n, -1, np.int64)
     np.minimum.at(y0, lab, ys)
     np.maximum.at(y1, lab, ys)
     present = y1 >= 0
-    reach = (y1 >= top) & (y0 < bottom)
+    reach = np.bincount(lab[in_core], minlength=n)[:n] > 0
     edge = (y0 == 0) | (y1 == h - 1)
     tall = (y1 - y0 + 1) > MARK_HEIGHT * x_height
     return present & ~reach & (edge | tall)
