@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from .decode import DECODERS
+from .decode import DECODERS, DEFAULT_DECODER
 from .errors import HTRError, ImageError
 from .page import LEVELS
 
@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(default) decides from the image")
     r.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
     r.add_argument("--format", choices=("text", "json"), default="text")
-    r.add_argument("--decoder", choices=DECODERS, default="greedy")
+    r.add_argument("--decoder", choices=DECODERS,
+                   help=f"greedy, beam or wordbeam (default: {DEFAULT_DECODER})")
     r.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
     e = sub.add_parser("evaluate", help="score a model on a labelled data set")
     e.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--val-fraction", type=float, default=0.1)
     e.add_argument("--limit", type=int, help="score at most this many samples per set")
     e.add_argument("--decoder", action="append", choices=DECODERS,
-                   help="decoder(s) to compare, one row each (default: greedy)")
+                   help=f"decoder(s) to compare, one row each (default: {DEFAULT_DECODER})")
     e.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
     e.add_argument("--level", choices=("line", "page"), default="line",
                    help="line: read the sets' line (or word) crops; page: read whole pages of "
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "read":
             return _read(Recognizer.load(args.model, args.decoder, args.lexicon), args)
-        decoders = args.decoder or ["greedy"]
+        decoders = args.decoder or [None]  # None: the default decoder
         recognizers = [Recognizer.load(args.model, d, args.lexicon) for d in decoders]
         return _evaluate(recognizers, args)
     except HTRError as exc:

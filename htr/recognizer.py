@@ -37,17 +37,21 @@ class Recognizer:
         self._page_reader = None  # made on first use: segmenters are cheap, but made once
 
     @classmethod
-    def load(cls, path: str | Path | None = None, decoder: str = DEFAULT_DECODER,
+    def load(cls, path: str | Path | None = None, decoder: str | None = None,
              lexicon: str | Path | None = None, beam_width: int = 25) -> "Recognizer":
         """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
 
         Decoders (:data:`htr.decode.DECODERS`): ``greedy`` (best path), ``beam`` (CTC prefix beam
-        search with a word language model) and ``wordbeam`` (word beam search, the default). The
-        lexicon decoders read the folder's ``lexicon.npz``, or ``lexicon``: another built lexicon
-        (``.npz``) or a plain word list, one word a line (names, a domain's vocabulary). Word and
+        search with a word language model) and ``wordbeam`` (word beam search); None means
+        :data:`htr.decode.DEFAULT_DECODER`. The lexicon decoders read the folder's ``lexicon.npz``
+        (for the default decoder, the shipped model's when the folder has none), or ``lexicon``:
+        another built lexicon (``.npz``) or a plain word list, one word a line (names, a domain's
+        vocabulary). Word and
         line confidences go through the folder's ``calibration.json`` when it has a table for the
         decoder fitted on these weights.
         """
+        explicit = decoder is not None
+        decoder = decoder or DEFAULT_DECODER
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
         directory = Path(path or DEFAULT_MODEL)
@@ -57,6 +61,8 @@ class Recognizer:
             from .lexicon import Lexicon
 
             source = Path(lexicon) if lexicon else directory / LEXICON_FILE
+            if not explicit and not lexicon and not source.is_file():  # English suits any model
+                source = DEFAULT_MODEL / LEXICON_FILE
             if not source.is_file():
                 raise ModelError(f"{source}: no lexicon for the {decoder} decoder (build one with "
                                  f"python -m htr.lexicon build --out {directory / LEXICON_FILE})")

@@ -157,3 +157,11 @@ def test_recognizer_loads_each_decoder(tiny_model_dir, tmp_path):
         assert isinstance(rec.decode(probs), Recognition)
     with pytest.raises(ValueError):
         Recognizer.load(folder, "nonsense")
+    # A folder without a lexicon: the default decoder borrows the shipped English lexicon, an
+    # explicitly named lexicon decoder says how to build one.
+    assert Recognizer.load(tiny_model_dir).decoder == DEFAULT_DECODER
+    if DEFAULT_DECODER != "greedy":
+        from htr.errors import ModelError
+
+        with pytest.raises(ModelError):
+            Recognizer.load(tiny_model_dir, DEFAULT_DECODER)
