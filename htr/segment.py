@@ -162,21 +162,19 @@ def find_lines(grey: np.ndarray) -> list[Line]:
 def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
                    layout: Layout | None = None) -> InputKind:
     """Whether an image shows a page (several lines, or none: a blank page is a page), a single
-    line, or a single word. One line found in an image at most three of its heights tall is a
-    line image, and a word image if :class:`WordSegmenter` finds only one word in it.
+    line, or a single word. One line found in an image at most three of its heights tall (or,
+    where no line is found, ink filling a third of the image's height) is a line image, and a word image if :class:`WordSegmenter` finds only one word in it.
     ``layout``: the segmenter's analysis of ``grey`` when already made."""
     grey = _as_grey(grey)
     layout = layout or (segmenter or LineSegmenter()).analyse(grey)
-    if not layout.lines and layout.ink_box is not None:
-        # Too little ink for a line of a page, but filling the image's height as a crop does:
-        # a word or a short line written with a thin pen.
-        x0, y0, x1, y1 = layout.ink_box
-        if y1 - y0 < 0.25 * grey.shape[0]:
-            return "page"
-    elif len(layout.lines) != 1:
-        return "page"
-    else:
+    if len(layout.lines) == 1:
         x0, y0, x1, y1 = layout.lines[0].box
+    elif not layout.lines and layout.ink_box is not None:
+        # Too little ink for a line of a page (a word or a short line written with a thin
+        # pen): a crop if the ink fills the image's height.
+        x0, y0, x1, y1 = layout.ink_box
+    else:
+        return "page"
     if grey.shape[0] > 3 * (y1 - y0):
         return "page"
     words = WordSegmenter().find_words(grey[y0:y1, x0:x1], (x0, y0, x1, y1))
@@ -786,6 +784,9 @@ WORD_GAP_MIN = 0.7
 #: Ink that does not reach a line's core and is taller than this (x-heights) is not a dot or a
 #: t-cross of the line but an ascender or descender of the line above or below.
 MARK_HEIGHT = 0.6
+#: Most a line's core may move (x-heights) from one strip of the line to the next (a strip is
+#: about as wide as the line is high, some three x-heights).
+CORE_STEP = 0.6
 
 
 class WordSegmenter:
@@ -890,9 +891,8 @@ def _local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
     The line is cut into strips about as wide as it is high; in each strip with ink the core is
     the run of rows round the densest one that cross at least half as many strokes (strokes
     crossed per row, not ink per row: an underline or a long dash is one stroke). The x-height
-    is the strips' median (weighted by their ink), the centre is interpolated between strips
-    (a running median of three first: one odd strip, a capital or a flourish, does not bend
-    it)."""
+    is the strips' median (weighted by their ink), the centre is interpolated between strips,
+    each strip's checked against its neighbour's."""
     h, w = ink.shape
     starts = np.zeros_like(ink)
     starts[:, 1:] = ink[:, 1:] & ~ink[:, :-1]
@@ -921,14 +921,23 @@ def _local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
         ys = np.flatnonzero(rows)
         top, bottom = (int(ys.min()), int(ys.max()) + 1) if ys.size else (0, h)
         return np.full(w, (top + bottom) / 2), max(2.0, float(bottom - top))
-    centres = np.array(centres)
-    if len(centres) >= 3:
-        padded = np.concatenate([[centres[0]], centres, [centres[-1]]])
-        centres = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
     order = np.argsort(heights)
     cw = np.cumsum(np.array(weights)[order])
-    x_height = float(np.array(heights)[order][np.searchsorted(cw, 0.5 * cw[-1])])
-    return np.interp(np.arange(w), mids, centres), max(2.0, x_height)
+    x_height = max(2.0, float(np.array(heights)[order][np.searchsorted(cw, 0.5 * cw[-1])]))
+    # Followed from the strip with the most ink outwards: a strip whose core jumps from its
+    # neighbour's by more than CORE_STEP x-heights, or with little ink, holds mostly other
+    # ink (a descender of the line above, the ascenders of the line below, a flourish) and
+    # takes its neighbour's centre instead.
+    centres, weights = np.array(centres), np.array(weights)
+    weak = weights < 0.2 * np.median(weights)
+    start = int(np.argmax(weights))
+    for step in (1, -1):
+        prev = centres[start]
+        for i in range(start + step, len(centres) if step > 0 else -1, step):
+            if weak[i] or abs(centres[i] - prev) > CORE_STEP * x_height:
+                centres[i] = prev
+            prev = centres[i]
+    return np.interp(np.arange(w), mids, centres), x_height
 
 
 def _foreign_components(labels: np.ndarray, n: int, lab: np.ndarray, in_core: np.ndarray,

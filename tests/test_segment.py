@@ -187,3 +187,83 @@ def test_words_split_at_spaces():
 @pytest.mark.parametrize("shape", [(1, 1), (5, 400), (400, 5)])
 def test_tiny_images_do_not_crash(shape):
     assert find_lines(np.full(shape, 200, np.uint8)) == []
+
+
+def draw_words(words, letter_gap, word_gap, font=PRINT, scale=1.4, thick=2, rise=None,
+               size=(1500, 120), base=80, seed=4):
+    """A line (grey) written letter by letter: ``letter_gap`` pixels of paper between the
+    letters' ink, ``word_gap`` between words, the baseline at ``base`` less ``rise(x)``; and
+    each word's ink box."""
+    w, h = size
+    ink = np.zeros((h, w), np.uint8)
+    x, boxes = 20, []
+    for word in words:
+        one = np.zeros_like(ink)
+        for ch in word:
+            letter = np.zeros_like(ink)
+            y = base - int(round(rise(x))) if rise else base
+            cv2.putText(letter, ch, (x, y), font, scale, 255, thick, cv2.LINE_AA)
+            x0, _, x1, _ = ink_box(letter > 60)
+            if x0 < x:  # Hershey letters start a little right of the pen: close up
+                pass
+            shift = x - x0
+            letter = np.roll(letter, shift, axis=1)
+            one = np.maximum(one, letter)
+            x = x1 + shift + letter_gap
+        boxes.append(ink_box(one > 60))
+        ink = np.maximum(ink, one)
+        x = boxes[-1][2] + word_gap
+    return paper(ink, True, np.random.default_rng(seed)), boxes
+
+
+def words_match(found, boxes, min_iou=0.5) -> bool:
+    return len(found) == len(boxes) and all(iou(f.box, b) >= min_iou for f, b in zip(found, boxes))
+
+
+def test_words_of_spaced_print_are_not_cut_at_letters():
+    # Letters a good half x-height apart, words three times as far: the cut follows the line's
+    # own spacing, not a fixed fraction of the x-height.
+    xh = 20  # x-height of FONT_HERSHEY_SIMPLEX at scale 1.4, about
+    line, boxes = draw_words(["plain", "words", "set", "wide"], letter_gap=int(0.55 * xh),
+                             word_gap=int(1.8 * xh))
+    assert words_match(find_words(line), boxes)
+
+
+def test_joined_writing_with_narrow_spaces_is_cut_at_every_space():
+    # No gaps inside the words at all (joined letters): every gap is a space, narrow as it is.
+    xh = 20
+    line, boxes = draw_words(["plain", "words", "set", "close", "together"], letter_gap=-2,
+                             word_gap=int(0.5 * xh))
+    assert words_match(find_words(line), boxes)
+
+
+def test_words_of_a_curving_line():
+    # The baseline bends up and back down by more than an x-height: the core is followed.
+    words = ["the", "line", "bends", "up", "and", "down", "again"]
+    line, boxes = draw_words(words, letter_gap=1, word_gap=32, font=SCRIPT, scale=1.5,
+                             rise=lambda x: 60 * np.sin(np.pi * x / 1300), size=(1500, 160),
+                             base=120)
+    assert words_match(find_words(line), boxes)
+
+
+def test_neighbouring_lines_ink_stays_out_of_the_words():
+    # A crop from a page: the descenders of the line above and the ascenders of the line below
+    # reach into it, cut off by its edges. They are no words and do not stretch any word's box.
+    ink = np.zeros((300, 1000), np.uint8)
+    cv2.putText(ink, "gypsy jolly quays yearly going", (60, 104), SCRIPT, 1.5, 255, 2, cv2.LINE_AA)
+    cv2.putText(ink, "lofty hedges below the tall bluffs", (60, 186), SCRIPT, 1.5, 255, 2,
+                cv2.LINE_AA)
+    drawn, x = [], 100
+    for word in ["some", "more", "air"]:
+        one = np.zeros_like(ink)
+        cv2.putText(one, word, (x, 150), SCRIPT, 1.5, 255, 2, cv2.LINE_AA)
+        drawn.append(ink_box(one > 60))
+        ink = np.maximum(ink, one)
+        x = drawn[-1][2] + 40
+    page = paper(ink, False, np.random.default_rng(5))
+    y0, y1 = min(b[1] for b in drawn) - 12, max(b[3] for b in drawn) + 12
+    crop = page[y0:y1]
+    assert (ink[y0] > 60).any() and (ink[y1 - 1] > 60).any()  # the neighbours do reach in
+    found = find_words(crop, (0, y0, 1000, y1))
+    assert words_match(found, drawn)
+    assert all(f.box[1] >= b[1] - 3 and f.box[3] <= b[3] + 3 for f, b in zip(found, drawn))
