@@ -56,7 +56,8 @@ DEFAULTS: dict = {
     "HTR_MAX_PIXELS": 40_000_000,
     "HTR_MAX_FILES": 10,
     "HTR_MODEL": None,                       # model folder; None: the shipped models/default
-    "HTR_DECODERS": ["greedy", "wordbeam"],  # loaded at start-up; the first is the default
+    "HTR_DECODERS": None,                    # loaded at start-up; None: all the library's
+    "HTR_DEFAULT_DECODER": None,             # None: the library's default (htr.decode)
     "HTR_FORMATS": ["PNG", "JPEG"],          # accepted image formats (sniffed from the bytes)
     "HTR_LOW_CONFIDENCE": 0.5,               # words read with less confidence are marked
     "HTR_TESSERACT": True,                   # offer Tesseract's reading beside ours
@@ -121,23 +122,25 @@ class Engine:
     and Tesseract's version (None when it is not installed). Reading is serialised: the network
     already uses every core, and one read at a time keeps memory flat."""
 
-    def __init__(self, model: str | None, decoders: list[str], tesseract: bool,
-                 tesseract_cmd: str | None, warmup: bool) -> None:
+    def __init__(self, model: str | None, decoders: list[str] | None, default: str | None,
+                 tesseract: bool, tesseract_cmd: str | None, warmup: bool) -> None:
+        from htr.decode import DECODERS, DEFAULT_DECODER
         from htr.recognizer import DEFAULT_MODEL, Recognizer
 
         started = time.perf_counter()
         self.model_dir = Path(model or DEFAULT_MODEL)
+        default = default or (DEFAULT_DECODER if not decoders or DEFAULT_DECODER in decoders
+                              else decoders[0])
+        names = [default] + [d for d in (decoders or DECODERS) if d != default]
         self.recognizers = {}
-        for name in decoders:
+        for name in names:  # the default first: the upload form lists them in this order
             try:
                 self.recognizers[name] = Recognizer.load(self.model_dir, decoder=name)
             except (ModelError, ValueError, OSError) as exc:
-                if not self.recognizers and name == decoders[0]:
+                if name == default:
                     raise  # no default decoder: the app cannot work
                 log.warning("decoder %s not loaded: %s", name, exc)
-        if not self.recognizers:
-            raise ModelError("no decoder configured (HTR_DECODERS is empty)")
-        self.default_decoder = next(iter(self.recognizers))
+        self.default_decoder = default
         first = self.recognizers[self.default_decoder]
         self.height = first.height
         self.characters = len(first.charset)
@@ -427,8 +430,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["HTR_FORMATS"] = [f.upper() for f in app.config["HTR_FORMATS"]]
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    engine = Engine(app.config["HTR_MODEL"], list(app.config["HTR_DECODERS"]),
-                    app.config["HTR_TESSERACT"], app.config["HTR_TESSERACT_CMD"],
+    engine = Engine(app.config["HTR_MODEL"], app.config["HTR_DECODERS"],
+                    app.config["HTR_DEFAULT_DECODER"], app.config["HTR_TESSERACT"], app.config["HTR_TESSERACT_CMD"],
                     app.config["HTR_WARMUP"])
     app.extensions["htr"] = engine
     openapi = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
