@@ -133,8 +133,12 @@ def normalize_ink(grey: np.ndarray) -> np.ndarray:
         bg = cv2.blur(bg, (k, k))
     flat = g / np.maximum(bg, 1.0)
     lo, hi = np.percentile(flat, (1.0, 90.0))
-    if hi - lo < 0.08:  # blank or nearly uniform: nothing to stretch
-        return np.full_like(grey, 255)
+    if hi - lo < 0.08:
+        # Under 1 % ink: a page with a few lines on it, or blank paper. The darkest pixels
+        # tell; they must stand out further, as the extreme of paper grain goes deeper.
+        lo = np.percentile(flat, 0.05)
+        if hi - lo < 0.2:  # blank or nearly uniform: nothing to stretch
+            return np.full_like(grey, 255)
     out = (flat - lo) / (hi - lo)
     return np.clip(out * 255.0, 0, 255).astype(np.uint8)
 

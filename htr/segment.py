@@ -929,6 +929,9 @@ def _local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
     # ink (a descender of the line above, the ascenders of the line below, a flourish) and
     # takes its neighbour's centre instead.
     centres, weights = np.array(centres), np.array(weights)
+    if len(centres) >= 3:  # a running median of three (the end strips: of the three there)
+        padded = np.concatenate([[np.median(centres[:3])], centres, [np.median(centres[-3:])]])
+        centres = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
     weak = weights < 0.2 * np.median(weights)
     start = int(np.argmax(weights))
     for step in (1, -1):
