@@ -157,10 +157,15 @@ del re
 
 class BeamDecoder:
     """CTC prefix beam search (pyctcdecode) over a charset, with a :class:`LexiconLM` when given a
-    lexicon (else plain prefix beam search). Build once, decode many."""
+    lexicon (else plain prefix beam search). Build once, decode many.
+
+    In each frame only characters with log-probability at least ``token_min_logp`` (and the best)
+    are tried; beams more than ``-beam_prune_logp`` below the best are dropped. -5 (pyctcdecode's
+    default) keeps the beam under 40 ms a line on the validation sets; -6 reads IAM-OnDB a little
+    better (WER 20.6% against 21.4%) at 1.5 times the time."""
 
     def __init__(self, charset: Charset, lexicon: Lexicon | None = None, beam_width: int = 25,
-                 token_min_logp: float = -6.0, beam_prune_logp: float = -10.0, **lm_params) -> None:
+                 token_min_logp: float = -5.0, beam_prune_logp: float = -10.0, **lm_params) -> None:
         if BeamSearchDecoderCTC is None:
             raise ImportError("the beam decoder needs pyctcdecode: "
                               "pip install --no-deps pyctcdecode pygtrie")
