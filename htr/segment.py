@@ -891,8 +891,8 @@ def _local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
     The line is cut into strips about as wide as it is high; in each strip with ink the core is
     the run of rows round the densest one that cross at least half as many strokes (strokes
     crossed per row, not ink per row: an underline or a long dash is one stroke). The x-height
-    is the strips' median (weighted by their ink), the centre is interpolated between strips,
-    each strip's checked against its neighbour's."""
+    is the strips' median (weighted by their ink); the centre is interpolated between strips,
+    after a running median of three and a check of each strip against its neighbour's."""
     h, w = ink.shape
     starts = np.zeros_like(ink)
     starts[:, 1:] = ink[:, 1:] & ~ink[:, :-1]
@@ -924,14 +924,14 @@ def _local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
     order = np.argsort(heights)
     cw = np.cumsum(np.array(weights)[order])
     x_height = max(2.0, float(np.array(heights)[order][np.searchsorted(cw, 0.5 * cw[-1])]))
-    # Followed from the strip with the most ink outwards: a strip whose core jumps from its
-    # neighbour's by more than CORE_STEP x-heights, or with little ink, holds mostly other
-    # ink (a descender of the line above, the ascenders of the line below, a flourish) and
-    # takes its neighbour's centre instead.
     centres, weights = np.array(centres), np.array(weights)
     if len(centres) >= 3:  # a running median of three (the end strips: of the three there)
         padded = np.concatenate([[np.median(centres[:3])], centres, [np.median(centres[-3:])]])
         centres = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    # Followed from the strip with the most ink outwards: a strip whose core jumps from its
+    # neighbour's by more than CORE_STEP x-heights, or with little ink, holds mostly other
+    # ink (a descender of the line above, the ascenders of the line below, a flourish) and
+    # takes its neighbour's centre instead.
     weak = weights < 0.2 * np.median(weights)
     start = int(np.argmax(weights))
     for step in (1, -1):
