@@ -167,7 +167,7 @@ def compose_page(name: str, pool, rng: np.random.Generator, skew: float) -> Synt
     height = int(sum(LINE_HEIGHT * scale * spacing for _ in drawn) + 2 * LINE_HEIGHT * scale + 100)
     cover = np.zeros((height, width), np.float32)
     placed = []
-    y = 50 + rng.uniform(0, 40)
+    y = 50 + LINE_HEIGHT * scale * 0.6 + rng.uniform(0, 40)  # the first line's middle
     for alpha, xy, pen, s, words, text, scored in drawn:
         a = cv2.resize(alpha, (max(1, round(alpha.shape[1] * s)), max(1, round(alpha.shape[0] * s))),
                        interpolation=cv2.INTER_AREA)
@@ -178,7 +178,9 @@ def compose_page(name: str, pool, rng: np.random.Generator, skew: float) -> Synt
             a = np.clip(a / max(0.3, float(np.percentile(strong, 95))), 0, 1)
         indent = left + int(rng.uniform(0, 0.15) * width) if rng.random() < 0.3 else left
         indent = min(indent, width - a.shape[1] - 5)
-        oy = int(round(y))
+        # Lines written on regular baselines: the middle of each line's ink (not of its
+        # rendered box, in which the renderer places the ink at random) one pitch apart.
+        oy = max(0, int(round(y - s * float(np.median(xy[:, 1])))))
         hh, ww = min(a.shape[0], height - oy), a.shape[1]
         cover[oy:oy + hh, indent:indent + ww] = np.maximum(cover[oy:oy + hh, indent:indent + ww], a[:hh])
         placed.append((xy * s + (indent, oy), pen * s, [p * s + (indent, oy) for p in words], text, scored))
@@ -340,6 +342,7 @@ def main() -> int:
         gt = page.words
         ignore = np.array([l.box for l in page.lines if not l.scored], np.float64).reshape(-1, 4)
         draw = k < args.overlays
+        hits = {name: t.hit for name, t in tallies.items()}
         if args.only != "page":
             t = tallies["lines"]
             found_all = []
@@ -379,7 +382,8 @@ def main() -> int:
                 overlay(page, pred, Path(f"/tmp/wordbox_{page.name}_recognizer.png"))
         print(f"  {page.name}: {page.grey.shape[1]}x{page.grey.shape[0]}, {len(page.lines)} lines "
               f"({sum(l.scored for l in page.lines)} scored), {len(gt)} words"
-              + "".join(f"; {name} {t.seconds[-1]:.2f} s" for name, t in tallies.items() if t.seconds),
+              + "".join(f"; {name} {t.hit - hits[name]} matched, {t.seconds[-1]:.2f} s"
+                        for name, t in tallies.items() if t.seconds),
               flush=True)
     print(f"pages {args.pages} (seed {args.seed}, skew up to {args.skew} deg); composing took "
           f"{np.mean(render_s):.2f} s/page; CPU seconds per page, {args.threads} OpenCV thread(s)")
