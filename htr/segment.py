@@ -393,6 +393,15 @@ def _estimate_spacing(ink: np.ndarray, angle: float, stats: np.ndarray) -> float
     peak = first_min + int(strong[0] if strong.size else np.argmax(rest))
     if seg[peak] < 0.1 or seg[peak] - seg[first_min] < 0.05:
         return guess
+    # With few lines the pairs of neighbours are few too, and lines unlike in shape (a tall
+    # line beside a flat one) correlate less well than the like pair two lines apart: a peak
+    # at about half the lag found, clearly positive and half as high, is the period.
+    half = maxima[(maxima < peak - first_min) & (np.abs(first_min + maxima - peak / 2) <= 0.2 * peak)
+                  ] + first_min if maxima.size else maxima
+    half = half[(seg[half] >= 0.5 * seg[peak]) & (seg[half] >= 0.1)
+                & (seg[half] - seg[first_min] >= 0.05)] if half.size else half
+    if half.size:
+        peak = int(half[np.argmax(seg[half])])
     return float(lo + peak)
 
 
@@ -840,43 +849,60 @@ class WordSegmenter:
         # Gaps are looked for over the core and a half x-height round it: the slanted ascenders
         # and descenders of neighbouring letters overlap in x further out and would close real
         # gaps (and a crop from a page holds bits of the lines above and below there).
+        lab = labels[ys, xs]
         near = np.abs(off) <= x_height
         if not near.any():
             return []
-        on = np.unique(xs[near])
-        gaps_at = np.flatnonzero(np.diff(on) > 1)
-        gap_w = (on[gaps_at + 1] - on[gaps_at] - 1).astype(np.float64)
+        clusters, gap_w = _clusters(lab, xs, ys, near, np.abs(off) <= 0.5 * x_height, n, x_height)
         thr = _gap_threshold(gap_w / x_height, self.gap) * x_height
-        cuts = gaps_at[gap_w > thr]
-        starts = np.concatenate([[on[0]], on[cuts + 1]])
-        ends = np.concatenate([on[cuts], [on[-1]]]) + 1
-        # A word is the components whose ink in the core rows lies (mostly) between its cuts,
-        # whole: ascenders and descenders that lean past a cut stay with their word.
-        ys, xs = ys[near], xs[near]
-        seg = np.searchsorted(starts, xs, side="right") - 1
-        votes = np.zeros((n, len(starts)), np.int64)
-        np.add.at(votes, (labels[ys, xs], seg), 1)
-        owner = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
-        # A component in two words' cores (an underline or a flourish joining them) is cut
-        # half-way between them instead.
-        ranked = np.sort(votes, axis=1)
-        shared = (ranked[:, -2] >= 0.2 * ranked[:, -1]) & (ranked[:, -1] > 0) if len(starts) > 1 \
-            else np.zeros(n, bool)
-        cut_at = np.concatenate([[0], (ends[:-1] + starts[1:]) // 2, [w]])
+        word_of = np.concatenate([[0], np.cumsum(gap_w > thr)])  # cluster -> word
+        owner = np.where(clusters >= 0, word_of[np.maximum(clusters, 0)], -1)
+        n_words = int(word_of[-1]) + 1
+        # Each word's columns (its clusters' ink near the core); the ink that is in no cluster
+        # (dots, accents, t-crosses, dashes, underlines) goes to the word whose columns it
+        # overlaps most, or the nearest; across two words (an underline, a flourish) it is cut
+        # half-way between them.
+        in_unit = owner[lab] >= 0
+        wx0 = np.full(n_words, w, np.int64)
+        wx1 = np.full(n_words, -1, np.int64)
+        np.minimum.at(wx0, owner[lab[in_unit & near]], xs[in_unit & near])
+        np.maximum.at(wx1, owner[lab[in_unit & near]], xs[in_unit & near])
+        live = wx1 >= 0
+        if not live.any():
+            return []
+        cx0 = np.full(n, w, np.int64)
+        cx1 = np.full(n, -1, np.int64)
+        np.minimum.at(cx0, lab, xs)
+        np.maximum.at(cx1, lab, xs)
+        shared = np.zeros(n, bool)
+        for i in np.flatnonzero((owner < 0) & (cx1 >= 0)):
+            over = np.clip(np.minimum(cx1[i], wx1) - np.maximum(cx0[i], wx0) + 1, 0, None)
+            over[~live] = 0
+            if over.max() > 0:
+                owner[i] = int(np.argmax(over))
+                shared[i] = np.sum(over >= 0.2 * (cx1[i] - cx0[i] + 1)) >= 2
+            else:
+                dist = np.where(live, np.maximum(wx0 - cx1[i], cx0[i] - wx1), np.inf)
+                owner[i] = int(np.argmin(dist))
+        ends = np.where(live, wx1 + 1, 0)
+        starts = np.where(live, wx0, 0)
+        mids = [(ends[k] + starts[k + 1]) // 2 for k in range(n_words - 1)]
+        cut_at = np.concatenate([[0], np.maximum.accumulate(np.array(mids, np.int64)) if mids
+                                 else np.zeros(0, np.int64), [w]])
         # Every ink pixel of the line (original, unsheared): its word, by owner or by column.
         iy, ix = np.nonzero(original > 0)
         lab = original[iy, ix]
         word = owner[lab]
         split = shared[lab]
-        word[split] = np.searchsorted(cut_at, ix[split], side="right") - 1
+        word[split] = np.clip(np.searchsorted(cut_at, ix[split], side="right") - 1, 0, n_words - 1)
         ok = word >= 0
         iy, ix, word = iy[ok], ix[ok], word[ok]
         words = []
-        for k in range(len(starts)):
+        for k in range(n_words):
             sel = word == k
             if not sel.any():
                 continue
-            if sel.sum() < 0.05 * x_height ** 2 and len(starts) > 1:
+            if sel.sum() < 0.05 * x_height ** 2 and n_words > 1:
                 continue  # a lone dot or speck between words
             x0, x1 = int(ix[sel].min()), int(ix[sel].max()) + 1
             y0, y1 = int(iy[sel].min()), int(iy[sel].max()) + 1
@@ -960,6 +986,73 @@ def _foreign_components(labels: np.ndarray, n: int, lab: np.ndarray, in_core: np
     edge = (y0 == 0) | (y1 == h - 1)
     tall = (y1 - y0 + 1) > MARK_HEIGHT * x_height
     return present & ~reach & (edge | tall)
+
+
+def _clusters(lab: np.ndarray, xs: np.ndarray, ys: np.ndarray, near: np.ndarray,
+              in_core: np.ndarray, n: int, x_height: float) -> tuple[np.ndarray, np.ndarray]:
+    """The letters-or-words of a line, left to right, and the gaps between them.
+
+    ``lab``, ``xs``, ``ys`` are the line's ink pixels (label, column, row), ``near`` marks those
+    near its core (the gaps are measured there) and ``in_core`` those in it. The units are the
+    components that reach the core, less flat strokes (t-crosses, dashes, underlines: they
+    may span letters and words); a unit mostly within the columns of the cluster before it
+    (a letter written under an overhanging one) joins that cluster. The gap between two
+    neighbouring clusters is their nearest approach along the rows they share (0 where they
+    touch or interlock), or the blank columns between them where they share no row: slanted
+    writing's words overlap in columns yet keep a clear space along each row.
+
+    Returns each component's cluster (-1: no unit) and the gaps (pixels, one fewer than
+    clusters)."""
+    x0 = np.full(n, np.iinfo(np.int64).max, np.int64)
+    x1 = np.full(n, -1, np.int64)
+    y0 = np.full(n, np.iinfo(np.int64).max, np.int64)
+    y1 = np.full(n, -1, np.int64)
+    sel = near
+    np.minimum.at(x0, lab[sel], xs[sel])
+    np.maximum.at(x1, lab[sel], xs[sel])
+    np.minimum.at(y0, lab[sel], ys[sel])
+    np.maximum.at(y1, lab[sel], ys[sel])
+    reach = np.bincount(lab[in_core], minlength=n)[:n] > 0
+    wide, tall = x1 - x0 + 1, y1 - y0 + 1
+    flat = (tall < 0.35 * x_height) & (wide > 2 * tall)
+    units = np.flatnonzero((x1 >= 0) & reach & ~flat)
+    if units.size == 0:
+        units = np.flatnonzero(x1 >= 0)
+    cluster = np.full(n, -1, np.int64)
+    if units.size == 0:
+        return cluster, np.zeros(0)
+    order = units[np.argsort(x0[units], kind="stable")]
+    cx0, cx1 = [], []
+    for i in order.tolist():
+        if cx1:
+            overlap = min(x1[i], cx1[-1]) - max(x0[i], cx0[-1]) + 1
+            if overlap > 0.5 * min(x1[i] - x0[i] + 1, cx1[-1] - cx0[-1] + 1):
+                cluster[i] = len(cx1) - 1
+                cx0[-1], cx1[-1] = min(cx0[-1], x0[i]), max(cx1[-1], x1[i])
+                continue
+        cluster[i] = len(cx1)
+        cx0.append(x0[i])
+        cx1.append(x1[i])
+    k = len(cx1)
+    if k == 1:
+        return cluster, np.zeros(0)
+    # Each cluster's first and last ink column in every row near the core.
+    c = cluster[lab]
+    sel = near & (c >= 0)
+    r0 = int(ys[sel].min())
+    rows = int(ys[sel].max()) - r0 + 1
+    left = np.full((k, rows), np.iinfo(np.int64).max, np.int64)
+    right = np.full((k, rows), -1, np.int64)
+    np.minimum.at(left, (c[sel], ys[sel] - r0), xs[sel])
+    np.maximum.at(right, (c[sel], ys[sel] - r0), xs[sel])
+    gaps = np.zeros(k - 1)
+    for j in range(k - 1):
+        both = (right[j] >= 0) & (right[j + 1] >= 0)
+        if both.any():
+            gaps[j] = max(0, int(np.min(left[j + 1][both] - right[j][both])) - 1)
+        else:
+            gaps[j] = max(0, int(cx0[j + 1] - cx1[j]) - 1)
+    return cluster, gaps
 
 
 def _gap_threshold(gaps: np.ndarray, typical: float = WORD_GAP) -> float:
