@@ -441,7 +441,7 @@ def _find_tracks(ink: np.ndarray, angle: float, spacing: float, merge_gap: float
         return [], {}
     r = max(1, int(round(0.3 * sc)))
     local_max = cv2.dilate(smooth, np.ones((2 * r + 1, 1), np.uint8))
-    near = cv2.dilate(smooth, np.ones((int(2 * sc) | 1, int(3 * sc) | 1), np.uint8))
+    near = cv2.dilate(smooth, np.ones((int(1.4 * sc) | 1, int(3 * sc) | 1), np.uint8))
     peak = (smooth >= local_max) & (smooth > 0.08 * top) & (smooth > NEAR_RATIO * near)
     peak[1:] &= ~peak[:-1]  # a flat top gives one peak, not two
     cols, rows = np.nonzero(peak.T)
