@@ -4,9 +4,9 @@ synthetic pages composed from rendered IAM-OnDB *validation* lines, where every 
 is known from the pen strokes.
 
 Each page holds 10-25 lines drawn with randomised pens (:func:`htr.ink.render_strokes` with a
-generator: pen width and pressure, slant, rotation; the ink made equally dark), each line scaled a little differently, set
-with varied line spacing (ascenders and descenders of neighbouring lines may touch) and indent,
-on paper with uneven lighting, blotchy texture and grain, the whole page turned by up to
+generator: pen width and pressure, slant, rotation), the ink made equally dark and the writing
+one size (give or take 7 % a line: one writer, one pen), on regular baselines at a varied line
+spacing (ascenders and descenders of neighbouring lines may touch) and indent, on paper with uneven lighting, blotchy texture and grain, the whole page turned by up to
 ``--skew`` degrees. The true boxes come from the strokes themselves: the renderer's pixel
 coordinates of every pen point are captured (by wrapping ``htr.ink._draw``, which receives
 them), a word's box is the box of its points grown by half the pen width, and its points are
@@ -147,13 +147,10 @@ def compose_page(name: str, pool, rng: np.random.Generator, skew: float) -> Synt
     spacing = rng.uniform(0.95, 1.6)  # line pitch in rendered line heights (80 px at scale 1)
     width = int(rng.uniform(1500, 2200))
     left = int(rng.uniform(0.04, 0.12) * width)
-    drawn = []
+    rendered = []
     for idx, text, loader, cut in chosen:
         strokes = loader.strokes()
         alpha, xy, first, pen = render_with_points(strokes, rng)
-        s = scale * rng.uniform(0.9, 1.1)
-        if alpha.shape[1] * s > width - left - 20:
-            s = (width - left - 20) / alpha.shape[1]
         starts = np.flatnonzero(first)
         bounds = np.append(starts, len(xy))
         words = []
@@ -163,7 +160,16 @@ def compose_page(name: str, pool, rng: np.random.Generator, skew: float) -> Synt
                 words.append(pts)
         else:
             cut = None
-        drawn.append((alpha, xy, pen, s, words, text, cut is not None))
+        body = max(1.0, float(np.subtract(*np.percentile(xy[:, 1], [75, 25]))))
+        rendered.append((alpha, xy, pen, body, words, text, cut is not None))
+    # One writer, one size: every line's body (the renderer draws each at its own) brought to
+    # the page's, give or take 7 %; the sheet is widened for the longest line.
+    page_body = float(np.median([r[3] for r in rendered]))
+    drawn = []
+    for alpha, xy, pen, body, words, text, scored in rendered:
+        s = scale * page_body / body * rng.uniform(0.93, 1.07)
+        drawn.append((alpha, xy, pen, s, words, text, scored))
+    width = max(width, int(max(d[0].shape[1] * d[3] for d in drawn)) + left + 20)
     height = int(sum(LINE_HEIGHT * scale * spacing for _ in drawn) + 2 * LINE_HEIGHT * scale + 100)
     cover = np.zeros((height, width), np.float32)
     placed = []
