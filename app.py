@@ -40,7 +40,7 @@ from flask import Flask, Request, jsonify, redirect, render_template, request, u
 from PIL import Image, ImageOps  # noqa: E402
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge  # noqa: E402
 
-from htr.errors import ImageError, ModelError  # noqa: E402
+from htr.errors import ImageError  # noqa: E402
 from htr.image import load_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -66,6 +66,7 @@ DEFAULTS: dict = {
     "HTR_TESSERACT_TIMEOUT": 60,             # seconds
     "HTR_DISPLAY_SIZE": 1600,                # long side of the image shown on the results page
     "HTR_WARMUP": True,                      # read a drawn line at start-up (first request fast)
+    "HTR_BACKGROUND_LOAD": True,             # load the other decoders after the default, aside
 }
 
 #: What each error code means for HTTP; the codes are part of the API (see openapi.json).
@@ -120,40 +121,79 @@ class Upload:
 class Engine:
     """The recognizers of one process, one per decoder, each with its page reader (segmenter),
     and Tesseract's version (None when it is not installed). Reading is serialised: the network
-    already uses every core, and one read at a time keeps memory flat."""
+    already uses every core, and one read at a time keeps memory flat.
+
+    The default decoder is loaded (and warmed up) before the app serves anything; the others are
+    loaded right after, in a background thread, so that the first answer comes sooner. A request
+    for one of them that comes before it is ready waits for it."""
 
     def __init__(self, model: str | None, decoders: list[str] | None, default: str | None,
-                 tesseract: bool, tesseract_cmd: str | None, warmup: bool) -> None:
+                 tesseract: bool, tesseract_cmd: str | None, warmup: bool,
+                 background: bool = True) -> None:
         from htr.decode import DECODERS, DEFAULT_DECODER
-        from htr.recognizer import DEFAULT_MODEL, Recognizer
 
         started = time.perf_counter()
+        from htr.recognizer import DEFAULT_MODEL
+
         self.model_dir = Path(model or DEFAULT_MODEL)
         default = default or (DEFAULT_DECODER if not decoders or DEFAULT_DECODER in decoders
                               else decoders[0])
-        names = [default] + [d for d in (decoders or DECODERS) if d != default]
-        self.recognizers = {}
-        for name in names:  # the default first: the upload form lists them in this order
-            try:
-                self.recognizers[name] = Recognizer.load(self.model_dir, decoder=name)
-            except (ModelError, ValueError, OSError) as exc:
-                if name == default:
-                    raise  # no default decoder: the app cannot work
-                log.warning("decoder %s not loaded: %s", name, exc)
+        #: Decoders offered, the default first (the upload form lists them in this order).
+        self.decoders = [default] + [d for d in (decoders or DECODERS) if d != default]
         self.default_decoder = default
-        first = self.recognizers[self.default_decoder]
+        self.recognizers: dict = {}
+        self.failed: dict[str, str] = {}
+        self._ready = {name: threading.Event() for name in self.decoders}
+        self.lock = threading.Lock()
+        self.warmup = warmup
+        self._load(default)  # raises: without its default decoder the app cannot work
+        first = self.recognizers[default]
         self.height = first.height
         self.characters = len(first.charset)
-        self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tesseract")
         self.tmpdir: str | None = None
         self.tesseract_version = self._tesseract_version(tesseract_cmd) if tesseract else None
-        if warmup:
-            self._warm_up()
         self.load_seconds = time.perf_counter() - started
-        log.info("loaded model %s, decoders %s, tesseract %s in %.1f s", self.model_dir.name,
-                 ", ".join(self.recognizers), self.tesseract_version or "not installed",
-                 self.load_seconds)
+        log.info("loaded model %s, decoder %s, tesseract %s in %.1f s", self.model_dir.name,
+                 default, self.tesseract_version or "not installed", self.load_seconds)
+        rest = self.decoders[1:]
+        if background and rest:
+            threading.Thread(target=self._load_all, args=(rest,), name="load-decoders",
+                             daemon=True).start()
+        else:
+            self._load_all(rest)
+
+    def _load(self, name: str) -> None:
+        from htr.recognizer import Recognizer
+
+        try:
+            recognizer = Recognizer.load(self.model_dir, decoder=name)
+            if self.warmup:
+                with self.lock:
+                    _warm_up(recognizer)
+            self.recognizers[name] = recognizer
+        except Exception as exc:
+            if name == self.default_decoder:
+                raise
+            log.warning("decoder %s not loaded: %s", name, exc)
+            self.failed[name] = str(exc)
+            self.decoders.remove(name)
+        finally:
+            self._ready[name].set()
+
+    def _load_all(self, names: list[str]) -> None:
+        for name in names:
+            self._load(name)
+        log.info("decoders loaded: %s", ", ".join(self.recognizers))
+
+    def recognizer(self, decoder: str, timeout: float = 300):
+        """The recognizer of a decoder, waiting for it if it is still being loaded."""
+        if decoder not in self.recognizers and decoder in self._ready:
+            self._ready[decoder].wait(timeout)
+        if decoder not in self.recognizers:
+            raise UploadError("invalid_option", f"The {decoder} decoder is not available on this "
+                              f"server: choose one of {', '.join(self.recognizers)}.")
+        return self.recognizers[decoder]
 
     def _tesseract_version(self, cmd: str | None) -> str | None:
         """Tesseract's version, or None when it cannot be run. pytesseract hands the image to
@@ -174,19 +214,10 @@ class Engine:
             tempfile.NamedTemporaryFile, dir=self.tmpdir)
         return version
 
-    def _warm_up(self) -> None:
-        """Read a drawn line once with each decoder, so the first user waits for no tracing."""
-        import cv2
-        import numpy as np
-
-        image = np.full((48, 260), 235, np.uint8)
-        cv2.putText(image, "warm up", (10, 34), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.1, 20, 2)
-        for recognizer in self.recognizers.values():
-            recognizer.read_page(image, level="line")
-
     def read(self, grey, level: str, decoder: str):
+        recognizer = self.recognizer(decoder)
         with self.lock:
-            return self.recognizers[decoder].read_page(grey, level=level)
+            return recognizer.read_page(grey, level=level)
 
     def tesseract(self, grey, level: str, lang: str, timeout: float) -> dict:
         """Tesseract's reading of the same (EXIF-rotated, greyscale) image, with its time."""
@@ -212,6 +243,16 @@ class Engine:
         text = "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())
         return {"engine": "tesseract", "available": True, "version": self.tesseract_version,
                 "text": text, "time_ms": _ms(time.perf_counter() - started)}
+
+
+def _warm_up(recognizer) -> None:
+    """Read a drawn line once, so that the first user waits for no graph tracing."""
+    import cv2
+    import numpy as np
+
+    image = np.full((48, 260), 235, np.uint8)
+    cv2.putText(image, "warm up", (10, 34), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.1, 20, 2)
+    recognizer.read_page(image, level="line")
 
 
 # --- reading one upload -----------------------------------------------------------------------
@@ -373,9 +414,9 @@ def _options(engine: Engine) -> tuple[str, str, bool]:
         raise UploadError("invalid_option", f"Unknown level {level!r}: choose one of "
                           f"{', '.join(LEVELS)}.")
     decoder = request.form.get("decoder", engine.default_decoder) or engine.default_decoder
-    if decoder not in engine.recognizers:
+    if decoder not in engine.decoders:
         raise UploadError("invalid_option", f"Unknown or unavailable decoder {decoder!r}: choose "
-                          f"one of {', '.join(engine.recognizers)}.")
+                          f"one of {', '.join(engine.decoders)}.")
     baseline = request.form.get("baseline", "")
     if baseline not in ("", "none", "tesseract"):
         raise UploadError("invalid_option", f"Unknown baseline {baseline!r}: use 'tesseract' or "
@@ -432,7 +473,7 @@ def create_app(config: dict | None = None) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     engine = Engine(app.config["HTR_MODEL"], app.config["HTR_DECODERS"],
                     app.config["HTR_DEFAULT_DECODER"], app.config["HTR_TESSERACT"], app.config["HTR_TESSERACT_CMD"],
-                    app.config["HTR_WARMUP"])
+                    app.config["HTR_WARMUP"], app.config["HTR_BACKGROUND_LOAD"])
     app.extensions["htr"] = engine
     openapi = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
 
@@ -443,7 +484,8 @@ def create_app(config: dict | None = None) -> Flask:
             "model": {"name": engine.model_dir.name, "height": engine.height,
                       "characters": engine.characters,
                       "load_seconds": round(engine.load_seconds, 2)},
-            "decoders": list(engine.recognizers), "default_decoder": engine.default_decoder,
+            "decoders": list(engine.decoders), "default_decoder": engine.default_decoder,
+            "decoders_loaded": [d for d in engine.decoders if d in engine.recognizers],
             "levels": list(LEVELS), "formats": cfg["HTR_FORMATS"],
             "tesseract": {"available": engine.tesseract_version is not None and
                           bool(cfg["HTR_TESSERACT"]), "version": engine.tesseract_version},

@@ -141,6 +141,7 @@ def test_healthz_reports_model_decoders_and_tesseract(client, openapi):
 
     assert sorted(body["decoders"]) == sorted(DECODERS) and body["decoders"][0] == DEFAULT_DECODER
     assert body["default_decoder"] == DEFAULT_DECODER
+    assert body["decoders_loaded"][0] == DEFAULT_DECODER
     assert body["tesseract"]["available"] is True and body["tesseract"]["version"]
 
 
@@ -406,3 +407,21 @@ def test_missing_tesseract_is_reported_not_fatal(app, client, monkeypatch):
     html = client.post("/read", data=upload(SAMPLE.read_bytes(), baseline="tesseract")
                        ).get_data(as_text=True)
     assert "Tesseract is not installed on this server." in html
+
+
+def test_another_model_and_a_decoder_that_cannot_load(tiny_model_dir):
+    """HTR_MODEL names another model folder; a decoder it cannot have (no lexicon) is left out
+    and asking for it is a clear error, while the rest works."""
+    from app import create_app
+
+    other = create_app({"HTR_MODEL": str(tiny_model_dir), "HTR_DECODERS": ["greedy", "beam"],
+                        "HTR_DEFAULT_DECODER": "greedy", "HTR_TESSERACT": False,
+                        "HTR_BACKGROUND_LOAD": False}).test_client()
+    health = other.get("/healthz").get_json()
+    assert health["model"]["name"] == tiny_model_dir.name
+    assert health["decoders"] == ["greedy"] and health["tesseract"]["available"] is False
+    assert_error(other.post("/api/v1/read", data=upload(SAMPLE.read_bytes(), decoder="beam")),
+                 400, "invalid_option")
+    body = other.post("/api/v1/read", data=upload(SAMPLE.read_bytes(), baseline="tesseract")
+                      ).get_json()
+    assert body["decoder"] == "greedy" and body["baseline"]["available"] is False
