@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--level", choices=("line", "page"), default="line",
                    help="line: read the sets' line (or word) crops; page: read whole pages of "
                         "page-level sets (pagexml) and score line detection and page CER")
+    e.add_argument("--recognise", choices=("lines", "words"), default="lines",
+                   help="with --level page: read whole lines (default) or word crops")
     return p
 
 
@@ -143,10 +145,12 @@ def _evaluate_pages(recognizers, args: argparse.Namespace) -> int:
         prefixes = tuple(f"{p.id}_" for p in pages)
         crops = [s for s in open_data(spec) if s.id.startswith(prefixes)]
         for recognizer in recognizers:
-            ev = evaluate_pages(recognizer, pages, progress=sys.stderr.isatty(), desc=spec.name)
+            ev = evaluate_pages(recognizer, pages, progress=sys.stderr.isatty(), desc=spec.name,
+                                recognise=args.recognise)
             lines = evaluate(recognizer, crops, desc=spec.name, progress=sys.stderr.isatty())
             d, drawn = ev.detection, ev.detection_drawn
-            print(f"{spec.name} ({recognizer.decoder}): {ev.n} pages, {d.truth} true lines, "
+            print(f"{spec.name} ({recognizer.decoder}, reading {args.recognise}): {ev.n} pages, "
+                  f"{d.truth} true lines, "
                   f"{d.found} found")
             print(f"  line detection (IoU >= 0.5, one to one): precision {d.precision:.3f}  "
                   f"recall {d.recall:.3f}  F1 {d.f1:.3f}")

@@ -96,20 +96,23 @@ class PageEvaluation:
 
 
 def evaluate_pages(recognizer, pages: Sequence[PageSample], progress: bool = True,
-                   desc: str = "pages") -> PageEvaluation:
-    """Read every page whole with :meth:`Recognizer.read_page` (level ``page``) and score it.
+                   desc: str = "pages", recognise: str = "lines") -> PageEvaluation:
+    """Read every page whole (level ``page``; ``recognise``: whole lines or word crops, see
+    :class:`htr.page.PageReader`) and score it.
 
     A page's time counts loading, segmentation, the network and decoding; segmentation is also
     timed on its own (a second pass over the loaded page).
     """
+    from .page import PageReader
     from .segment import LineSegmenter
 
+    reader = PageReader(recognizer, recognise=recognise)
     segmenter = LineSegmenter()
     found, found_drawn = Detection(0, 0, 0), Detection(0, 0, 0)
     hypotheses, seconds, segment_seconds = [], [], []
     for page in tqdm(pages, desc=desc, disable=not progress, leave=False, unit="page"):
         start = time.perf_counter()
-        result = recognizer.read_page(page.image, "page")
+        result = reader.read(page.image, "page")
         seconds.append(time.perf_counter() - start)
         hypotheses.append(result.text)
         grey = load_image(page.image)
