@@ -1,8 +1,10 @@
 """htr: read handwriting from images, offline, with a CNN + BiLSTM + CTC network.
 
 Pipeline stages, one module each: :mod:`htr.image` (load and preprocess), :mod:`htr.model` (the
-network), :mod:`htr.decode` (CTC decoding), :mod:`htr.results` (result types),
-:mod:`htr.recognizer` (load a model and read images), :mod:`htr.readers` (data sets),
+network), :mod:`htr.decode`, :mod:`htr.wordbeam`, :mod:`htr.beam` and :mod:`htr.lexicon` (CTC
+decoding), :mod:`htr.segment` (lines and words of a page), :mod:`htr.page` (a page read into one
+result), :mod:`htr.results` (result types: Page -> Line -> Word), :mod:`htr.recognizer` (load a
+model and read images, ``read_page``), :mod:`htr.readers` (data sets),
 :mod:`htr.augment` and :mod:`htr.training` (training), :mod:`htr.metrics` and
 :mod:`htr.evaluate` (scoring), :mod:`htr.text` (labels and charset).
 """
@@ -11,11 +13,11 @@ from __future__ import annotations
 
 from .errors import DataError, HTRError, ImageError, ModelError
 from .image import load_image, preprocess
-from .results import Recognition
+from .results import Line, Page, Recognition, Word
 from .text import Charset, normalize_text
 
-__all__ = ["Charset", "DataError", "HTRError", "ImageError", "ModelError", "Recognition",
-           "Recognizer", "load_image", "normalize_text", "preprocess"]
+__all__ = ["Charset", "DataError", "HTRError", "ImageError", "Line", "ModelError", "Page",
+           "Recognition", "Recognizer", "Word", "load_image", "normalize_text", "preprocess"]
 
 
 def __getattr__(name: str):
