@@ -100,13 +100,70 @@ def token_kind(token: str, lexicon: Lexicon) -> str:
     return "known" if words else "other"
 
 
-def make_decoders(charset: Charset, lexicon: Lexicon, beams: list[int], params: dict) -> list:
+def write_arpa(lexicon: Lexicon, path: Path, end_logp: float = -2.0, unk_logp: float = -7.0) -> None:
+    """The lexicon's word bigram model as an ARPA file (log10): the very model the ``beam`` and
+    ``wordbeam`` decoders use, for KenLM (whose PyPI package has no ``lmplz`` to build one)."""
+    v = len(lexicon)
+    ln10 = np.log(10.0)
+    uni = lexicon.unigram.astype(np.float64) / ln10
+    bo = np.log(np.maximum(lexicon.backoff.astype(np.float64), 1e-30)) / ln10
+    names = lexicon.words + ["<s>", "<unk>"]
+    keys = lexicon.bigram_keys
+    a, b = keys // (v + 2), keys % (v + 2)
+    ok = (b < v) & (a != v + 1)  # bigrams after <unk> are not an ARPA thing
+    a, b = a[ok], b[ok]
+    p2 = lexicon.bigram_prob[ok].astype(np.float64) + lexicon.backoff[a] * np.exp(lexicon.unigram[b])
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"\\data\\\nngram 1={v + 3}\nngram 2={len(a)}\n\n\\1-grams:\n")
+        f.write(f"-99\t<s>\t{bo[v]:.5f}\n{end_logp:.5f}\t</s>\n{unk_logp:.5f}\t<unk>\n")
+        for i, w in enumerate(lexicon.words):
+            f.write(f"{uni[i]:.5f}\t{w}\t{bo[i]:.5f}\n")
+        f.write("\n\\2-grams:\n")
+        for x, y, q in zip(a, b, np.log10(p2)):
+            f.write(f"{q:.5f}\t{names[x]}\t{names[y]}\n")
+        f.write("\n\\end\\\n")
+
+
+def kenlm_decoder(charset: Charset, lexicon: Lexicon, beam_width: int, arpa: Path):
+    """Stock pyctcdecode with a KenLM model of the lexicon's bigrams, for comparison: pyctcdecode's
+    own word scoring (white-space tokens, punctuation attached), words lower-cased for KenLM."""
+    import kenlm
+    from pyctcdecode.alphabet import Alphabet
+    from pyctcdecode.decoder import BeamSearchDecoderCTC
+    from pyctcdecode.language_model import LanguageModel
+
+    class LowerLM(LanguageModel):
+        def score(self, prev_state, word, is_last_word=False):
+            return super().score(prev_state, word.lower(), is_last_word)
+
+        def score_partial_token(self, partial_token):
+            return super().score_partial_token(partial_token.lower())
+
+    if not arpa.exists():
+        write_arpa(lexicon, arpa)
+    lm = LowerLM(kenlm.Model(str(arpa)), unigrams=lexicon.words, alpha=0.5, beta=2.5)
+    dec = BeamSearchDecoderCTC(Alphabet([""] + list(charset.chars), False), lm)
+    from htr.wordbeam import _recognition
+
+    def decode(x):
+        beams = dec.decode_beams(np.log(np.clip(x, 1e-15, 1)), beam_width=beam_width, token_min_logp=-5.0)
+        scores = np.array([b[4] for b in beams])
+        post = np.exp(scores - scores.max())
+        return _recognition(x, charset, beams[0][0].strip(), [b[0] for b in beams], post / post.sum())
+    return decode
+
+
+def make_decoders(charset: Charset, lexicon: Lexicon, beams: list[int], params: dict,
+                  arpa: Path | None = None) -> list:
     from htr.beam import BeamDecoder
 
     out = [("greedy", None, lambda x: greedy_decode(x, charset))]
     for bw in beams:
         d = BeamDecoder(charset, lexicon, bw, **params.get("beam", {}))
         out.append(("beam", bw, d.decode))
+    if arpa is not None:
+        for bw in beams:
+            out.append(("beam-kenlm", bw, kenlm_decoder(charset, lexicon, bw, arpa)))
     for bw in beams:
         out.append(("wordbeam", bw, lambda x, bw=bw: word_beam_search(
             x, charset, lexicon, beam_width=bw, **params.get("wordbeam", {}))))
@@ -125,6 +182,9 @@ def main() -> int:
                    help="a decoder keyword argument, e.g. wordbeam.lm_weight=0.8 or beam.word_bonus=2")
     p.add_argument("--cache", type=Path, help="folder to keep the probabilities in between runs")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--kenlm", type=Path, metavar="ARPA",
+                   help="also run stock pyctcdecode with KenLM (pip install kenlm) on this ARPA file, "
+                        "written from the lexicon's bigrams when missing (decoder beam-kenlm)")
     args = p.parse_args()
     params: dict = {}
     for s in args.set:
@@ -147,7 +207,7 @@ def main() -> int:
         refs = [s.text for s in samples]
         kinds = [[token_kind(t, lexicon) for t in r.split()] for r in refs]
         frames = np.mean([len(x) for x in probs])
-        for name, bw, decode in make_decoders(charset, lexicon, args.beams, params):
+        for name, bw, decode in make_decoders(charset, lexicon, args.beams, params, args.kenlm):
             if name not in args.decoders:
                 continue
             start = time.process_time()

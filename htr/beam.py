@@ -64,6 +64,7 @@ class LexiconLM(AbstractLanguageModel):  # type: ignore[misc,valid-type]
         self.w, self.oov, self.oov_char = lm_weight, oov_logp, oov_char_logp
         self.punct, self.case_w, self.bonus = punct_logp, case_weight, word_bonus
         self._partial: dict[str, float] = {}
+        self._nodes: dict[str, int] = {"": 0}  # prefix tree node of each (lower-case) prefix
 
     @property
     def order(self) -> int:
@@ -88,7 +89,7 @@ class LexiconLM(AbstractLanguageModel):  # type: ignore[misc,valid-type]
         if toks:
             kind, tok = toks[-1]
             if kind == "w":
-                node = self.lexicon.trie.find(tok)
+                node = self._node(tok.lower())
                 best = self._free(len(tok))
                 if node >= 0:
                     best = max(best, self.w * float(self.lexicon.trie.lookahead[node]) + self.bonus)
@@ -99,6 +100,20 @@ class LexiconLM(AbstractLanguageModel):  # type: ignore[misc,valid-type]
             self._partial.clear()
         self._partial[partial_token] = s
         return s
+
+    def _node(self, prefix: str) -> int:
+        """Prefix tree node of a lower-case prefix (-1: none), one tree step from its parent's."""
+        node = self._nodes.get(prefix)
+        if node is None:
+            parent = self._node(prefix[:-1])
+            trie = self.lexicon.trie
+            letter = trie.char_index.get(prefix[-1], -1)
+            node = -1 if parent < 0 or letter < 0 else int(
+                trie.children(np.array([parent]), np.array([letter]))[0])
+            if len(self._nodes) > 500000:
+                self._nodes = {"": 0}
+            self._nodes[prefix] = node
+        return node
 
     def _word_unigram(self, word: str) -> float:
         i = self.lexicon.word_id(word)
