@@ -20,7 +20,9 @@ scores are not comparable with published IAM test results.
 Out of vocabulary: a reference token (white-space separated) counts as *OOV* when it holds a word
 the lexicon does not know (names, rare words), as a *number* when it holds a digit; the table gives
 the share of such tokens that the decoder reads exactly (word alignment of reference and reading),
-next to the share for in-lexicon tokens.
+next to the share for in-lexicon tokens; *kept* is the share of those that greedy decoding read
+exactly (the image was clear enough) which the decoder still reads exactly, i.e. was not forced onto
+a dictionary word.
 
 Time is CPU time of this process per line (``time.process_time``), which a busy machine inflates
 less than wall time.
@@ -207,6 +209,7 @@ def main() -> int:
         refs = [s.text for s in samples]
         kinds = [[token_kind(t, lexicon) for t in r.split()] for r in refs]
         frames = np.mean([len(x) for x in probs])
+        greedy_ok = None  # per reference token: did greedy read it (the image is clear)?
         for name, bw, decode in make_decoders(charset, lexicon, args.beams, params, args.kenlm):
             if name not in args.decoders:
                 continue
@@ -214,11 +217,16 @@ def main() -> int:
             hyps = [decode(x).text for x in probs]
             ms = (time.process_time() - start) / max(len(probs), 1) * 1000
             hit: dict[str, list[int]] = {}
-            for r, h, ks in zip(refs, hyps, kinds):
-                for k, ok in zip(ks, word_matches(r, h)[0]):
-                    hit.setdefault(k, [0, 0])
-                    hit[k][0] += ok
-                    hit[k][1] += 1
+            oks = [word_matches(r, h)[0] for r, h in zip(refs, hyps)]
+            if name == "greedy":
+                greedy_ok = oks
+            for i, (ks, line_ok) in enumerate(zip(kinds, oks)):
+                for j, (k, ok) in enumerate(zip(ks, line_ok)):
+                    keys = [k] + ([k + "_clear"] if greedy_ok is not None and greedy_ok[i][j] else [])
+                    for key in keys:
+                        hit.setdefault(key, [0, 0])
+                        hit[key][0] += ok
+                        hit[key][1] += 1
             row = {"data": spec.split(":")[0] + ":" + Path(spec.split(":", 1)[1]).name,
                    "decoder": name, "beam": bw, "n": len(samples), "frames": round(float(frames)),
                    "cer": cer(refs, hyps), "wer": wer(refs, hyps), "ms_per_line": ms,
@@ -231,10 +239,11 @@ def main() -> int:
 
             print(f"{row['data']:<20} {name:<9} {bw or '-':>4}  CER {row['cer']:.4f}  "
                   f"WER {row['wer']:.4f}  {ms:6.1f} ms/line  known {share('known')}  "
-                  f"OOV {share('oov')}  numbers {share('number')}", file=sys.stderr, flush=True)
+                  f"OOV {share('oov')} (greedy-read kept {share('oov_clear')})  numbers "
+                  f"{share('number')} (kept {share('number_clear')})", file=sys.stderr, flush=True)
     print("| data | decoder | beam | n | frames/line | CER | WER | ms/line (CPU) | "
-          "known tokens right | OOV tokens right | numbers right |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "known tokens right | OOV tokens right | OOV kept | numbers right | numbers kept |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         def cell(k):
             v = r["tokens"].get(k)
@@ -242,7 +251,7 @@ def main() -> int:
 
         print(f"| {r['data']} | {r['decoder']} | {r['beam'] or '-'} | {r['n']} | {r['frames']} | "
               f"{r['cer']:.2%} | {r['wer']:.2%} | {r['ms_per_line']:.1f} | {cell('known')} | "
-              f"{cell('oov')} | {cell('number')} |")
+              f"{cell('oov')} | {cell('oov_clear')} | {cell('number')} | {cell('number_clear')} |")
     if args.json:
         args.json.write_text(json.dumps({"params": params, "rows": rows}, indent=1) + "\n")
     return 0

@@ -20,10 +20,11 @@ follow any word, scored as the word itself.
 Build the shipped lexicon once into the model folder::
 
     python -m htr.lexicon build --out models/default/lexicon.npz \
-        --exclude-val iam-ondb:../shared/data/iam-ondb
+        --exclude-val iam-ondb:../shared/data/iam-ondb --corpus pagexml:../shared/data/hooker
 
 (IAM-OnDB's texts are IAM's: its validation form groups are left out of the corpus as well, so
-that the shipped lexicon never learnt a validation sentence.)
+that the shipped lexicon never learnt a validation sentence; the Hooker letters' training-split
+transcriptions join the corpus, their validation letters left out.)
 
 A user's own lexicon (names, domain words) comes from a list or a file, one word a line, with an
 optional tab-separated count: :meth:`Lexicon.from_words`; :meth:`Lexicon.with_words` adds such words
@@ -92,6 +93,14 @@ def iam_corpus_lines(iam_dir: str | Path = DEFAULT_IAM, exclude_groups: Iterable
             continue
         lines.append(normalize_text(" ".join(fields[8:]).replace("|", " ")))
     return lines
+
+
+def training_lines(spec: str) -> list[str]:
+    """Texts of a data set's training split only (``KIND:PATH`` as in training): a domain's own
+    words and phrases for the language model, its validation items left out."""
+    from .readers import open_data, split_of
+
+    return [s.text for s in open_data(spec) if split_of(s) == "train" and s.text]
 
 
 def tokenize(text: str) -> list[str | None]:
@@ -190,12 +199,13 @@ class Lexicon:
     def build(cls, size: int = 50000, iam_dir: str | Path | None = DEFAULT_IAM,
               exclude_groups: Iterable[str] = (), extra_words: Iterable[str] = (),
               wordfreq_weight: float = 0.7, discount: float = 0.75, case_prior_strength: float = 4.0,
-              iam_lines: Sequence[str] | None = None) -> "Lexicon":
+              iam_lines: Sequence[str] | None = None, extra_lines: Sequence[str] = ()) -> "Lexicon":
         """English's ``size`` most frequent words (wordfreq) plus every word of the IAM corpus
         (test lines left out, see :func:`iam_corpus_lines`), with the corpus's bigrams.
 
         ``iam_lines`` replaces the corpus with given (normalised) lines; ``iam_dir=None`` and no
-        ``iam_lines`` gives a wordfreq-only lexicon without bigrams.
+        ``iam_lines`` gives a wordfreq-only lexicon without bigrams. ``extra_lines`` are more corpus
+        lines (e.g. the training transcriptions of a domain's data set: :func:`training_lines`).
         """
         try:
             import wordfreq
@@ -204,6 +214,7 @@ class Lexicon:
 
         lines = list(iam_lines) if iam_lines is not None else (
             iam_corpus_lines(iam_dir, exclude_groups) if iam_dir is not None else [])
+        lines += [normalize_text(x) for x in extra_lines]
         vocab: dict[str, None] = {}
         for w in wordfreq.top_n_list("en", size, wordlist="best"):
             if WORD_RE.fullmatch(w):
@@ -488,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--words", type=Path, help="a file of extra words, one a line")
     b.add_argument("--exclude-groups", type=Path,
                    help="a file of IAM form groups (a01-000) to leave out as well, one a line")
+    b.add_argument("--corpus", action="append", default=[], metavar="KIND:PATH",
+                   help="add this data set's training-split texts to the corpus (e.g. "
+                        "pagexml:../shared/data/hooker: the letters' own words and names)")
     b.add_argument("--exclude-val", action="append", default=[], metavar="KIND:PATH",
                    help="leave out the groups of this data set's validation split as well (e.g. "
                         "iam-ondb:../shared/data/iam-ondb, whose texts are IAM's)")
@@ -502,7 +516,9 @@ def main(argv: list[str] | None = None) -> int:
             exclude = list(exclude) + sorted({s.group for spec in args.exclude_val
                                               for s in open_data(spec) if split_of(s) == "val"})
         extra = _read_entries(args.words) if args.words else []
-        lex = Lexicon.build(args.size, args.iam, exclude_groups=exclude, extra_words=[w for w, _ in extra])
+        corpus = [line for spec in args.corpus for line in training_lines(spec)]
+        lex = Lexicon.build(args.size, args.iam, exclude_groups=exclude, extra_words=[w for w, _ in extra],
+                            extra_lines=corpus)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         lex.save(args.out)
         print(f"{args.out}: {len(lex)} words, {len(lex.bigram_keys)} bigrams, "

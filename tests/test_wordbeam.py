@@ -172,3 +172,10 @@ def test_speed_is_reasonable(lexicon):
     start = time.perf_counter()
     word_beam_search(probs, CHARSET, lexicon, beam_width=25)
     assert time.perf_counter() - start < 2.0
+
+
+def test_extra_corpus_lines_add_words_and_bigrams():
+    lex = Lexicon.build(iam_dir=None, iam_lines=["the cat sat."], size=500,
+                        extra_lines=["Simmonds tells me", "Simmonds tells all"])
+    assert "simmonds" in lex and lex.meta["corpus_lines"] == 3
+    assert lex.score_text("Simmonds tells") > lex.score_text("tells Simmonds")
