@@ -6,13 +6,16 @@ is known from the pen strokes.
 Each page holds 10-25 lines drawn with randomised pens (:func:`htr.ink.render_strokes` with a
 generator: pen width and pressure, slant, rotation), the ink made equally dark and the writing
 one size (give or take 7 % a line: one writer, one pen), on regular baselines at a varied line
-spacing (ascenders and descenders of neighbouring lines may touch) and indent, on paper with uneven lighting, blotchy texture and grain, the whole page turned by up to
-``--skew`` degrees. The true boxes come from the strokes themselves: the renderer's pixel
-coordinates of every pen point are captured (by wrapping ``htr.ink._draw``, which receives
-them), a word's box is the box of its points grown by half the pen width, and its points are
+spacing (ascenders and descenders of neighbouring lines may touch) and indent, on paper with
+uneven lighting, blotchy texture and grain, the whole page turned by up to ``--skew`` degrees.
+The true boxes come from the strokes themselves: the renderer's pixel coordinates of every pen
+point are captured (by wrapping ``htr.ink._draw``, which receives them), a word's box is the box of its points grown by half the pen width, and its points are
 the strokes :func:`htr.ink.assign_words` gave it (the cut ``iam-ondb-words`` uses). Lines whose
 cut is ambiguous (about half of them) are drawn too, so that the pages look like pages, but
-their words are not scored: a found word lying mostly inside such a line is ignored.
+their words are not scored: a found word lying mostly inside such a line is ignored. The
+scored lines are thus the ones whose words the pen left clearly apart: the score flatters
+writing that crowds its words. ``--split train`` composes pages of training lines instead (for
+tuning, so that the validation pages stay unseen).
 
 Word boxes are measured three ways:
 
