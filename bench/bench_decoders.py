@@ -53,8 +53,9 @@ from htr.text import Charset  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
 
 
-def val_samples(spec: str, limit: int | None) -> list:
-    samples = [s for s in open_data(spec) if split_of(s) == "val"]
+def val_samples(spec: str, limit: int | None, digits_only: bool = False) -> list:
+    samples = [s for s in open_data(spec) if split_of(s) == "val"
+               and (not digits_only or any(c.isdigit() for c in s.text))]
     if limit and len(samples) > limit:  # spread over the set, not the first few forms
         step = len(samples) / limit
         samples = [samples[int(i * step)] for i in range(limit)]
@@ -184,6 +185,8 @@ def main() -> int:
                    help="a decoder keyword argument, e.g. wordbeam.lm_weight=0.8 or beam.word_bonus=2")
     p.add_argument("--cache", type=Path, help="folder to keep the probabilities in between runs")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--digits-only", action="store_true",
+                   help="only the validation items whose text has a digit (numbers: dates, sums)")
     p.add_argument("--kenlm", type=Path, metavar="ARPA",
                    help="also run stock pyctcdecode with KenLM (pip install kenlm) on this ARPA file, "
                         "written from the lexicon's bigrams when missing (decoder beam-kenlm)")
@@ -194,7 +197,7 @@ def main() -> int:
         dec, name = k.split(".", 1)
         params.setdefault(dec, {})[name] = float(v)
 
-    sets = {spec: val_samples(spec, args.limit) for spec in args.data}
+    sets = {spec: val_samples(spec, args.limit, args.digits_only) for spec in args.data}
     if args.lexicon:
         lexicon = Lexicon.load(args.lexicon)
     else:
