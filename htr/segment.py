@@ -125,11 +125,7 @@ class LineSegmenter:
         keep[0] = False
         if not keep.any():
             return Layout([], size=(w, h))
-        # Components weigh by their stroke length (their edge pixels), not their area: a bold
-        # printed header must not set the level by which thin handwriting is judged faint.
-        edge = (ink > 0) & (cv2.erode(ink, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))) == 0)
-        length = np.bincount(labels[edge], minlength=n)[:n].astype(np.float64)
-        level = _ink_level(contrast[keep], length[keep])
+        level = _ink_level(contrast[keep], stats[keep])
         keep &= contrast >= COMPONENT_FAINT * level
         ink = keep[labels].astype(np.uint8)
         labels = np.where(ink > 0, labels, 0)  # specks' labels stay unused (no pixels)
@@ -144,7 +140,7 @@ class LineSegmenter:
                           debug=debug)
         lines, ink_px, line_contrast, x_height = _lines_from_tracks(
             ink, labels, stats, cents, contrast, tracks, spacing, self.split_gap)
-        level = _ink_level(contrast[keep], length[keep])
+        level = _ink_level(contrast[keep], stats[keep])
         # Too little ink for a line of writing (a speck, a stray stroke, a flourish's tail),
         # or too faint: show-through.
         kept = [i for i in range(len(lines)) if line_contrast[i] >= FAINT_RATIO * level]
@@ -215,16 +211,12 @@ def _contrast(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray, stats: np.n
               cents: np.ndarray) -> np.ndarray:
     """Each component's mean darkness against the paper round it, in the image as it was
     (before the contrast stretch): 1 - ink grey / paper grey. Pen ink scores 0.3 and more,
-    pencil 0.15 and more, the grain of blank paper under 0.1. The ink grey is taken along the
-    strokes' middle (the ridge of their distance transform): a thin pen's strokes are all edge,
-    blurred into the paper, and their mean would make them look faint."""
+    pencil 0.15 and more, the grain of blank paper under 0.1."""
     h, w = grey.shape
     g = grey.astype(np.float32)
     n = stats.shape[0]
-    d = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
-    mid = (d > 0) & (d >= cv2.dilate(d, np.ones((3, 3), np.uint8)))
-    area = np.maximum(np.bincount(labels[mid], minlength=n)[:n], 1).astype(np.float64)
-    mean = np.bincount(labels[mid], weights=g[mid], minlength=n)[:n] / area
+    area = np.maximum(stats[:, cv2.CC_STAT_AREA], 1).astype(np.float64)
+    mean = np.bincount(labels.ravel(), weights=g.ravel(), minlength=n)[:n] / area
     on = ink > 0
     if on.any() and (~on).any() and g[on].mean() > g[~on].mean():
         g, mean = 255.0 - g, 255.0 - mean  # light ink on a dark ground: normalize_ink turned it
@@ -741,13 +733,13 @@ def _thin_pen(ink: np.ndarray, x_height: float) -> float:
     return float(np.clip(x_height / pen / PEN_RATIO, 1.0, 3.0))
 
 
-def _ink_level(contrast: np.ndarray, weight: np.ndarray) -> float:
-    """The contrast of the page's writing: the 75th percentile of its ink's (components weighed
-    by ``weight``: their stroke length). Lines much fainter than it (:data:`FAINT_RATIO`) are
-    show-through from the back of a thin sheet and are left out (pencil notes beside ink
-    writing go too: a price for clean pages)."""
+def _ink_level(contrast: np.ndarray, stats: np.ndarray) -> float:
+    """The contrast of the page's writing: the 75th percentile of its ink's (by area). Lines
+    much fainter than it (:data:`FAINT_RATIO`) are show-through from the back of a thin sheet
+    and are left out (pencil notes beside ink writing go too: a price for clean pages)."""
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
     order = np.argsort(contrast)
-    cum = np.cumsum(np.asarray(weight, np.float64)[order])
+    cum = np.cumsum(area[order])
     return float(contrast[order][np.searchsorted(cum, 0.75 * cum[-1])])
 
 
