@@ -267,3 +267,76 @@ def test_neighbouring_lines_ink_stays_out_of_the_words():
     found = find_words(crop, (0, y0, 1000, y1))
     assert words_match(found, drawn)
     assert all(f.box[1] >= b[1] - 3 and f.box[3] <= b[3] + 3 for f, b in zip(found, drawn))
+
+
+# --- sparse pages of real handwriting: a few lines of a thin pen, wide margins -------------------
+
+HAND = ["line-iam-ondb-a01-020w-02.png", "line-iam-ondb-l06-637z-04.png",
+        "line-iam-ondb-f01-017z-04.png", "word-iam-ondb-d05-013-08-02.png"]
+
+
+def hand_page(names, header=None, skew=0.0, thin=False):
+    """A 1500x1200 sheet with lines rendered from IAM-OnDB strokes (tests/fixtures/shipped)
+    written one below the other at varied indents, optionally under a bold printed header,
+    turned by ``skew`` degrees, or photographed at twice the size with a thinner pen. Returns
+    the page and the lines' ink boxes (before any turning)."""
+    from pathlib import Path
+
+    from htr.image import normalize_ink
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "shipped"
+    rng = np.random.default_rng(0)
+    page = np.clip(rng.normal(228, 4, (1200, 1500)), 0, 255)
+    y, boxes = 90, []
+    if header:
+        printed = np.full(page.shape, 255, np.uint8)
+        cv2.putText(printed, header, (120, y + 40), cv2.FONT_HERSHEY_DUPLEX, 1.4, 40, 2, cv2.LINE_AA)
+        boxes.append(ink_box(printed < 128))
+        page *= printed / 255.0
+        y += 110
+    for i, name in enumerate(names):
+        line = normalize_ink(cv2.imread(str(fixtures / name), cv2.IMREAD_GRAYSCALE)) / 255.0
+        lh, lw = line.shape
+        x = 100 + 40 * (i % 3)
+        page[y:y + lh, x:x + lw] *= line
+        bx = ink_box(line < 0.5)
+        boxes.append((x + bx[0], y + bx[1], x + bx[2], y + bx[3]))
+        y += lh + 40
+    page = page.astype(np.uint8)
+    if skew:
+        turn = cv2.getRotationMatrix2D((750, 600), skew, 1.0)
+        page = cv2.warpAffine(page, turn, (1500, 1200), borderValue=228)
+    if thin:  # twice the pixels, strokes no wider: a finer pen
+        page = cv2.dilate(cv2.resize(page, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC),
+                          np.ones((5, 5), np.uint8))
+        boxes = [tuple(2 * v for v in b) for b in boxes]
+    return page, boxes
+
+
+@pytest.mark.parametrize("skew", [4.0, -4.0])
+def test_a_sparse_skewed_page_of_real_handwriting_keeps_its_lines_apart(skew):
+    page, boxes = hand_page(HAND[:3], skew=skew)
+    layout = LineSegmenter().analyse(page)
+    assert len(layout.lines) == 3  # with three lines, not the spacing of every other line
+    drawn = [(b[1] + b[3]) / 2 for b in boxes]
+    assert 0.8 * (drawn[1] - drawn[0]) <= layout.spacing <= 1.25 * (drawn[1] - drawn[0])
+    back = cv2.invertAffineTransform(cv2.getRotationMatrix2D((750, 600), skew, 1.0))
+    for line, d in zip(layout.lines, drawn):  # each where its line was written, in order
+        x0, y0, x1, y1 = line.box
+        y = back[1, 0] * (x0 + x1) / 2 + back[1, 1] * (y0 + y1) / 2 + back[1, 2]
+        assert abs(y - d) < 0.3 * (drawn[1] - drawn[0])
+
+
+def test_a_printed_header_does_not_break_up_the_thin_line_below_it():
+    page, boxes = hand_page(HAND[:3], header="ROYAL BOTANIC GARDENS, KEW")
+    layout = LineSegmenter().analyse(page)
+    assert len(layout.lines) == 4
+    for line, box in zip(layout.lines, boxes):  # the header first, each line whole
+        assert iou(line.box, box) >= 0.5, (line.box, box)
+        assert line.box[0] <= box[0] + 5 and line.box[2] >= box[2] - 5, (line.box, box)
+
+
+def test_a_thin_pen_short_line_is_kept():
+    page, boxes = hand_page(HAND, thin=True)
+    lines = find_lines(page)
+    assert matched_in_order(lines, boxes)  # "faith" alone on the last line included
