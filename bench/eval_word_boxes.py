@@ -20,10 +20,11 @@ tuning, so that the validation pages stay unseen).
 Word boxes are measured three ways:
 
 * ``lines``: :class:`htr.segment.WordSegmenter` on each scored line's ground-truth crop (the
-  box of its ink with a margin of 0.4 body heights, neighbours' ascenders and descenders
-  included, as a page segmenter's crop has them);
+  box of its ink with a margin of 0.4 body heights, cut by :func:`htr.page.line_crop` with the
+  convex hull of its pen points as its polygon: neighbours' ascenders and descenders near it
+  stay, as in a page segmenter's crop);
 * ``page``: end to end, :class:`htr.segment.LineSegmenter` on the page, then WordSegmenter on
-  each found line's crop;
+  each found line's crop (:func:`htr.page.line_crop`, as ``Recognizer.read_page`` cuts it);
 * ``recognizer`` (``--recognizer``): the word boxes of ``Recognizer.read_page`` (``--model``).
 
 A found word counts when its box matches a true word's box one to one at IoU >= 0.5 (Hungarian
@@ -55,6 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import htr.ink as ink  # noqa: E402
 from eval_segmentation import iou_matrix, match  # noqa: E402
 from htr.readers import open_data, split_of  # noqa: E402
+from htr.page import line_crop  # noqa: E402
+from htr.results import Line  # noqa: E402
 from htr.segment import LineSegmenter, WordSegmenter  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/iam-ondb"
@@ -65,6 +68,7 @@ LINE_HEIGHT = 80
 @dataclass
 class PageLine:
     box: tuple[int, int, int, int]  # ground-truth crop: ink box plus margin, page pixels
+    polygon: tuple  # convex hull of its pen points, page pixels
     words: np.ndarray  # (n, 4) true word boxes, or (0, 4) when the line is not scored
     text: str
     scored: bool
@@ -218,7 +222,9 @@ def compose_page(name: str, pool, rng: np.random.Generator, skew: float) -> Synt
         body = float(np.subtract(*np.percentile(xy[:, 1], [75, 25])))  # about the x-height
         line_box = box_of(pts, pen / 2 + 0.4 * max(body, 4))
         boxes = np.array([box_of(turned(p), pen / 2) for p in words], np.float64).reshape(-1, 4)
-        page.lines.append(PageLine(line_box, boxes, text, scored))
+        hull = cv2.convexHull(np.round(pts).astype(np.int32)).reshape(-1, 2)
+        polygon = tuple((int(x), int(y)) for x, y in hull)
+        page.lines.append(PageLine(line_box, polygon, boxes, text, scored))
     return page
 
 
@@ -359,8 +365,8 @@ def main() -> int:
             for line in page.lines:
                 if not line.scored:
                     continue
-                x0, y0, x1, y1 = line.box
-                found = boxes_of(words_segmenter.find_words(page.grey[y0:y1, x0:x1], line.box))
+                crop = line_crop(page.grey, Line(box=line.box, polygon=line.polygon))
+                found = boxes_of(words_segmenter.find_words(crop, line.box))
                 found_all.append(found)
                 t.add(found, line.words)
             t.seconds.append(time.process_time() - start)
@@ -373,8 +379,7 @@ def main() -> int:
             found_lines = lines_segmenter.find_lines(page.grey)
             found = []
             for line in found_lines:
-                x0, y0, x1, y1 = line.box
-                found.extend(words_segmenter.find_words(page.grey[y0:y1, x0:x1], line.box))
+                found.extend(words_segmenter.find_words(line_crop(page.grey, line), line.box))
             t.seconds.append(time.process_time() - start)
             pred = boxes_of(found)
             t.add(pred, gt, ignore)
