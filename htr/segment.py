@@ -829,10 +829,15 @@ CORE_STEP = 0.6
 
 
 class WordSegmenter:
-    """Cuts a line image into words at the blank column runs (over the line's core, with a half
-    x-height round it) that are spaces between words: those wider than where the line's gaps
-    jump from letter spacing to word spacing (:func:`_gap_threshold`; ``gap`` is the width, in
-    x-heights, that jump is expected at)."""
+    """Cuts a line image into words at the spaces between words.
+
+    The line is levelled, its core (x-height band) followed along it (:func:`_local_core`) and
+    the ink of the lines above and below left out (:func:`_foreign_components`). Its
+    components group into letters-or-words, with the gap between neighbours measured along
+    the rows they share near the core (:func:`_clusters`), and the line is cut at the gaps
+    wider than where its gaps jump from letter spacing to word spacing (:func:`_gap_threshold`;
+    ``gap`` is the width, in x-heights, that jump is expected at). Dots, accents, t-crosses
+    and dashes then join the word under or nearest them."""
 
     def __init__(self, gap: float = WORD_GAP) -> None:
         self.gap = gap
