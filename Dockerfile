@@ -20,7 +20,8 @@ WORKDIR /app
 COPY requirements.txt ./
 RUN python -m venv .venv \
  && .venv/bin/python -m pip install -q --upgrade pip \
- && .venv/bin/python -m pip install -q -r requirements.txt
+ && .venv/bin/python -m pip install -q -r requirements.txt \
+ && .venv/bin/python -m pip install -q --no-deps pyctcdecode==0.5.0
 
 # The library, the shipped model and the web app; nothing else (see .dockerignore).
 COPY htr/ htr/

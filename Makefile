@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 SYSTEM_PACKAGES := tesseract-ocr
 # The browser test drives Debian's chromium through Playwright (no browser download).
 TEST_SYSTEM_PACKAGES := chromium
+# Declares numpy<2 but runs on numpy 2 (the beam decoder): installed without its dependencies.
+NODEPS_PACKAGES := pyctcdecode==0.5.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test setup system system-test clean
@@ -33,6 +35,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps $(NODEPS_PACKAGES)
 	touch $@
 
 clean:

@@ -294,10 +294,10 @@ def decode_upload(data: bytes, formats: list[str], max_pixels: int):
     try:
         grey = load_image(data, max_pixels=max_pixels)
     except ImageError as exc:
-        if exc.reason.startswith("not an image"):  # it starts like one: a damaged image
+        if exc.code == "not_image":  # it starts like one: a damaged image
             raise UploadError("corrupt_image", f"The file starts like a {kind} image but is "
                               "corrupt and cannot be decoded.") from None
-        raise _image_error(exc.reason, max_pixels) from None
+        raise _image_error(exc, max_pixels) from None
     notes = []
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -311,18 +311,19 @@ def decode_upload(data: bytes, formats: list[str], max_pixels: int):
     return grey, kind, notes
 
 
-def _image_error(reason: str, max_pixels: int) -> UploadError:
-    if reason.startswith("image too large"):
-        return UploadError("too_many_pixels", f"The image is too large: {reason[16:].strip('()')}"
-                           f" (the limit is {max_pixels:,} pixels). Scale it down and try again.")
-    if reason.startswith("empty file"):
+def _image_error(exc: ImageError, max_pixels: int) -> UploadError:
+    if exc.code == "too_large":
+        return UploadError("too_many_pixels", f"The image is too large: "
+                           f"{exc.reason[16:].strip('()')} (the limit is {max_pixels:,} pixels). "
+                           "Scale it down and try again.")
+    if exc.code == "empty":
         return UploadError("empty_file", "The file is empty (0 bytes).")
-    if reason.startswith("not an image"):
+    if exc.code == "not_image":
         return UploadError("not_an_image", "This file is not an image that can be read.")
-    if reason.startswith(("corrupt", "image has no pixels")):
+    if exc.code in ("corrupt", "no_pixels"):
         return UploadError("corrupt_image", "The image is corrupt or truncated and cannot be "
                            "decoded. Save or export it again and try again.")
-    return UploadError("unreadable_image", f"The image cannot be read: {reason}.")
+    return UploadError("unreadable_image", f"The image cannot be read: {exc.reason}.")
 
 
 def display_image(data: bytes, grey, size: int) -> str:
@@ -368,7 +369,7 @@ def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
     try:
         page = engine.read(grey, level, decoder)
     except ImageError as exc:
-        raise _image_error(exc.reason, cfg["HTR_MAX_PIXELS"]) from None
+        raise _image_error(exc, cfg["HTR_MAX_PIXELS"]) from None
     read = time.perf_counter()
     if baseline and cfg["HTR_TESSERACT"] and tess is None:  # auto: Tesseract told what we found
         tess = engine.pool.submit(engine.tesseract, grey, page.level, cfg["HTR_TESSERACT_LANG"],

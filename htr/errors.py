@@ -7,15 +7,24 @@ class HTRError(Exception):
     """Base class of every error the library raises on purpose."""
 
 
+#: What :class:`ImageError` says went wrong, for programs.
+IMAGE_ERROR_CODES = ("missing", "empty", "not_image", "corrupt", "too_large", "no_pixels",
+                     "unsupported", "unreadable")
+
+
 class ImageError(HTRError):
     """An image could not be read: missing, empty, corrupt, not an image, or too large.
 
-    The message names the file (when there is one) and the reason, on one line.
+    The message names the file (when there is one) and the reason, on one line. ``code`` is
+    stable for programs (the web API's error codes): one of :data:`IMAGE_ERROR_CODES`.
     """
 
-    def __init__(self, reason: str, source: str | None = None) -> None:
+    def __init__(self, reason: str, source: str | None = None, code: str = "unreadable") -> None:
+        if code not in IMAGE_ERROR_CODES:
+            raise ValueError(f"unknown image error code {code!r}")
         self.reason = reason
         self.source = source
+        self.code = code
         super().__init__(f"{source}: {reason}" if source else reason)
 
 

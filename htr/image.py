@@ -42,14 +42,15 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
-            raise ImageError("no such file" if not path.exists() else "not a file", name)
+            raise ImageError("no such file" if not path.exists() else "not a file", name, "missing")
         data = path.read_bytes()
     else:
         data = bytes(source)
     if not data:
-        raise ImageError("empty file", name)
+        raise ImageError("empty file", name, "empty")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = None
         try:
             image = Image.open(io.BytesIO(data))
             _check_size(image.size, name, max_pixels)
@@ -57,20 +58,22 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
         except ImageError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(f"image too large ({image.size[0]}x{image.size[1]} pixels)", name) from None
+            # Image.open itself refuses the very largest before ``image`` exists.
+            size = f"{image.size[0]}x{image.size[1]} pixels" if image is not None else "a decompression bomb"
+            raise ImageError(f"image too large ({size})", name, "too_large") from None
         except UnidentifiedImageError:
-            raise ImageError("not an image (unrecognised format)", name) from None
+            raise ImageError("not an image (unrecognised format)", name, "not_image") from None
         except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageError(f"corrupt or truncated image ({exc})", name) from None
+            raise ImageError(f"corrupt or truncated image ({exc})", name, "corrupt") from None
     return _pil_to_grey(image, name, max_pixels)
 
 
 def _check_size(size: tuple[int, int], name: str | None, max_pixels: int) -> None:
     w, h = size
     if w < 1 or h < 1:
-        raise ImageError(f"image has no pixels ({w}x{h})", name)
+        raise ImageError(f"image has no pixels ({w}x{h})", name, "no_pixels")
     if w * h > max_pixels:
-        raise ImageError(f"image too large ({w}x{h} pixels, limit {max_pixels:,})", name)
+        raise ImageError(f"image too large ({w}x{h} pixels, limit {max_pixels:,})", name, "too_large")
 
 
 def _pil_to_grey(image: Image.Image, name: str | None, max_pixels: int) -> np.ndarray:
@@ -100,7 +103,7 @@ def _array_to_grey(array: np.ndarray, name: str | None) -> np.ndarray:
     elif a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim != 2 or a.size == 0:
-        raise ImageError(f"unsupported image array of shape {np.shape(array)}", name)
+        raise ImageError(f"unsupported image array of shape {np.shape(array)}", name, "unsupported")
     if a.dtype == np.uint8:
         return a.copy()
     a = a.astype(np.float32)

@@ -41,7 +41,8 @@ def test_read_reports_each_bad_file_and_still_reads_the_good_one(tiny_model_dir,
     assert run.returncode == 1
     results = json.loads(run.stdout)
     assert [r["file"] for r in results] == [str(good)]
-    assert set(results[0]) == {"file", "text", "confidence"} and 0 <= results[0]["confidence"] <= 1
+    assert set(results[0]) == {"file", "width", "height", "level", "lines"}
+    assert all(0 <= line["confidence"] <= 1 for line in results[0]["lines"])
     errors = run.stderr.strip().splitlines()
     assert len(errors) == 3
     assert f"{corrupt}: corrupt or truncated" in errors[0]

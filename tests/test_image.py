@@ -113,3 +113,28 @@ def test_pad_batch_pads_with_paper_on_the_right():
     batch = pad_batch([np.ones((40, 64), np.float32), np.ones((40, 96), np.float32)])
     assert batch.shape == (2, 40, 96, 1)
     assert batch[0, :, 64:].max() == 0.0 and batch[1].min() == 1.0
+
+
+def test_every_image_error_has_a_stable_code_for_programs(tmp_path):
+    from htr.errors import IMAGE_ERROR_CODES
+
+    cases = {"missing": tmp_path / "nowhere.png", "empty": b"", "not_image": b"plain text",
+             "corrupt": _png_bytes()[:len(_png_bytes()) // 2]}
+    for code, source in cases.items():
+        with pytest.raises(ImageError) as caught:
+            load_image(source)
+        assert caught.value.code == code and code in IMAGE_ERROR_CODES
+    with pytest.raises(ImageError) as caught:
+        load_image(_png_bytes(), max_pixels=10)
+    assert caught.value.code == "too_large"
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (60, 80), dtype=np.uint8)
+    Image.fromarray(noise).save(out, "PNG")  # noise: a truncated file cannot decode
+    return out.getvalue()
