@@ -167,7 +167,10 @@ class Engine:
         from htr.recognizer import Recognizer
 
         try:
-            recognizer = Recognizer.load(self.model_dir, decoder=name)
+            base = self.recognizers.get(self.default_decoder)
+            # One model in memory: the other decoders share the default recognizer's network.
+            recognizer = (base.with_decoder(name) if base is not None
+                          else Recognizer.load(self.model_dir, decoder=name))
             if self.warmup:
                 with self.lock:
                     _warm_up(recognizer)

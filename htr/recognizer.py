@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,12 +29,17 @@ class Recognizer:
     """
 
     def __init__(self, model, charset: Charset, config: ModelConfig, lexicon=None,
-                 beam_width: int = 25) -> None:
+                 beam_width: int = 25, decoder: str | None = None, calibration=None) -> None:
         self.model = model
         self.charset = charset
         self.config = config
         self.lexicon = lexicon  # None: greedy decoding
         self.beam_width = beam_width
+        #: The decoder's name: ``greedy``, ``beam`` or ``wordbeam``.
+        self.decoder = decoder or ("greedy" if lexicon is None else "wordbeam")
+        self.calibration = calibration  # None: the decoder's confidences as they come
+        self.directory: Path | None = None  # the model folder, when loaded from one
+        self._beam = None  # the beam decoder's prefix tree, built once
         self._page_reader = None  # made on first use: segmenters are cheap, but made once
 
     @classmethod
@@ -46,61 +52,60 @@ class Recognizer:
         :data:`htr.decode.DEFAULT_DECODER`. The lexicon decoders read the folder's ``lexicon.npz``
         (for the default decoder, the shipped model's when the folder has none), or ``lexicon``:
         another built lexicon (``.npz``) or a plain word list, one word a line (names, a domain's
-        vocabulary). Word and
-        line confidences go through the folder's ``calibration.json`` when it has a table for the
-        decoder fitted on these weights.
+        vocabulary). Word and line confidences go through the folder's ``calibration.json`` when
+        it has a table for the decoder fitted on these weights.
         """
+        directory = Path(path or DEFAULT_MODEL)
+        model, charset, config = load_model_dir(directory)
+        recognizer = cls(model, charset, config, beam_width=beam_width)
+        recognizer.directory = directory
+        return recognizer.with_decoder(decoder, lexicon)
+
+    def with_decoder(self, decoder: str | None = None, lexicon: str | Path | None = None,
+                     beam_width: int | None = None) -> "Recognizer":
+        """This recognizer's model (shared, not loaded again) with another decoder: see
+        :meth:`load` for ``decoder`` and ``lexicon``. A web app keeps one per decoder."""
         explicit = decoder is not None
         decoder = decoder or DEFAULT_DECODER
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
-        directory = Path(path or DEFAULT_MODEL)
-        model, charset, config = load_model_dir(directory)
+        directory = self.directory or DEFAULT_MODEL
+        beam_width = beam_width or self.beam_width
         words = None
         if decoder in LEXICON_DECODERS:
-            from .lexicon import Lexicon
-
             source = Path(lexicon) if lexicon else directory / LEXICON_FILE
             if not explicit and not lexicon and not source.is_file():  # English suits any model
                 source = DEFAULT_MODEL / LEXICON_FILE
             if not source.is_file():
                 raise ModelError(f"{source}: no lexicon for the {decoder} decoder (build one with "
                                  f"python -m htr.lexicon build --out {directory / LEXICON_FILE})")
-            words = Lexicon.load(source) if source.suffix == ".npz" else Lexicon.from_words(source)
+            words = _load_lexicon(source.resolve(), source.stat().st_mtime_ns)
             words.trie  # built now, not on the first line read
-        recognizer = cls(model, charset, config, words, beam_width)
-        recognizer._decoder_name = decoder
-        recognizer._calibration = Calibration.load(directory, decoder)
+        other = type(self)(self.model, self.charset, self.config, words, beam_width, decoder,
+                           Calibration.load(directory, decoder) if self.directory else None)
+        other.directory = self.directory
         if decoder == "beam":
             from .beam import BeamDecoder
 
-            recognizer._beam = BeamDecoder(charset, words, beam_width)
-        return recognizer
-
-    @property
-    def decoder(self) -> str:
-        """The decoder's name: ``greedy``, ``beam`` or ``wordbeam``."""
-        return getattr(self, "_decoder_name", None) or ("greedy" if self.lexicon is None else "wordbeam")
+            other._beam = BeamDecoder(self.charset, words, beam_width)
+        return other
 
     def decode(self, probs: np.ndarray) -> Recognition:
         """Text of one ``(frames, classes)`` probability matrix with this recognizer's decoder,
         its confidences calibrated where the model folder has a calibration for it."""
-        name = self.decoder
-        if name == "greedy" or self.lexicon is None:
+        if self.decoder == "greedy" or self.lexicon is None:
             rec = greedy_decode(probs, self.charset)
-        elif name == "beam":
-            beam = getattr(self, "_beam", None)
-            if beam is None or beam.beam_width != self.beam_width:
+        elif self.decoder == "beam":
+            if self._beam is None or self._beam.beam_width != self.beam_width:
                 from .beam import BeamDecoder
 
-                beam = self._beam = BeamDecoder(self.charset, self.lexicon, self.beam_width)
-            rec = beam.decode(probs)
+                self._beam = BeamDecoder(self.charset, self.lexicon, self.beam_width)
+            rec = self._beam.decode(probs)
         else:
             from .wordbeam import word_beam_search
 
             rec = word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
-        calibration = getattr(self, "_calibration", None)
-        return calibration.apply(rec) if calibration is not None else rec
+        return self.calibration.apply(rec) if self.calibration is not None else rec
 
     @property
     def height(self) -> int:
@@ -144,3 +149,12 @@ class Recognizer:
                 frames = -(-inputs[i].shape[1] // WIDTH_REDUCTION)
                 out[i] = softmax(logits[row, :frames])
         return out  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=4)
+def _load_lexicon(source: Path, mtime_ns: int):
+    """A lexicon file, loaded once per process however many decoders use it (read-only;
+    ``mtime_ns`` makes a rewritten file load afresh)."""
+    from .lexicon import Lexicon
+
+    return Lexicon.load(source) if source.suffix == ".npz" else Lexicon.from_words(source)
