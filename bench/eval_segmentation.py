@@ -7,7 +7,7 @@ one at IoU >= 0.5 (Hungarian matching; boxes, not polygons: the Hooker polygons 
 irregular while our boxes hold the whole ink). Every TextLine with geometry is ground truth,
 transcribed or not (``read_page_lines`` keeps the empty ones), vertical marginal notes included.
 Polygons that are only a thin band along the baseline, or lie off it, are replaced by a band
-round the baseline (:func:`fixed_boxes`); the score against the boxes as drawn is printed too.
+round the baseline (:func:`htr.readers.pagexml.line_boxes`); the score against the boxes as drawn is printed too.
 
     python bench/eval_segmentation.py [--data ../shared/data/hooker] [--limit N]
                                       [--letters JDH_2_16_144,JDH_2_16_146] [--overlays 4]
@@ -30,62 +30,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from htr.image import load_image  # noqa: E402
-from htr.readers.pagexml import crop_polygon, letter_of, line_spacing, read_page_lines, turns  # noqa: E402
+from htr.metrics import box_iou as iou_matrix, match_boxes as match  # noqa: E402
+from htr.readers.pagexml import letter_of, line_boxes, read_page_lines, turns  # noqa: E402
 from htr.segment import LineSegmenter  # noqa: E402
 
-try:
-    from scipy.optimize import linear_sum_assignment
-except ImportError:  # greedy matching by IoU instead
-    linear_sum_assignment = None
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` (n, 4) with every box in ``b`` (m, 4); x1/y1 exclusive."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1)
-
-
-def match(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.5) -> list[tuple[int, int]]:
-    """One-to-one pairs (pred index, gt index) with IoU >= threshold, maximising total IoU."""
-    iou = iou_matrix(pred, gt)
-    if iou.size == 0:
-        return []
-    if linear_sum_assignment is not None:
-        rows, cols = linear_sum_assignment(-np.where(iou >= threshold, iou, 0))
-        return [(r, c) for r, c in zip(rows, cols) if iou[r, c] >= threshold]
-    pairs, used_p, used_g = [], set(), set()
-    for k in np.argsort(-iou, axis=None):
-        r, c = divmod(int(k), iou.shape[1])
-        if iou[r, c] < threshold:
-            break
-        if r not in used_p and c not in used_g:
-            pairs.append((r, c))
-            used_p.add(r)
-            used_g.add(c)
-    return pairs
-
-
 def fixed_boxes(lines) -> np.ndarray:
-    """Ground-truth boxes, with the polygons that do not outline their line (a thin band along
-    the baseline, about 5 % of Hooker's lines; shifted off the baseline, letter JDH_2_16_40)
-    replaced by a band round the baseline as high as the page's line spacing suggests: the
-    same correction the PAGE-XML reader makes when cutting lines out for training."""
-    spacing = line_spacing(lines)
-    boxes = []
-    for line in lines:
-        poly = crop_polygon(line, spacing)
-        if poly is line.polygon:
-            boxes.append(line.box)
-        else:
-            xs, ys = [p[0] for p in poly], [p[1] for p in poly]
-            boxes.append((max(0, min(xs)), max(0, min(ys)), max(xs) + 1, max(ys) + 1))
-    return np.array(boxes, np.float64).reshape(-1, 4)
+    """Ground-truth boxes as the PAGE-XML reader cuts the lines (:func:`line_boxes`)."""
+    return np.array(line_boxes(lines), np.float64).reshape(-1, 4)
 
 
 def overlay(grey: np.ndarray, gt: np.ndarray, lines, path: Path) -> None:

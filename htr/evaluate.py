@@ -16,13 +16,11 @@ from .readers.base import Sample
 from .readers.pagexml import PageSample
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """What a recognizer made of a set of samples."""
+class _TextScores:
+    """CER and WER of ``references`` against ``hypotheses`` (the fields of the classes below)."""
 
     references: list[str]
     hypotheses: list[str]
-    seconds: float
 
     @property
     def n(self) -> int:
@@ -35,6 +33,15 @@ class Evaluation:
     @property
     def wer(self) -> float:
         return wer(self.references, self.hypotheses)
+
+
+@dataclass(frozen=True)
+class Evaluation(_TextScores):
+    """What a recognizer made of a set of samples."""
+
+    references: list[str]
+    hypotheses: list[str]
+    seconds: float
 
     @property
     def items_per_second(self) -> float:
@@ -62,7 +69,7 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
 
 
 @dataclass(frozen=True)
-class PageEvaluation:
+class PageEvaluation(_TextScores):
     """What a recognizer made of whole pages: line detection against the true line boxes (as
     drawn, and as the reader cuts them: :meth:`PageSample.line_boxes`), page text against the
     true lines joined in reading order, and time."""
@@ -73,18 +80,6 @@ class PageEvaluation:
     hypotheses: list[str]
     seconds: list[float]
     segment_seconds: list[float]
-
-    @property
-    def n(self) -> int:
-        return len(self.references)
-
-    @property
-    def cer(self) -> float:
-        return cer(self.references, self.hypotheses)
-
-    @property
-    def wer(self) -> float:
-        return wer(self.references, self.hypotheses)
 
     @property
     def seconds_per_page(self) -> float:

@@ -92,7 +92,8 @@ class PageReader:
         return tuple(line for line in read if line.text)
 
     def _read_line_crops(self, crops: list[np.ndarray], found: Sequence[Line]) -> list[Line]:
-        prepared = [preprocess_with_geometry(c, self.recognizer.height) for c in crops]
+        prepared = [preprocess_with_geometry(level_line(c, line), self.recognizer.height)
+                    for c, line in zip(crops, found)]
         probs = self.recognizer.probabilities([p[0] for p in prepared])
         out = []
         for line, crop, (_, geometry), p in zip(found, crops, prepared, probs):
@@ -132,6 +133,26 @@ def line_crop(grey: np.ndarray, line: Line) -> np.ndarray:
     if len(line.polygon) >= 3 and crop.size:
         crop[_inside(line, max(1, (y1 - y0) // 5)) == 0] = np.uint8(np.median(crop))
     return crop
+
+
+def level_line(crop: np.ndarray, line: Line, min_degrees: float = 0.5) -> np.ndarray:
+    """A line crop sheared upright along its baseline, so that a line written (or photographed)
+    at a slant reaches the network level, as its training lines were. Columns keep their x, so
+    positions along the line still map straight back to the page."""
+    if len(line.baseline) < 2:
+        return crop
+    xs, ys = np.array(line.baseline, np.float64).T
+    if np.ptp(xs) <= 0:
+        return crop
+    slope = float(np.polyfit(xs, ys, 1)[0])
+    if abs(slope) < np.tan(np.radians(min_degrees)):
+        return crop
+    h, w = crop.shape
+    extra = int(np.ceil(abs(slope) * w))
+    # Row y of column x moves to y - slope * x (+ extra when the line rises to the right).
+    shear = np.float32([[1, 0, 0], [-slope, 1, extra if slope > 0 else 0]])
+    return cv2.warpAffine(crop, shear, (w, h + extra), flags=cv2.INTER_LINEAR,
+                          borderValue=int(np.median(crop)))
 
 
 def _inside(line: Line, grow: int) -> np.ndarray:

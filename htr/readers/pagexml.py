@@ -132,18 +132,24 @@ class PageSample:
         return "\n".join(t for t in (normalize_text(line.text) for line in self.lines) if t)
 
     def line_boxes(self) -> list[Box]:
-        """The lines' boxes as the reader cuts them out (:func:`crop_polygon`): a polygon that is
-        only a thin band along the baseline, or lies off it, is replaced by a band round it."""
-        spacing = line_spacing(self.lines)
-        boxes = []
-        for line in self.lines:
-            poly = crop_polygon(line, spacing)
-            if poly is line.polygon:
-                boxes.append(line.box)
-            else:
-                xs, ys = [p[0] for p in poly], [p[1] for p in poly]
-                boxes.append((max(0, min(xs)), max(0, min(ys)), max(xs) + 1, max(ys) + 1))
-        return boxes
+        """The lines' boxes as the reader cuts them out: see :func:`line_boxes`."""
+        return line_boxes(self.lines)
+
+
+def line_boxes(lines: list[PageLine]) -> list[Box]:
+    """The boxes of a page's lines as :func:`read_pagexml` cuts them out (:func:`crop_polygon`):
+    a polygon that is only a thin band along the baseline, or lies off it, is replaced by a band
+    round the baseline; the others keep their own box."""
+    spacing = line_spacing(lines)
+    boxes = []
+    for line in lines:
+        poly = crop_polygon(line, spacing)
+        if poly is line.polygon:
+            boxes.append(line.box)
+        else:
+            xs, ys = [p[0] for p in poly], [p[1] for p in poly]
+            boxes.append((max(0, min(xs)), max(0, min(ys)), max(xs) + 1, max(ys) + 1))
+    return boxes
 
 
 def read_pagexml_pages(root: Path) -> list[PageSample]:
