@@ -127,7 +127,7 @@ def _evaluate(recognizers, args: argparse.Namespace) -> int:
 
 def _evaluate_pages(recognizers, args: argparse.Namespace) -> int:
     from .evaluate import evaluate, evaluate_pages
-    from .readers import DataSpec, group_split, open_data, split_of
+    from .readers import DataSpec, group_split, open_data
     from .readers.pagexml import read_pagexml_pages
 
     for text in args.data:

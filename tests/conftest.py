@@ -21,6 +21,21 @@ def draw_text(text: str, height: int = 64, ink: int = 20, paper: int = 235) -> n
     return image
 
 
+SHIPPED_FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "shipped")
+
+
+def stacked_lines(names: list[str]) -> np.ndarray:
+    """A small page: real handwritten line crops (tests/fixtures/shipped) stacked on white."""
+    lines = [cv2.imread(os.path.join(SHIPPED_FIXTURES, name), cv2.IMREAD_GRAYSCALE) for name in names]
+    width = max(line.shape[1] for line in lines) + 80
+    rows = [np.full((40, width), 255, np.uint8)]
+    for line in lines:
+        padded = np.full((line.shape[0], width), 255, np.uint8)
+        padded[:, 40:40 + line.shape[1]] = line
+        rows += [padded, np.full((30, width), 255, np.uint8)]
+    return np.vstack(rows)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """An untrained small model saved as a model folder: enough to test loading and plumbing."""

@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import stacked_lines
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "hooker-line.png"  # "to what is given to Jackson &"
 FIXTURES = ROOT / "tests" / "fixtures" / "shipped"
@@ -38,16 +40,9 @@ def sample_grey() -> np.ndarray:
 
 def page_png() -> bytes:
     """A small page: three real handwritten line crops stacked on white paper."""
-    lines = [np.asarray(Image.open(FIXTURES / name).convert("L")) for name in (
+    return encode(Image.fromarray(stacked_lines([
         "line-iam-ondb-a01-020w-02.png", "line-iam-ondb-f01-017z-04.png",
-        "line-iam-ondb-l06-637z-04.png")]
-    width = max(line.shape[1] for line in lines) + 80
-    rows = [np.full((40, width), 255, np.uint8)]
-    for line in lines:
-        padded = np.full((line.shape[0], width), 255, np.uint8)
-        padded[:, 40:40 + line.shape[1]] = line
-        rows += [padded, np.full((30, width), 255, np.uint8)]
-    return encode(Image.fromarray(np.vstack(rows)))
+        "line-iam-ondb-l06-637z-04.png"])))
 
 
 def png_header_only(width: int, height: int) -> bytes:

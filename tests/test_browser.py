@@ -6,32 +6,23 @@ test's temporary directory."""
 
 from __future__ import annotations
 
-import io
 import shutil
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import stacked_lines
+
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "shipped"
 CHROMIUM = "/usr/bin/chromium"
 
 
 def page_png(path: Path) -> Path:
     """A small page: three real handwritten lines stacked on white paper."""
-    lines = [np.asarray(Image.open(FIXTURES / name).convert("L")) for name in (
-        "line-iam-ondb-a01-020w-02.png", "line-iam-ondb-f01-017z-04.png",
-        "line-hooker-JDH_2_16_56_001_r1l17.png")]
-    width = max(line.shape[1] for line in lines) + 80
-    rows = [np.full((40, width), 255, np.uint8)]
-    for line in lines:
-        padded = np.full((line.shape[0], width), 255, np.uint8)
-        padded[:, 40:40 + line.shape[1]] = line
-        rows += [padded, np.full((30, width), 255, np.uint8)]
-    Image.fromarray(np.vstack(rows)).save(path)
+    Image.fromarray(stacked_lines(["line-iam-ondb-a01-020w-02.png", "line-iam-ondb-f01-017z-04.png",
+                                   "line-hooker-JDH_2_16_56_001_r1l17.png"])).save(path)
     return path
 
 
