@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def images_per_second(recognizer, images, repeats: int = 2) -> float:
-    recognizer.read(images[:64])  # warm-up: trace the network for these shapes
+def images_per_second(recognizer, images, batch_size: int, repeats: int = 2) -> float:
+    recognizer.read(images[:64], batch_size)  # warm-up: trace the network for these shapes
     best = 0.0
     for _ in range(repeats):
         start = time.perf_counter()
-        recognizer.read(images)
+        recognizer.read(images, batch_size)
         best = max(best, len(images) / (time.perf_counter() - start))
     return best
 
@@ -36,6 +36,8 @@ def main() -> int:
     p.add_argument("--lines", default="folder:../shared/data/iam-lines")
     p.add_argument("--words", default="folder:../shared/data/kaggle-names")
     p.add_argument("-n", type=int, default=400, help="images of each kind")
+    p.add_argument("--decoder", help="decoder (default: the library's default)")
+    p.add_argument("--batch-size", type=int, default=32)
     args = p.parse_args()
 
     start = time.perf_counter()
@@ -45,14 +47,15 @@ def main() -> int:
     from htr.recognizer import Recognizer
 
     start = time.perf_counter()
-    recognizer = Recognizer.load(args.model)
+    recognizer = Recognizer.load(args.model, decoder=args.decoder)
     load_seconds = time.perf_counter() - start
     result = {"framework_import_s": round(imported, 2), "model_load_s": round(load_seconds, 2),
+              "decoder": recognizer.decoder, "batch_size": args.batch_size,
               "cpu_count": os.cpu_count()}
     for kind, spec in (("lines", args.lines), ("words", args.words)):
         samples = open_data(spec)[:args.n]
         images = [s.image(None) for s in samples]  # decoded from disk beforehand
-        result[f"{kind}_per_second"] = round(images_per_second(recognizer, images), 1)
+        result[f"{kind}_per_second"] = round(images_per_second(recognizer, images, args.batch_size), 1)
         result[f"{kind}_n"] = len(images)
         result[f"{kind}_mean_width_px"] = round(sum(i.shape[1] for i in images) / len(images))
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
