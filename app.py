@@ -42,6 +42,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge  # noqa: E4
 
 from htr.errors import ImageError  # noqa: E402
 from htr.image import load_image  # noqa: E402
+from htr.tesseract import tesseract_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 OPENAPI_FILE = ROOT / "openapi.json"
@@ -83,9 +84,6 @@ _MAGIC = [
     (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"),
 ]
-_TESSERACT_PSM = {"page": 3, "line": 7, "word": 8}
-
-
 class UploadError(Exception):
     """A request or upload the app refuses: a stable ``code`` and a message a person can act on."""
 
@@ -227,13 +225,9 @@ class Engine:
         if self.tesseract_version is None:
             return {"engine": "tesseract", "available": False,
                     "message": "Tesseract is not installed on this server."}
-        import pytesseract
-
         started = time.perf_counter()
         try:
-            text = pytesseract.image_to_string(
-                Image.fromarray(grey), lang=lang, config=f"--psm {_TESSERACT_PSM.get(level, 3)}",
-                timeout=timeout)
+            text = tesseract_text(grey, level, lang, timeout)
         except RuntimeError as exc:  # pytesseract's timeout
             return {"engine": "tesseract", "available": True, "version": self.tesseract_version,
                     "error": f"Tesseract gave up: {exc}", "text": "",
@@ -243,7 +237,6 @@ class Engine:
             return {"engine": "tesseract", "available": True, "version": self.tesseract_version,
                     "error": "Tesseract could not read this image.", "text": "",
                     "time_ms": _ms(time.perf_counter() - started)}
-        text = "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())
         return {"engine": "tesseract", "available": True, "version": self.tesseract_version,
                 "text": text, "time_ms": _ms(time.perf_counter() - started)}
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pytesseract  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from htr.metrics import cer, wer  # noqa: E402
 from htr.readers import DataSpec, open_data, split_of  # noqa: E402
+from htr.tesseract import tesseract_text, tesseract_version  # noqa: E402
 from htr.text import normalize_text  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def main() -> int:
     ap.add_argument("--split", default="val", choices=("all", "train", "val", "test"))
     ap.add_argument("--limit", type=int)
     args = ap.parse_args()
-    print(f"tesseract {pytesseract.get_tesseract_version()}")
+    print(f"tesseract {tesseract_version()}")
     print(f"{'data':32} {'n':>5} {'CER':>7} {'WER':>7} {'s/line':>7}")
     for text in args.data:
         spec = DataSpec.parse(text)
@@ -38,8 +38,7 @@ def main() -> int:
         samples = samples[:args.limit] if args.limit else samples
         hyps, start = [], time.perf_counter()
         for s in tqdm(samples, desc=spec.name, leave=False, disable=not sys.stderr.isatty()):
-            out = pytesseract.image_to_string(s.image(None), lang="eng", config="--psm 7")
-            hyps.append(normalize_text(" ".join(out.split())))
+            hyps.append(normalize_text(" ".join(tesseract_text(s.image(None), "line").split())))
         refs = [s.text for s in samples]
         secs = (time.perf_counter() - start) / max(1, len(samples))
         print(f"{spec.name:32} {len(samples):>5} {cer(refs, hyps):>7.2%} {wer(refs, hyps):>7.2%} "
