@@ -15,6 +15,7 @@ read as JSON, e.g. ``FLASK_HTR_MAX_FILES=4``): see :data:`DEFAULTS`.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import functools
 import io
@@ -28,7 +29,6 @@ import threading
 import time
 import urllib.parse
 import warnings
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,10 +209,7 @@ class Engine:
         except Exception as exc:  # not installed, not runnable, pytesseract missing
             log.warning("Tesseract not available: %s", exc)
             return None
-        self.tmpdir = tempfile.mkdtemp(prefix="htr-web-")
-        weakref.finalize(self, shutil.rmtree, self.tmpdir, ignore_errors=True)
-        pytesseract.pytesseract.NamedTemporaryFile = functools.partial(
-            tempfile.NamedTemporaryFile, dir=self.tmpdir)
+        self.tmpdir = _private_tesseract_dir()
         return version
 
     def read(self, grey, level: str, decoder: str):
@@ -239,6 +236,20 @@ class Engine:
                     "time_ms": _ms(time.perf_counter() - started)}
         return {"engine": "tesseract", "available": True, "version": self.tesseract_version,
                 "text": text, "time_ms": _ms(time.perf_counter() - started)}
+
+
+@functools.lru_cache(maxsize=1)
+def _private_tesseract_dir() -> str:
+    """One private directory (mode 0700) per process for pytesseract's temporary files, removed
+    at exit. pytesseract's temporary-file maker is module-wide, so the directory lives as long as
+    the process, not as long as one app: a second app (tests) must not find it gone."""
+    import pytesseract
+
+    path = tempfile.mkdtemp(prefix="htr-web-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    pytesseract.pytesseract.NamedTemporaryFile = functools.partial(
+        tempfile.NamedTemporaryFile, dir=path)
+    return path
 
 
 def _warm_up(recognizer) -> None:
