@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from .augment import augment, preview_grid
+from .errors import DataError
 from .evaluate import evaluate
 from .image import pad_batch, preprocess
 from .model import (CHARSET_FILE, CONFIG_FILE, MODEL_FILE, WIDTH_REDUCTION, ModelConfig,
@@ -54,6 +55,7 @@ class TrainConfig:
     workers: int = 2
     resume: bool = False
     init_from: Path | None = None  # a model folder whose weights and charset start the run
+    select: tuple[str, ...] = ()  # validation sets whose mean CER picks the best epoch (): all
     command: str = ""
 
 
@@ -174,6 +176,19 @@ class BatchSequence(keras.utils.PyDataset):
         return batch, y
 
 
+def selection_cer(scores: dict[str, dict], select: Sequence[str] = ()) -> float:
+    """The mean CER the best epoch is chosen by: over the validation sets named in ``select``
+    (``kind:folder``, as the epoch lines print them), or over all of them."""
+    if select:
+        names = [n for n in scores if n in select]
+        if len(names) < len(select):
+            raise DataError(f"--select {', '.join(select)}: the validation sets are "
+                            f"{', '.join(scores)}")
+    else:
+        names = list(scores)
+    return float(np.mean([scores[n]["cer"] for n in names])) if names else float("nan")
+
+
 class Validation(keras.callbacks.Callback):
     """After each epoch: score every validation set, keep the best model, save the resumable
     state, lower the learning rate on a plateau, stop early or when the time budget is spent."""
@@ -198,7 +213,7 @@ class Validation(keras.callbacks.Callback):
         for name, samples in self.data.val.items():
             ev = evaluate(recognizer, samples, desc=f"validate {name}")
             scores[name] = {"cer": ev.cer, "wer": ev.wer, "n": ev.n}
-        mean_cer = float(np.mean([s["cer"] for s in scores.values()])) if scores else float("nan")
+        mean_cer = selection_cer(scores, cfg.select)
         lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         steps = self.state["steps_per_epoch"]
         record = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
@@ -332,6 +347,7 @@ def train(config: TrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     data = load_data(config.data, config.val_fraction, config.val_limit, config.seed)
+    selection_cer({name: {"cer": 0.0} for name in data.val}, config.select)  # names checked now
     if not data.train:
         raise SystemExit("no training samples: check the --data sets and their splits")
     ckpt = checkpoint_dir(out)

@@ -90,3 +90,15 @@ def test_unknown_data_kind_is_a_clear_error(tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", f"scans:{tmp_path}"],
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert run.returncode == 2 and "KIND:PATH" in run.stderr
+
+
+def test_the_best_epoch_can_be_chosen_by_some_validation_sets_only():
+    from htr.errors import DataError
+    from htr.training import selection_cer
+
+    scores = {"folder:iam-lines": {"cer": 0.10}, "pagexml:hooker": {"cer": 0.30},
+              "folder:kaggle-names": {"cer": 0.50}}
+    assert selection_cer(scores) == pytest.approx(0.30)
+    assert selection_cer(scores, ("folder:iam-lines", "pagexml:hooker")) == pytest.approx(0.20)
+    with pytest.raises(DataError, match="the validation sets are folder:iam-lines"):
+        selection_cer(scores, ("folder:iam",))
