@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .decode import DECODERS, DEFAULT_DECODER
 from .errors import HTRError, ImageError
-from .page import LEVELS
+from .page import LEVELS, RECOGNISE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--level", choices=("line", "page"), default="line",
                    help="line: read the sets' line (or word) crops; page: read whole pages of "
                         "page-level sets (pagexml) and score line detection and page CER")
-    e.add_argument("--recognise", choices=("lines", "words"), default="lines",
+    e.add_argument("--recognise", choices=RECOGNISE, default="lines",
                    help="with --level page: read whole lines (default) or word crops")
     return p
 

@@ -107,10 +107,10 @@ def evaluate_pages(recognizer, pages: Sequence[PageSample], progress: bool = Tru
     hypotheses, seconds, segment_seconds = [], [], []
     for page in tqdm(pages, desc=desc, disable=not progress, leave=False, unit="page"):
         start = time.perf_counter()
-        result = reader.read(page.image, "page")
+        grey = load_image(page.image)
+        result = reader.read(grey, "page")
         seconds.append(time.perf_counter() - start)
         hypotheses.append(result.text)
-        grey = load_image(page.image)
         start = time.perf_counter()
         segmenter.find_lines(grey)
         segment_seconds.append(time.perf_counter() - start)

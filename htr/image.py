@@ -173,8 +173,7 @@ def fit_to_height(grey: np.ndarray, height: int) -> np.ndarray:
     :data:`WIDTH_STEP` (at least ``height``), so zero padding to the right is blank paper.
     """
     h, w = grey.shape
-    new_w = max(1, int(round(w * height / h)))
-    new_w = min(new_w, MAX_ASPECT * height)
+    new_w = _fitted_width(w, h, height)
     interp = cv2.INTER_AREA if height < h else cv2.INTER_CUBIC
     resized = cv2.resize(grey, (new_w, height), interpolation=interp)
     width = max(height, -(-new_w // WIDTH_STEP) * WIDTH_STEP)
@@ -192,18 +191,25 @@ def preprocess(image: np.ndarray, height: int) -> np.ndarray:
     return preprocess_with_geometry(image, height)[0]
 
 
+def _fitted_width(w: int, h: int, height: int) -> int:
+    """The width a ``w`` x ``h`` image takes at ``height`` rows (before padding): aspect ratio
+    kept, squeezed beyond :data:`MAX_ASPECT`."""
+    return min(max(1, int(round(w * height / h))), MAX_ASPECT * height)
+
+
 @dataclass(frozen=True)
 class InputGeometry:
-    """Where a network input's columns lie in the image it was made from: input column ``c``
-    is image column ``x_offset + c / x_scale``; ``width`` is the image content's width in input
-    columns (the rest is padding)."""
+    """Where a network input came from in its image: ``ink_box`` (x0, y0, x1, y1) is the part of
+    the image that was cut out and fitted, input column ``c`` is image column
+    ``ink_box[0] + c / x_scale``, and ``width`` is that content's width in input columns (the
+    rest is padding)."""
 
-    x_offset: int
+    ink_box: tuple[int, int, int, int]
     x_scale: float
     width: int
 
     def to_image_x(self, column: float) -> float:
-        return self.x_offset + column / self.x_scale
+        return self.ink_box[0] + column / self.x_scale
 
 
 def preprocess_with_geometry(image: np.ndarray, height: int) -> tuple[np.ndarray, InputGeometry]:
@@ -211,10 +217,9 @@ def preprocess_with_geometry(image: np.ndarray, height: int) -> tuple[np.ndarray
     (word boxes from the recognizer's character alignment)."""
     normal = normalize_ink(image)
     y0, y1, x0, x1 = ink_bounds(normal)
-    cropped = normal[y0:y1, x0:x1]
-    out = fit_to_height(cropped, height)
-    new_w = min(max(1, int(round(cropped.shape[1] * height / cropped.shape[0]))), MAX_ASPECT * height)
-    return out, InputGeometry(x0, new_w / cropped.shape[1], new_w)
+    new_w = _fitted_width(x1 - x0, y1 - y0, height)
+    out = fit_to_height(normal[y0:y1, x0:x1], height)
+    return out, InputGeometry((x0, y0, x1, y1), new_w / (x1 - x0), new_w)
 
 
 def pad_batch(images: list[np.ndarray]) -> np.ndarray:

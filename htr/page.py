@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
-from .image import ImageSource, InputGeometry, ink_bounds, load_image, normalize_ink, \
-    preprocess_with_geometry
+from .image import ImageSource, InputGeometry, load_image, normalize_ink, preprocess_with_geometry
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
 
@@ -69,11 +68,10 @@ class PageReader:
     # --- one line or one word ----------------------------------------------------------------
 
     def _read_whole(self, grey: np.ndarray, level: str) -> Line:
-        h, w = grey.shape
-        y0, y1, x0, x1 = ink_bounds(normalize_ink(grey))
-        box: Box = (x0, y0, x1, y1)
-        polygon = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
         net_input, geometry = preprocess_with_geometry(grey, self.recognizer.height)
+        box: Box = geometry.ink_box
+        x0, y0, x1, y1 = box
+        polygon = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
         rec = self.recognizer.decode(self.recognizer.probabilities([net_input])[0])
         if level == "word":
             words = (Word(box, rec.text, rec.confidence),) if rec.text else ()

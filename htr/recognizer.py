@@ -39,7 +39,11 @@ class Recognizer:
         self.decoder = decoder or ("greedy" if lexicon is None else "wordbeam")
         self.calibration = calibration  # None: the decoder's confidences as they come
         self.directory: Path | None = None  # the model folder, when loaded from one
-        self._beam = None  # the beam decoder's prefix tree, built once
+        self._beam = None  # the beam decoder (its prefix tree), built once
+        if self.decoder == "beam" and lexicon is not None:
+            from .beam import BeamDecoder
+
+            self._beam = BeamDecoder(charset, lexicon, beam_width)
         self._page_reader = None  # made on first use: segmenters are cheap, but made once
 
     @classmethod
@@ -84,10 +88,6 @@ class Recognizer:
         other = type(self)(self.model, self.charset, self.config, words, beam_width, decoder,
                            Calibration.load(directory, decoder) if self.directory else None)
         other.directory = self.directory
-        if decoder == "beam":
-            from .beam import BeamDecoder
-
-            other._beam = BeamDecoder(self.charset, words, beam_width)
         return other
 
     def decode(self, probs: np.ndarray) -> Recognition:
@@ -96,10 +96,6 @@ class Recognizer:
         if self.decoder == "greedy" or self.lexicon is None:
             rec = greedy_decode(probs, self.charset)
         elif self.decoder == "beam":
-            if self._beam is None or self._beam.beam_width != self.beam_width:
-                from .beam import BeamDecoder
-
-                self._beam = BeamDecoder(self.charset, self.lexicon, self.beam_width)
             rec = self._beam.decode(probs)
         else:
             from .wordbeam import word_beam_search

@@ -144,11 +144,7 @@ def line_boxes(lines: list[PageLine]) -> list[Box]:
     boxes = []
     for line in lines:
         poly = crop_polygon(line, spacing)
-        if poly is line.polygon:
-            boxes.append(line.box)
-        else:
-            xs, ys = [p[0] for p in poly], [p[1] for p in poly]
-            boxes.append((max(0, min(xs)), max(0, min(ys)), max(xs) + 1, max(ys) + 1))
+        boxes.append(line.box if poly is line.polygon else _box(poly, (None, None)))
     return boxes
 
 
