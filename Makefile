@@ -7,17 +7,20 @@ PY := $(VENV)/bin/python
 SYSTEM_PACKAGES := tesseract-ocr
 # The browser test drives Debian's chromium through Playwright (no browser download).
 TEST_SYSTEM_PACKAGES := chromium
+# Handwriting fonts for synthetic training lines (train.py --data fonts:...), tested by make test.
+FONT_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-kristi fonts-sjfonts \
+	fonts-bwht fonts-dancingscript fonts-rufscript
 # Declares numpy<2 but runs on numpy 2 (the beam decoder): installed without its dependencies.
 NODEPS_PACKAGES := pyctcdecode==0.5.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup system system-test clean
+.PHONY: run test setup system system-test fonts clean
 
 # The same command the Dockerfile runs (there HTR_BIND=0.0.0.0:5000).
 run: setup
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: setup system-test
+test: setup system-test fonts
 	$(PY) -m pytest -q
 
 setup: system $(VENV)/.installed
@@ -30,6 +33,10 @@ system:
 system-test:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(TEST_SYSTEM_PACKAGES); }
+
+fonts:
+	@[ -d /usr/share/fonts/truetype/fifthhorseman ] || { $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(FONT_PACKAGES); }
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

@@ -17,13 +17,14 @@ from pathlib import Path
 
 from htr.errors import HTRError
 from htr.model import SIZES
+from htr.readers import READERS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", action="append", required=True, metavar="KIND:PATH[*WEIGHT]",
-                   help="a data set (repeatable): iam-ondb, iam-lines, iam-words, pagexml, alto, "
-                        "folder; *WEIGHT repeats it per epoch")
+                   help=f"a data set (repeatable), KIND one of {', '.join(READERS)}; *WEIGHT repeats "
+                        "it per epoch (*0: validate on it, do not train on it)")
     p.add_argument("--output", type=Path, default=Path("runs/model"), help="output folder")
     p.add_argument("--size", choices=sorted(SIZES), default="medium", help="model size preset")
     p.add_argument("--height", type=int, help="input height in pixels (default: the preset's)")

@@ -1,4 +1,5 @@
-"""Readers of data sets on disk: IAM's own layout, a user's folder + labels.tsv, PAGE-XML and ALTO.
+"""Readers of data sets on disk: IAM's own layout, a user's folder + labels.tsv, PAGE-XML and ALTO,
+and corpus lines drawn in handwriting fonts.
 
 Each test builds a tiny data set in tmp_path (images drawn with PIL) and reads it back.
 """
@@ -13,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from htr.errors import DataError
 from htr.readers.folder import read_folder
+from htr.readers.fonts import glyphs, handwriting_fonts, read_font_lines
 from htr.readers.iam import read_iam_lines, read_iam_words
 from htr.readers.pagexml import (PageLine, crop_box, crop_polygon, letter_of, read_alto,
                                  read_page_lines, read_pagexml)
@@ -342,3 +344,51 @@ def test_alto_lines(tmp_path):
     assert (sample.id, sample.text, sample.group) == ("doc_001_t1", "Hello world.", "doc")
     x0, y0, x1, y1 = crop_box((10, 20, 110, 50), (200, 100))
     assert sample.load(None).shape == (y1 - y0, x1 - x0)
+
+
+# --- handwriting fonts ----------------------------------------------------------------------------
+
+needs_fonts = pytest.mark.skipif(not handwriting_fonts(),
+                                 reason="no handwriting fonts (make test installs them)")
+
+
+def make_corpus(root: Path) -> Path:
+    """An IAM text corpus: lines.txt and a test list naming one line of form group a01-000."""
+    (root / "splits" / "aachen" / "lines").mkdir(parents=True)
+    (root / "lines.txt").write_text(
+        "# id ok grey components x y w h text\n"
+        "a01-000u-00 ok 154 19 408 746 1661 89 A|MOVE|to|stop|Mr.|Gaitskell|from\n"
+        "a01-000x-01 ok 154 19 408 746 1661 89 nominating|any|more|Labour|life|Peers\n"
+        "c03-003-02 ok 154 19 408 746 1661 89 Though|they|may|gather|some|Left-wing|support|,\n")
+    (root / "splits" / "aachen" / "lines" / "te.lst").write_text("a01-000x-01\n")
+    return root
+
+
+@needs_fonts
+def test_font_lines_leave_out_test_lines_and_draw_what_the_label_says(tmp_path):
+    samples = read_font_lines(make_corpus(tmp_path / "iam-ascii"))
+
+    # a01-000x-01 is on a test list: its whole form group (a01-000u-00 too) stays out.
+    assert [s.text for s in samples] == ["Though they may gather some Left-wing support,",
+                                         "THOUGH THEY MAY GATHER SOME LEFT-WING SUPPORT,"]
+    assert all(s.split == "train" for s in samples)  # fonts are not writers: never validated on
+    for sample in samples:
+        fonts = sample.load.args[1]
+        if sample.text != sample.text.upper():
+            assert all(set("abcemnorsuvwxz") <= glyphs(f) for f in fonts)  # no caps-only font
+    canonical = samples[0].image()
+    assert np.array_equal(canonical, samples[0].image())  # rng None: one canonical drawing
+    drawn = samples[0].image(np.random.default_rng(1))
+    assert drawn.dtype == np.uint8 and drawn.ndim == 2
+    for image in (canonical, drawn):
+        ink = image < image.max() - 60
+        rows, cols = np.nonzero(ink)
+        # Ink on the page, none touching the edge (no cut-off descenders or swashes).
+        assert ink.mean() > 0.02
+        assert rows.min() > 0 and cols.min() > 0
+        assert rows.max() < image.shape[0] - 1 and cols.max() < image.shape[1] - 1
+
+
+def test_font_lines_without_fonts_say_what_to_install(tmp_path):
+    with pytest.raises(DataError, match="apt-get install fonts-dkg-handwriting"):
+        read_font_lines(make_corpus(tmp_path / "iam-ascii"), fonts=[])

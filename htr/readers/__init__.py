@@ -22,6 +22,7 @@ READERS: dict[str, tuple[str, str]] = {
     "pagexml": ("pagexml", "read_pagexml"),
     "alto": ("pagexml", "read_alto"),
     "folder": ("folder", "read_folder"),
+    "fonts": ("fonts", "read_font_lines"),
 }
 
 
