@@ -285,19 +285,7 @@ def decode_upload(data: bytes, formats: list[str], max_pixels: int):
     if kind not in formats:
         raise UploadError("unsupported_format", f"{kind} images are not accepted: upload "
                           f"{' or '.join(formats)}.")
-    # The pixel count from the header, before anything is decoded (a decompression bomb).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as probe:
-                size, pixels = "{}x{} pixels".format(*probe.size), probe.size[0] * probe.size[1]
-        except Image.DecompressionBombError:
-            size, pixels = f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels", float("inf")
-        except Exception:  # load_image below says what is wrong
-            size, pixels = "", 0
-    if pixels > max_pixels:
-        raise UploadError("too_many_pixels", f"The image is too large ({size}; the limit is "
-                          f"{max_pixels:,} pixels). Scale it down and try again.")
+    # load_image checks the pixel count from the header before it decodes (decompression bombs).
     try:
         grey = load_image(data, max_pixels=max_pixels)
     except ImageError as exc:
@@ -320,9 +308,10 @@ def decode_upload(data: bytes, formats: list[str], max_pixels: int):
 
 def _image_error(exc: ImageError, max_pixels: int) -> UploadError:
     if exc.code == "too_large":
-        return UploadError("too_many_pixels", f"The image is too large: "
-                           f"{exc.reason[16:].strip('()')} (the limit is {max_pixels:,} pixels). "
-                           "Scale it down and try again.")
+        size = ("{}x{} pixels".format(*exc.size) if exc.size
+                else f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels")
+        return UploadError("too_many_pixels", f"The image is too large ({size}; the limit is "
+                           f"{max_pixels:,} pixels). Scale it down and try again.")
     if exc.code == "empty":
         return UploadError("empty_file", "The file is empty (0 bytes).")
     if exc.code == "not_image":

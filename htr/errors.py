@@ -16,15 +16,18 @@ class ImageError(HTRError):
     """An image could not be read: missing, empty, corrupt, not an image, or too large.
 
     The message names the file (when there is one) and the reason, on one line. ``code`` is
-    stable for programs (the web API's error codes): one of :data:`IMAGE_ERROR_CODES`.
+    stable for programs (the web API's error codes): one of :data:`IMAGE_ERROR_CODES`. ``size``
+    is the image's (width, height) when it is known (a "too_large" image's header).
     """
 
-    def __init__(self, reason: str, source: str | None = None, code: str = "unreadable") -> None:
+    def __init__(self, reason: str, source: str | None = None, code: str = "unreadable",
+                 size: tuple[int, int] | None = None) -> None:
         if code not in IMAGE_ERROR_CODES:
             raise ValueError(f"unknown image error code {code!r}")
         self.reason = reason
         self.source = source
         self.code = code
+        self.size = size
         super().__init__(f"{source}: {reason}" if source else reason)
 
 

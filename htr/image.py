@@ -60,7 +60,8 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             # Image.open itself refuses the very largest before ``image`` exists.
             size = f"{image.size[0]}x{image.size[1]} pixels" if image is not None else "a decompression bomb"
-            raise ImageError(f"image too large ({size})", name, "too_large") from None
+            raise ImageError(f"image too large ({size})", name, "too_large",
+                             image.size if image is not None else None) from None
         except UnidentifiedImageError:
             raise ImageError("not an image (unrecognised format)", name, "not_image") from None
         except (OSError, SyntaxError, ValueError) as exc:
@@ -73,7 +74,8 @@ def _check_size(size: tuple[int, int], name: str | None, max_pixels: int) -> Non
     if w < 1 or h < 1:
         raise ImageError(f"image has no pixels ({w}x{h})", name, "no_pixels")
     if w * h > max_pixels:
-        raise ImageError(f"image too large ({w}x{h} pixels, limit {max_pixels:,})", name, "too_large")
+        raise ImageError(f"image too large ({w}x{h} pixels, limit {max_pixels:,})", name, "too_large",
+                         (w, h))
 
 
 def _pil_to_grey(image: Image.Image, name: str | None, max_pixels: int) -> np.ndarray:

@@ -285,6 +285,7 @@ def test_bad_uploads_get_clear_json_errors(app, client, openapi, monkeypatch):
     monkeypatch.setitem(app.config, "HTR_MAX_PIXELS", 50_000)
     body = assert_error(client.post("/api/v1/read", data=upload(sample)), 413, "too_many_pixels")
     assert "50,000" in body["message"]
+    assert "{}x{} pixels".format(*Image.open(io.BytesIO(sample)).size) in body["message"]
     monkeypatch.setitem(app.config, "HTR_MAX_PIXELS", 40_000_000)
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 10_000)
     assert_error(client.post("/api/v1/read", data=upload(sample)), 413, "file_too_large", openapi)
