@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Per-source ablation: does each training source help the validation sets?
+
+Each arm fine-tunes the same starting weights for the same number of samples, with the same seed
+and the same validation sample, and differs from the ``base`` arm in one source only: a source's
+training weight set to 0 (``*0``: still validated on, never trained on), or one source added.
+``report`` then scores every arm's best weights, and the starting weights, on the full validation
+sets (greedy decoding) and prints a markdown table with each arm's change against ``base``.
+
+    python bench/ablation.py run --init models/default      # about 16 minutes per arm on 2 cores
+    python bench/ablation.py report --init models/default
+
+An arm whose run finished is not run again; delete ``runs/abl-NAME`` to redo it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DATA = "../shared/data"
+SOURCES = {
+    "ondb": f"iam-ondb:{DATA}/iam-ondb",
+    "lines": f"folder:{DATA}/iam-lines",
+    "hooker": f"pagexml:{DATA}/hooker",
+    "kaggle": f"folder:{DATA}/kaggle-names",
+    "words": f"iam-ondb-words:{DATA}/iam-ondb",
+    "fonts": f"fonts:{DATA}/iam-ascii",
+}
+#: The shipped model's mix (training weight per source).
+BASE = {"ondb": 1, "lines": 4, "hooker": 1.5, "kaggle": 1, "words": 0.25}
+#: Arm name -> changes to BASE.
+ARMS = {
+    "base": {},
+    "no-ondb": {"ondb": 0, "words": 0},
+    "no-hooker": {"hooker": 0},
+    "no-kaggle": {"kaggle": 0},
+    "fonts": {"fonts": 0.4},
+}
+#: The validation sets of the report (fonts are training-only).
+VALIDATION = ("ondb", "lines", "hooker", "words", "kaggle")
+TRAIN_ARGS = ["--size", "medium", "--epochs", "2", "--epoch-size", "5000", "--val-limit", "300",
+              "--patience", "6", "--seed", "5", "--learning-rate", "1.5e-4"]
+
+
+def data_args(arm: str) -> list[str]:
+    weights = {**BASE, **ARMS[arm]}
+    args = []
+    for source, weight in weights.items():
+        args += ["--data", SOURCES[source] + ("" if weight == 1 else f"*{weight:g}")]
+    return args
+
+
+def run(init: Path, runs: Path, arms: list[str]) -> None:
+    for arm in arms:
+        out = runs / f"abl-{arm}"
+        history = out / "history.json"
+        if history.is_file() and len(json.loads(history.read_text())) >= 2:
+            print(f"{arm}: done already ({out})")
+            continue
+        command = [sys.executable, str(ROOT / "train.py"), *data_args(arm), "--output", str(out),
+                   *TRAIN_ARGS, "--init", str(init)]
+        print(" ".join(command), flush=True)
+        with open(runs / f"abl-{arm}.log", "w") as log:
+            subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def report(init: Path, runs: Path, arms: list[str]) -> None:
+    from htr.evaluate import evaluate
+    from htr.readers import DataSpec, open_data, split_of
+    from htr.recognizer import Recognizer
+
+    sets = {name: [s for s in open_data(DataSpec.parse(SOURCES[name])) if split_of(s) == "val"]
+            for name in VALIDATION}
+    models = {"start": init, **{arm: runs / f"abl-{arm}" for arm in arms
+                                if (runs / f"abl-{arm}" / "model.keras").is_file()}}
+    scores: dict[str, dict[str, float]] = {}
+    for label, folder in models.items():
+        recognizer = Recognizer.load(folder, decoder="greedy")
+        scores[label] = {name: evaluate(recognizer, samples, progress=False).cer
+                         for name, samples in sets.items()}
+        print(label, json.dumps({k: round(v, 4) for k, v in scores[label].items()}), flush=True)
+    print()
+    print("| arm | " + " | ".join(f"{n} ({len(sets[n])})" for n in VALIDATION) + " |")
+    print("| --- |" + " --- |" * len(VALIDATION))
+    for label, row in scores.items():
+        cells = []
+        for name in VALIDATION:
+            cell = f"{100 * row[name]:.2f}%"
+            if label not in ("start", "base") and "base" in scores:
+                cell += f" ({100 * (row[name] - scores['base'][name]):+.2f})"
+            cells.append(cell)
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", choices=("run", "report"))
+    p.add_argument("--init", type=Path, default=ROOT / "models" / "default",
+                   help="the weights every arm starts from")
+    p.add_argument("--runs", type=Path, default=ROOT / "runs")
+    p.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    args = p.parse_args()
+    args.runs.mkdir(parents=True, exist_ok=True)
+    (run if args.action == "run" else report)(args.init, args.runs, args.arms)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
