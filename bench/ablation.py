@@ -2,8 +2,9 @@
 """Per-source ablation: does each training source help the validation sets?
 
 Each arm fine-tunes the same starting weights for the same number of samples, with the same seed
-and the same validation sample, and differs from the ``base`` arm in one source only: a source's
-training weight set to 0 (``*0``: still validated on, never trained on), or one source added.
+and the same validation sample, and differs from the ``base`` arm in one thing only: a source's
+training weight set to 0 (``*0``: still validated on, never trained on), one source added, or
+(``light-augment``) half the augmentation strength.
 ``report`` then scores every arm's best weights, and the starting weights, on the full validation
 sets (greedy decoding) and prints a markdown table with each arm's change against ``base``.
 
@@ -37,14 +38,17 @@ SOURCES = {
 }
 #: The shipped model's mix (training weight per source).
 BASE = {"ondb": 1, "lines": 4, "hooker": 1.5, "kaggle": 1, "words": 0.25}
-#: Arm name -> changes to BASE.
+#: Arm name -> changes to BASE (source weights), and for the last arm a training setting.
 ARMS = {
     "base": {},
     "no-ondb": {"ondb": 0, "words": 0},
     "no-hooker": {"hooker": 0},
     "no-kaggle": {"kaggle": 0},
     "fonts": {"fonts": 0.4},
+    "light-augment": {},
 }
+#: Extra train.py arguments of an arm.
+ARM_ARGS = {"light-augment": ["--augment", "0.5"]}
 #: The validation sets of the report (fonts are training-only).
 VALIDATION = ("ondb", "lines", "hooker", "words", "kaggle")
 TRAIN_ARGS = ["--size", "medium", "--epochs", "2", "--epoch-size", "5000", "--val-limit", "300",
@@ -67,7 +71,7 @@ def run(init: Path, runs: Path, arms: list[str]) -> None:
             print(f"{arm}: done already ({out})")
             continue
         command = [sys.executable, str(ROOT / "train.py"), *data_args(arm), "--output", str(out),
-                   *TRAIN_ARGS, "--init", str(init)]
+                   *TRAIN_ARGS, *ARM_ARGS.get(arm, []), "--init", str(init)]
         print(" ".join(command), flush=True)
         with open(runs / f"abl-{arm}.log", "w") as log:
             subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
