@@ -308,8 +308,9 @@ def decode_upload(data: bytes, formats: list[str], max_pixels: int):
 
 def _image_error(exc: ImageError, max_pixels: int) -> UploadError:
     if exc.code == "too_large":
+        # No size: Pillow refused the header itself, which it does above MAX_IMAGE_PIXELS.
         size = ("{}x{} pixels".format(*exc.size) if exc.size
-                else f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels")
+                else f"over {Image.MAX_IMAGE_PIXELS:,} pixels")
         return UploadError("too_many_pixels", f"The image is too large ({size}; the limit is "
                            f"{max_pixels:,} pixels). Scale it down and try again.")
     if exc.code == "empty":
