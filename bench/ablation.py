@@ -12,7 +12,10 @@ full validation sets instead.
     python bench/ablation.py run --init models/default      # about 16 minutes per arm on 2 cores
     python bench/ablation.py report [--full]
 
-An arm whose run finished is not run again; delete ``runs/abl-NAME`` to redo it.
+Run it from the repository root (the data sets are named ``../shared/data/...``). An arm whose run
+finished is not run again; delete ``runs/abl-NAME`` to redo it. The model card's table started from
+the weights shipped before it (``git show 8aa26f2:models/default/model.keras``, with that commit's
+``charset.json`` and ``config.json``), not from the weights now in ``models/default``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ SOURCES = {
     "words": f"iam-ondb-words:{DATA}/iam-ondb",
     "fonts": f"fonts:{DATA}/iam-ascii",
 }
-#: The shipped model's mix (training weight per source).
+#: The mix the ablation's starting weights were last trained with (training weight per source).
 BASE = {"ondb": 1, "lines": 4, "hooker": 1.5, "kaggle": 1, "words": 0.25}
 #: Arm name -> changes to BASE (source weights), and for the last arm a training setting.
 ARMS = {
@@ -107,6 +110,9 @@ def report(init: Path, runs: Path, arms: list[str], full: bool = False) -> None:
             best = min(history, key=lambda epoch: epoch["mean_cer"])
             scores[arm] = {key: v["cer"] for key, v in best["val"].items()}
             sizes = {key: v["n"] for key, v in best["val"].items()}
+    if not scores:
+        print(f"no finished arms under {runs}")
+        return
     print()
     print("| arm | " + " | ".join(f"{n} ({sizes[keys[n]]})" for n in VALIDATION) + " |")
     print("| --- |" + " --- |" * len(VALIDATION))
