@@ -30,25 +30,19 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "shipped"
 
 
 def composed_page() -> bytes:
-    """Three real handwritten lines (the test fixtures) stacked on white paper, as PNG."""
-    import numpy as np
+    """Three real handwritten lines (the test fixtures) stacked on white paper, as PNG: the page
+    the web tests read, composed by the tests' own helper."""
     from PIL import Image
 
-    lines = [np.asarray(Image.open(FIXTURES / name).convert("L")) for name in (
-        "line-iam-ondb-a01-020w-02.png", "line-iam-ondb-f01-017z-04.png",
-        "line-hooker-JDH_2_16_56_001_r1l17.png")]
-    width = max(line.shape[1] for line in lines) + 80
-    rows = [np.full((40, width), 255, np.uint8)]
-    for line in lines:
-        padded = np.full((line.shape[0], width), 255, np.uint8)
-        padded[:, 40:40 + line.shape[1]] = line
-        rows += [padded, np.full((30, width), 255, np.uint8)]
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import stacked_lines
+
     out = io.BytesIO()
-    Image.fromarray(np.vstack(rows)).save(out, "PNG")
+    Image.fromarray(stacked_lines(["line-iam-ondb-a01-020w-02.png", "line-iam-ondb-f01-017z-04.png",
+                                   "line-hooker-JDH_2_16_56_001_r1l17.png"])).save(out, "PNG")
     return out.getvalue()
 
 

@@ -144,10 +144,10 @@ def draw_line(text: str, font_files: tuple[str, ...],
     gap = space * size
     shifts = [0.0 if rng is None else float(rng.normal(0.0, wobble * size)) for _ in words]
     xs, x = [], 0.0
-    for (left, _, right, _), jitter in zip(boxes, (1.0,) * len(words) if rng is None
-                                          else rng.uniform(0.7, 1.3, len(words))):
+    for (_, _, ink_right, _), jitter in zip(boxes, (1.0,) * len(words) if rng is None
+                                            else rng.uniform(0.7, 1.3, len(words))):
         xs.append(x)
-        x += right + gap * float(jitter)
+        x += ink_right + gap * float(jitter)
     top = min(b[1] + dy for b, dy in zip(boxes, shifts))
     bottom = max(b[3] + dy for b, dy in zip(boxes, shifts))
     left = min(x0 + b[0] for x0, b in zip(xs, boxes))
