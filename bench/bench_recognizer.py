@@ -3,7 +3,11 @@
 (batched, after warm-up, preprocessing and decoding included) and peak memory.
 
     python bench/bench_recognizer.py [--model DIR] [--lines folder:../shared/data/iam-lines]
-                                     [--words folder:../shared/data/kaggle-names] [-n 400]
+                                     [--words iam-ondb-words:../shared/data/iam-ondb]
+                                     [--fields folder:../shared/data/kaggle-names] [-n 400]
+
+Words are single words cut from handwritten lines (issue 3's word images); fields are the Kaggle
+name crops from forms, wider (a printed label and a name) and so slower per image.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path)
     p.add_argument("--lines", default="folder:../shared/data/iam-lines")
-    p.add_argument("--words", default="folder:../shared/data/kaggle-names")
+    p.add_argument("--words", default="iam-ondb-words:../shared/data/iam-ondb")
+    p.add_argument("--fields", default="folder:../shared/data/kaggle-names")
     p.add_argument("-n", type=int, default=400, help="images of each kind")
     p.add_argument("--decoder", help="decoder (default: the library's default)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -52,7 +57,7 @@ def main() -> int:
     result = {"framework_import_s": round(imported, 2), "model_load_s": round(load_seconds, 2),
               "decoder": recognizer.decoder, "batch_size": args.batch_size,
               "cpu_count": os.cpu_count()}
-    for kind, spec in (("lines", args.lines), ("words", args.words)):
+    for kind, spec in (("lines", args.lines), ("words", args.words), ("fields", args.fields)):
         samples = open_data(spec)[:args.n]
         images = [s.image(None) for s in samples]  # decoded from disk beforehand
         result[f"{kind}_per_second"] = round(images_per_second(recognizer, images, args.batch_size), 1)

@@ -1,14 +1,16 @@
 """Every kind of jpg/png a user may bring becomes the same kind of network input."""
 
 import io
+import os
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import draw_text
+from conftest import SHIPPED_FIXTURES, draw_text
 from htr.errors import ImageError
-from htr.image import WIDTH_STEP, load_image, pad_batch, preprocess
+from htr.image import WIDTH_STEP, ink_bounds, load_image, normalize_ink, pad_batch, preprocess, text_band
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -107,6 +109,36 @@ def test_uneven_lighting_and_dark_background_are_corrected(word):
 
 def test_blank_image_preprocesses_to_empty_paper():
     assert preprocess(np.full((50, 200), 240, np.uint8), 40).max() == 0.0
+
+
+def shipped_ink_rows(name: str) -> np.ndarray:
+    """A real line crop from the shipped fixtures, cut to the rows that hold ink."""
+    grey = cv2.imread(os.path.join(SHIPPED_FIXTURES, name), cv2.IMREAD_GRAYSCALE)
+    rows = np.flatnonzero((grey < 128).any(axis=1))
+    return grey[rows[0]:rows[-1] + 1]
+
+
+def test_a_loose_line_crop_is_cut_to_its_own_line():
+    # A line cut from a page with a loose box: the lower third of the line above (its
+    # descenders) reaches in at the top. It must not shrink the line's own writing.
+    above = shipped_ink_rows("line-iam-ondb-a01-020w-02.png")
+    line = shipped_ink_rows("line-iam-ondb-l06-637z-04.png")
+    width = max(above.shape[1], line.shape[1])
+    tail = np.pad(above[-len(above) // 3:], ((0, 0), (0, width - above.shape[1])), constant_values=255)
+    gap = np.full((8, width), 255, np.uint8)
+    crop = np.vstack([tail, gap, np.pad(line, ((0, 0), (0, width - line.shape[1])), constant_values=255)])
+    y0, y1, _, _ = ink_bounds(normalize_ink(crop))
+    assert len(tail) <= y0 <= len(tail) + len(gap)  # the tail is cut away, the line kept whole
+    assert y1 >= len(crop) - 2
+
+
+def test_words_and_two_line_form_fields_are_not_cut():
+    word = draw_text("Hello", height=60, paper=255)
+    assert text_band(word < 128) is None
+    label = draw_text("SURNAME AND FIRST NAMES", height=40, paper=255)
+    field = np.full((100, label.shape[1]), 255, np.uint8)
+    field[:40], field[50:90] = label, label  # a printed row and a written row, equal weight
+    assert text_band(field < 128) is None
 
 
 def test_pad_batch_pads_with_paper_on_the_right():
