@@ -196,7 +196,7 @@ def text_band(ink: np.ndarray) -> tuple[int, int] | None:
 
     The line's core is the run of rows densest in ink (its x-height band); its own ascenders
     and descenders reach :data:`BAND_REACH` core heights beyond it. Cutting the rest keeps the
-    line at the height the network reads best (IAM lines -1.3 points CER, Hooker -2 with the
+    line at the height the network reads best (IAM lines -1.0 points CER, Hooker -2.0 with the
     weights trained before this cut existed); words and multi-line crops are left alone.
     """
     h, w = ink.shape
