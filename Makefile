@@ -7,9 +7,6 @@ PY := $(VENV)/bin/python
 SYSTEM_PACKAGES := tesseract-ocr
 # The browser test drives Debian's chromium through Playwright (no browser download).
 TEST_SYSTEM_PACKAGES := chromium
-# Handwriting fonts for synthetic training lines (train.py --data fonts:...), tested by make test.
-FONT_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-kristi fonts-sjfonts \
-	fonts-bwht fonts-dancingscript fonts-rufscript
 # Declares numpy<2 but runs on numpy 2 (the beam decoder): installed without its dependencies.
 NODEPS_PACKAGES := pyctcdecode==0.5.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -34,9 +31,12 @@ system-test:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(TEST_SYSTEM_PACKAGES); }
 
-fonts:
+# Handwriting fonts for synthetic training lines (train.py --data fonts:...), tested by make test;
+# the package list is the reader's own (htr.readers.fonts.FONT_PACKAGES).
+fonts: setup
 	@[ -d /usr/share/fonts/truetype/fifthhorseman ] || { $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(FONT_PACKAGES); }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
+	  $$($(PY) -c 'from htr.readers.fonts import FONT_PACKAGES; print(*FONT_PACKAGES)'); }
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

@@ -207,8 +207,8 @@ def text_band(ink: np.ndarray) -> tuple[int, int] | None:
     profile = np.convolve(rows, np.ones(k) / k, mode="same")
     dense = np.concatenate([[0], (profile >= 0.3 * profile.max()).astype(np.int8), [0]])
     starts, ends = np.flatnonzero(np.diff(dense) == 1), np.flatnonzero(np.diff(dense) == -1)
-    mass = [profile[a:b].sum() for a, b in zip(starts, ends)]
-    a, b = starts[int(np.argmax(mass))], ends[int(np.argmax(mass))]
+    densest = int(np.argmax([profile[a:b].sum() for a, b in zip(starts, ends)]))
+    a, b = starts[densest], ends[densest]
     if b - a < BAND_MIN_CORE * h:  # a ruled line or a long stroke, not an x-height band
         return None
     top = max(0, int(a - BAND_REACH * (b - a)))
