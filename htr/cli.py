@@ -1,4 +1,5 @@
-"""Command line: ``python -m htr read IMAGE...`` and ``python -m htr evaluate --data KIND:PATH``.
+"""Command line: ``python -m htr read IMAGE...``, ``python -m htr evaluate --data KIND:PATH`` and
+``python -m htr average --output DIR SNAPSHOT...``.
 
 A thin shell over the library; exit status 0 when everything was read, 1 when some input failed,
 2 for a usage or data error.
@@ -45,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
                         "page-level sets (pagexml) and score line detection and page CER")
     e.add_argument("--recognise", choices=RECOGNISE, default="lines",
                    help="with --level page: read whole lines (default) or word crops")
+    a = sub.add_parser("average", help="average the weights of snapshots of one network "
+                                       "(epochs of a fine-tuning run) into a model folder")
+    a.add_argument("snapshots", nargs="+", metavar="SNAPSHOT",
+                   help="model folders, .keras checkpoints or .weights.h5 files")
+    a.add_argument("--output", type=Path, required=True, help="model folder to write")
+    a.add_argument("--reference", type=Path,
+                   help="model folder of the network, for its charset and configuration "
+                        "(default: the first snapshot)")
     return p
 
 
@@ -54,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     from .recognizer import Recognizer
 
     try:
+        if args.command == "average":
+            return _average(args)
         if args.command == "read":
             return _read(Recognizer.load(args.model, args.decoder, args.lexicon), args)
         decoders = args.decoder or [None]  # None: the default decoder
@@ -76,6 +87,15 @@ def _import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _average(args: argparse.Namespace) -> int:
+    from .model import average_snapshots, save_model_dir
+
+    model, charset, config = average_snapshots(args.reference or args.snapshots[0], args.snapshots)
+    save_model_dir(args.output, model, charset, config)
+    print(f"{args.output}: the mean of {len(args.snapshots)} snapshots")
+    return 0
 
 
 def _read(recognizer, args: argparse.Namespace) -> int:

@@ -9,10 +9,12 @@ or a whole line. The output is logits; :func:`htr.decode` applies the softmax.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from .errors import ModelError
@@ -120,4 +122,42 @@ def load_model_dir(directory: str | Path) -> tuple[keras.Model, Charset, ModelCo
     if model.output_shape[-1] != charset.num_classes:
         raise ModelError(f"{d}: model has {model.output_shape[-1]} outputs but the charset "
                          f"needs {charset.num_classes}")
+    return model, charset, config
+
+
+def load_weights_into(model: keras.Model, source: str | Path) -> keras.Model:
+    """Put the weights of ``source`` into ``model`` (same network): a model folder, a ``.keras``
+    file (a training checkpoint, its optimiser ignored) or a ``.weights.h5`` file."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise ModelError(f"{source}: no such model folder or weights file")
+    try:
+        if path.name.endswith(".weights.h5"):
+            model.load_weights(path)
+        else:
+            other = keras.saving.load_model(path, compile=False)
+            model.set_weights(other.get_weights())
+    except ValueError as exc:  # shapes or layer count differ
+        raise ModelError(f"{source}: not a snapshot of this network ({exc})") from None
+    return model
+
+
+def average_snapshots(reference: str | Path, snapshots: Sequence[str | Path]
+                      ) -> tuple[keras.Model, Charset, ModelConfig]:
+    """The element-wise mean of the weights of ``snapshots`` of one network, e.g. the last epochs
+    of a fine-tuning run at a low learning rate: the average lies nearer the middle of the basin
+    those epochs wander about in and reads better than any one of them (the shipped model's card
+    has the measurement). ``reference`` is a model folder of that network: its charset and
+    configuration go with the result. Batch-norm statistics are averaged like the weights."""
+    if not snapshots:
+        raise ModelError("no snapshots to average")
+    model, charset, config = load_model_dir(reference)
+    dtypes = [w.dtype for w in model.get_weights()]
+    total = None
+    for source in snapshots:
+        weights = [w.astype(np.float64) for w in load_weights_into(model, source).get_weights()]
+        total = weights if total is None else [t + w for t, w in zip(total, weights)]
+    model.set_weights([(t / len(snapshots)).astype(d) for t, d in zip(total, dtypes)])
     return model, charset, config

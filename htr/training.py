@@ -247,6 +247,8 @@ class Validation(keras.callbacks.Callback):
             self.model.stop_training = True
         self.state["epoch"] = epoch + 1
         save_checkpoint(out, self.model, self.state)
+        # Every epoch's weights stay, for averaging (``python -m htr average``).
+        self.model.save_weights(checkpoint_dir(out) / f"epoch-{epoch + 1}.weights.h5")
         write_history(out, self.state)
 
 

@@ -79,3 +79,15 @@ def test_wordbeam_without_a_lexicon_says_how_to_build_one(tiny_model_dir, images
     run = htr("read", str(images[0]), "--model", str(tiny_model_dir), "--decoder", "wordbeam")
     assert run.returncode == 2
     assert "no lexicon for the wordbeam decoder" in run.stderr and "htr.lexicon build" in run.stderr
+
+
+def test_average_writes_a_model_folder_that_reads_like_its_snapshots(tiny_model_dir, images, tmp_path):
+    out = tmp_path / "averaged"
+    result = htr("average", str(tiny_model_dir), str(tiny_model_dir), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "the mean of 2 snapshots" in result.stdout
+    good = str(images[0])
+    assert (htr("read", "--model", str(out), "--decoder", "greedy", good).stdout
+            == htr("read", "--model", str(tiny_model_dir), "--decoder", "greedy", good).stdout)
+    missing = htr("average", str(tiny_model_dir), str(tmp_path / "nope.keras"), "--output", str(out))
+    assert missing.returncode == 2 and "nope.keras" in missing.stderr

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from htr.errors import ModelError
-from htr.model import (CHARSET_FILE, WIDTH_REDUCTION, ModelConfig, build_model, compile_model,
-                       load_model_dir, save_model_dir)
+from htr.model import (CHARSET_FILE, WIDTH_REDUCTION, ModelConfig, average_snapshots, build_model,
+                       compile_model, load_model_dir, save_model_dir)
 from htr.text import Charset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +55,24 @@ def test_model_folder_with_a_foreign_charset_is_refused(tmp_path):
         load_model_dir(tmp_path)
     with pytest.raises(ModelError, match="missing"):
         load_model_dir(tmp_path / "nothing-here")
+
+
+def test_snapshots_of_one_network_average_weight_by_weight(tmp_path):
+    charset = Charset("abc")
+    first, second = (build_model(charset.num_classes, SMALL) for _ in range(2))
+    save_model_dir(tmp_path / "epoch1", first, charset, SMALL)
+    second.save_weights(tmp_path / "epoch-2.weights.h5")  # as training keeps each epoch's
+    model, avg_charset, config = average_snapshots(tmp_path / "epoch1",
+                                                   [tmp_path / "epoch1", tmp_path / "epoch-2.weights.h5"])
+    assert avg_charset == charset and config == SMALL
+    for mean, a, b in zip(model.get_weights(), first.get_weights(), second.get_weights()):
+        assert np.allclose(mean, (a + b) / 2, atol=1e-6)
+    assert not np.allclose(first.get_weights()[0], second.get_weights()[0])
+
+    other = ModelConfig(height=32, conv=(8, 16), pool_height_after=(0, 1), lstm_units=8, lstm_layers=1)
+    save_model_dir(tmp_path / "other", build_model(charset.num_classes, other), charset, other)
+    with pytest.raises(ModelError, match="not a snapshot of this network"):
+        average_snapshots(tmp_path / "epoch1", [tmp_path / "epoch1", tmp_path / "other"])
 
 
 JAX_TRAIN = """

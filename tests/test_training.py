@@ -48,7 +48,8 @@ def test_training_writes_a_complete_model_folder_and_resumes(word_folder, tmp_pa
     state = train(config)
     out = config.output
     for name in ("model.keras", "charset.json", "config.json", "history.json", "README.md",
-                 "training.png", "validation_predictions.png", "checkpoint/last.keras"):
+                 "training.png", "validation_predictions.png", "checkpoint/last.keras",
+                 "checkpoint/epoch-1.weights.h5", "checkpoint/epoch-2.weights.h5"):
         assert (out / name).is_file(), name
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
