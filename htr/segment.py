@@ -656,8 +656,9 @@ def _pieces(xs: np.ndarray, spacing: float, split_gap: float) -> list[np.ndarray
 def _outline(ly: np.ndarray, lx: np.ndarray, tr: _Track, spacing: float, base_off: float
              ) -> Line | None:
     """A line from its ink pixels: box, outline polygon (the top and bottom of the ink in
-    columns half a spacing wide) and baseline (the centre curve lowered to the x-height's
-    foot). None for a dot."""
+    columns half a spacing wide, as steps: straight lines between column centres would cut
+    the corners of tall letters and zigzag on the screen) and baseline (the centre curve
+    lowered to the x-height's foot). None for a dot."""
     if lx.size == 0:
         return None
     x0, x1 = int(lx.min()), int(lx.max()) + 1
@@ -672,12 +673,14 @@ def _outline(ly: np.ndarray, lx: np.ndarray, tr: _Track, spacing: float, base_of
     np.minimum.at(tops, bins, ly)
     np.maximum.at(bots, bins, ly)
     filled = bots >= 0
-    bx = x0 + (np.arange(nb) + 0.5) * step
-    bx[0], bx[-1] = x0, x1 - 1
-    tops = np.interp(bx, bx[filled], tops[filled])
-    bots = np.interp(bx, bx[filled], bots[filled] + 1)
-    polygon = [(float(x), float(y)) for x, y in zip(bx, tops)]
-    polygon += [(float(x), float(y)) for x, y in zip(bx[::-1], bots[::-1])]
+    mid = x0 + (np.arange(nb) + 0.5) * step
+    tops = np.interp(mid, mid[filled], tops[filled])  # an empty column bridges its neighbours
+    bots = np.interp(mid, mid[filled], bots[filled] + 1)
+    edges = np.minimum(x0 + np.arange(nb + 1) * step, x1)
+    left, right = edges[:-1], edges[1:]
+    polygon = [(float(x), float(y)) for a, b, y in zip(left, right, tops) for x in (a, b)]
+    polygon += [(float(x), float(y)) for a, b, y in zip(left[::-1], right[::-1], bots[::-1])
+                for x in (b, a)]
     bxs = np.linspace(x0, x1 - 1, max(2, min(nb + 1, 16)))
     baseline = [(float(x), float(y)) for x, y in zip(bxs, tr.y_at(bxs) + base_off)]
     return Line(box=(x0, y0, x1, y1), polygon=tuple(polygon), baseline=tuple(baseline))
