@@ -147,10 +147,11 @@ def load_weights_into(model: keras.Model, source: str | Path) -> keras.Model:
 def average_snapshots(reference: str | Path, snapshots: Sequence[str | Path]
                       ) -> tuple[keras.Model, Charset, ModelConfig]:
     """The element-wise mean of the weights of ``snapshots`` of one network, e.g. the last epochs
-    of a fine-tuning run at a low learning rate: the average lies nearer the middle of the basin
-    those epochs wander about in and reads better than any one of them (the shipped model's card
-    has the measurement). ``reference`` is a model folder of that network: its charset and
-    configuration go with the result. Batch-norm statistics are averaged like the weights."""
+    of a fine-tuning run at a low learning rate: when those epochs wander about one basin, the
+    mean lies nearer its middle and can read better than any of them; while a run still
+    improves, the early epochs pull the mean back (both measured in the shipped model's card).
+    ``reference`` is a model folder of that network: its charset and configuration go with the
+    result. Batch-norm statistics are averaged like the weights."""
     if not snapshots:
         raise ModelError("no snapshots to average")
     model, charset, config = load_model_dir(reference)

@@ -678,9 +678,10 @@ def _outline(ly: np.ndarray, lx: np.ndarray, tr: _Track, spacing: float, base_of
     bots = np.interp(mid, mid[filled], bots[filled] + 1)
     edges = np.minimum(x0 + np.arange(nb + 1) * step, x1)
     left, right = edges[:-1], edges[1:]
-    polygon = [(float(x), float(y)) for a, b, y in zip(left, right, tops) for x in (a, b)]
-    polygon += [(float(x), float(y)) for a, b, y in zip(left[::-1], right[::-1], bots[::-1])
-                for x in (b, a)]
+    steps = [(float(x), float(y)) for a, b, y in zip(left, right, tops) for x in (a, b)]
+    steps += [(float(x), float(y)) for a, b, y in zip(left[::-1], right[::-1], bots[::-1])
+              for x in (b, a)]
+    polygon = [pt for i, pt in enumerate(steps) if i == 0 or pt != steps[i - 1]]
     bxs = np.linspace(x0, x1 - 1, max(2, min(nb + 1, 16)))
     baseline = [(float(x), float(y)) for x, y in zip(bxs, tr.y_at(bxs) + base_off)]
     return Line(box=(x0, y0, x1, y1), polygon=tuple(polygon), baseline=tuple(baseline))
