@@ -1,5 +1,5 @@
-"""Command line: ``python -m htr read IMAGE...``, ``python -m htr evaluate --data KIND:PATH`` and
-``python -m htr average --output DIR SNAPSHOT...``.
+"""Command line: ``python -m htr read IMAGE...``, ``python -m htr evaluate --data KIND:PATH``,
+``python -m htr average --output DIR SNAPSHOT...`` and ``python -m htr blank-offset --data KIND:PATH``.
 
 A thin shell over the library; exit status 0 when everything was read, 1 when some input failed,
 2 for a usage or data error.
@@ -54,6 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--reference", type=Path,
                    help="model folder of the network, for its charset and configuration "
                         "(default: the first snapshot)")
+    b = sub.add_parser("blank-offset", help="measure greedy CER with the CTC blank's logit "
+                                            "shifted, and shift it in the model (--write)")
+    b.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
+    b.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
+    b.add_argument("--split", choices=("all", "train", "val"), default="train",
+                   help="where to measure (default train: the validation sets stay unseen)")
+    b.add_argument("--val-fraction", type=float, default=0.1)
+    b.add_argument("--limit", type=int, default=300,
+                   help="a seeded random sample of this many per set (default 300)")
+    b.add_argument("--offsets", default="0,-0.25,-0.5,-0.75,-1,-1.25,-1.5,-1.75,-2,-2.5,-3",
+                   help="comma-separated logit shifts to try, after an equals sign (--offsets=-1,-2); "
+                        "0 is always tried")
+    b.add_argument("--write", action="store_true",
+                   help="shift the model folder's blank logit by the offset with the lowest mean "
+                        "CER over the sets")
     return p
 
 
@@ -65,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "average":
             return _average(args)
+        if args.command == "blank-offset":
+            return _blank_offset(Recognizer.load(args.model, "greedy"), args)
         if args.command == "read":
             return _read(Recognizer.load(args.model, args.decoder, args.lexicon), args)
         decoders = args.decoder or [None]  # None: the default decoder
@@ -95,6 +112,48 @@ def _average(args: argparse.Namespace) -> int:
     model, charset, config = average_snapshots(args.reference or args.snapshots[0], args.snapshots)
     save_model_dir(args.output, model, charset, config)
     print(f"{args.output}: the mean of {len(args.snapshots)} snapshots")
+    return 0
+
+
+def _blank_offset(recognizer, args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .evaluate import blank_offset_sweep
+    from .model import save_model_dir, shift_blank_logit
+    from .readers import DataSpec, open_data, split_of
+
+    try:
+        offsets = sorted({0.0, *(float(x) for x in args.offsets.split(","))}, reverse=True)
+    except ValueError:
+        print(f"error: --offsets: expected numbers separated by commas, got {args.offsets!r}",
+              file=sys.stderr)
+        return 2
+    sets = {}
+    for text in args.data:
+        spec = DataSpec.parse(text)
+        samples = [s for s in open_data(spec)
+                   if args.split == "all" or split_of(s, args.val_fraction) == args.split]
+        if len(samples) > args.limit:  # spread over the writers, not the first few's lines
+            picked = np.random.default_rng(0).choice(len(samples), args.limit, replace=False)
+            samples = [samples[i] for i in sorted(picked)]
+        if not samples:
+            print(f"error: {spec.name}: no samples in split {args.split!r}", file=sys.stderr)
+            return 2
+        sets[spec.name] = samples
+    table = blank_offset_sweep(recognizer, sets, offsets, progress=sys.stderr.isatty())
+    names = list(sets)
+    print(f"{'offset':>7} " + " ".join(f"{n[-20:]:>20}" for n in names) + f" {'mean':>7}")
+    for offset, scores in table.items():
+        print(f"{offset:>7.2f} " + " ".join(f"{scores[n]:>20.2%}" for n in names)
+              + f" {np.mean(list(scores.values())):>7.2%}")
+    best = min(offsets, key=lambda o: (np.mean(list(table[o].values())), abs(o)))
+    print(f"lowest mean CER ({args.split} split, greedy): offset {best:g}")
+    if args.write and best != 0:
+        directory = recognizer.directory
+        shift_blank_logit(recognizer.model, best)
+        save_model_dir(directory, recognizer.model, recognizer.charset, recognizer.config)
+        print(f"{directory}: blank logit shifted by {best:g}; fit its calibration again "
+              f"(python bench/calibration.py --write)")
     return 0
 
 

@@ -1,19 +1,23 @@
 """Scoring a recognizer on labelled samples (CER, WER and speed) and on whole pages (line
-detection, page CER and time per page)."""
+detection, page CER and time per page), and measuring a blank-logit shift on samples."""
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 from tqdm import tqdm
 
+from .decode import greedy_decode
 from .image import load_image, preprocess
 from .metrics import Detection, cer, detection, wer
 from .readers.base import Sample
 from .readers.pagexml import PageSample
+from .text import Charset
 
 
 class _TextScores:
@@ -57,15 +61,41 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
     """
     hypotheses: list[str] = []
     start = time.perf_counter()
+    for probs in _probabilities(recognizer, samples, batch_size, chunk, progress, desc):
+        hypotheses.append(recognizer.decode(probs).text)
+    return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)
+
+
+def blank_offset_sweep(recognizer, sets: Mapping[str, Sequence[Sample]], offsets: Sequence[float],
+                       progress: bool = True) -> dict[float, dict[str, float]]:
+    """Greedy CER of each named set of samples with the blank's logit shifted by each of
+    ``offsets`` (as :func:`htr.model.shift_blank_logit` would shift it): ``{offset: {set: cer}}``.
+
+    The network runs once per set; only the decoding is repeated."""
+    table: dict[float, dict[str, float]] = {offset: {} for offset in offsets}
+    for name, samples in sets.items():
+        probs = list(_probabilities(recognizer, samples, progress=progress, desc=name))
+        references = [s.text for s in samples]
+        for offset in offsets:
+            hypotheses = []
+            for p in probs:
+                shifted = p.copy()
+                shifted[:, Charset.BLANK] *= math.exp(offset)  # greedy needs no renormalising
+                hypotheses.append(greedy_decode(shifted, recognizer.charset).text)
+            table[offset][name] = cer(references, hypotheses)
+    return table
+
+
+def _probabilities(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk: int = 256,
+                   progress: bool = True, desc: str = "evaluate") -> Iterator[np.ndarray]:
+    """The network's per-frame probabilities of every sample's canonical image, in order."""
     height = recognizer.height
     with ThreadPoolExecutor(2) as pool, tqdm(total=len(samples), desc=desc, disable=not progress,
                                              leave=False, unit="img") as bar:
         for i in range(0, len(samples), chunk):
             inputs = list(pool.map(lambda s: preprocess(s.image(None), height), samples[i:i + chunk]))
-            for probs in recognizer.probabilities(inputs, batch_size):
-                hypotheses.append(recognizer.decode(probs).text)
+            yield from recognizer.probabilities(inputs, batch_size)
             bar.update(len(inputs))
-    return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,23 @@ def load_weights_into(model: keras.Model, source: str | Path) -> keras.Model:
     return model
 
 
+def shift_blank_logit(model: keras.Model, offset: float) -> keras.Model:
+    """Add ``offset`` to the CTC blank's bias in the output layer (in place), which multiplies the
+    blank's odds against every character by ``exp(offset)`` in every frame.
+
+    A CTC network that does not fit its data well learns to play safe with the blank: on new
+    writers it drops characters far more often than it invents them (run 9., greedy: 10 deletions
+    for every insertion on the IAM validation lines, 29 on Hooker's). A negative offset trades
+    some of those deletions for insertions; :func:`htr.evaluate.blank_offset_sweep` measures
+    where the trade pays off (it does not on form fields in capitals, which gain insertions)."""
+    layer = model.get_layer("logits")
+    kernel, bias = layer.get_weights()
+    bias = bias.copy()
+    bias[Charset.BLANK] += offset
+    layer.set_weights([kernel, bias])
+    return model
+
+
 def average_snapshots(reference: str | Path, snapshots: Sequence[str | Path]
                       ) -> tuple[keras.Model, Charset, ModelConfig]:
     """The element-wise mean of the weights of ``snapshots`` of one network, e.g. the last epochs

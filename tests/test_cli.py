@@ -91,3 +91,26 @@ def test_average_writes_a_model_folder_that_reads_like_its_snapshots(tiny_model_
             == htr("read", "--model", str(tiny_model_dir), "--decoder", "greedy", good).stdout)
     missing = htr("average", str(tiny_model_dir), str(tmp_path / "nope.keras"), "--output", str(out))
     assert missing.returncode == 2 and "nope.keras" in missing.stderr
+
+
+@pytest.mark.slow
+def test_blank_offset_writes_the_shift_it_measured_best(tmp_path):
+    import shutil
+
+    from htr.recognizer import DEFAULT_MODEL
+
+    if not (DEFAULT_MODEL / "model.keras").is_file():
+        pytest.skip("no shipped model in models/default")
+    model = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL, model)
+    data = f"folder:{ROOT / 'tests' / 'fixtures' / 'shipped'}"
+    run = htr("blank-offset", "--model", str(model), "--data", data, "--split", "all",
+              "--offsets=-0.5,-1,-2", "--write")
+    assert run.returncode == 0, run.stderr
+    best = run.stdout.split("lowest mean CER")[1].split("offset ")[1].split()[0]
+    row = next(line for line in run.stdout.splitlines() if line.split()[0] == f"{float(best):.2f}")
+    after = htr("evaluate", "--model", str(model), "--data", data, "--decoder", "greedy")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.splitlines()[1].split()[3] == row.split()[1]  # the CER it promised
+    bad = htr("blank-offset", "--model", str(model), "--data", data, "--offsets=-1,x")
+    assert bad.returncode == 2 and "--offsets" in bad.stderr

@@ -11,7 +11,7 @@ import pytest
 
 from htr.errors import ModelError
 from htr.model import (CHARSET_FILE, WIDTH_REDUCTION, ModelConfig, average_snapshots, build_model,
-                       compile_model, load_model_dir, save_model_dir)
+                       compile_model, load_model_dir, save_model_dir, shift_blank_logit)
 from htr.text import Charset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,15 @@ def test_snapshots_of_one_network_average_weight_by_weight(tmp_path):
     save_model_dir(tmp_path / "other", build_model(charset.num_classes, other), charset, other)
     with pytest.raises(ModelError, match="not a snapshot of this network"):
         average_snapshots(tmp_path / "epoch1", [tmp_path / "epoch1", tmp_path / "other"])
+
+
+def test_shifting_the_blank_logit_moves_the_blank_score_alone():
+    model = build_model(5, SMALL)
+    x = np.random.default_rng(2).random((2, 32, 96, 1)).astype(np.float32)
+    before = np.asarray(model.predict_on_batch(x))
+    after = np.asarray(shift_blank_logit(model, -1.5).predict_on_batch(x))
+    assert np.allclose(after[..., Charset.BLANK], before[..., Charset.BLANK] - 1.5, atol=1e-5)
+    assert np.allclose(after[..., 1:], before[..., 1:], atol=1e-6)
 
 
 JAX_TRAIN = """

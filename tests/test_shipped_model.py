@@ -54,3 +54,20 @@ def test_reads_hooker_lines_from_unseen_letters(readings):
 
 def test_confidence_is_a_probability(readings):
     assert all(0.0 <= r.confidence <= 1.0 for _, r in readings.values())
+
+
+def test_blank_offset_sweep_measures_what_the_shifted_model_reads():
+    from htr.evaluate import blank_offset_sweep
+    from htr.model import shift_blank_logit
+    from htr.recognizer import Recognizer
+
+    recognizer = Recognizer.load(decoder="greedy")
+    samples = read_folder(FIXTURES)
+    texts = [s.text for s in samples]
+    table = blank_offset_sweep(recognizer, {"fixtures": samples}, [0.0, -1.0, 30.0], progress=False)
+    assert table[0.0]["fixtures"] == pytest.approx(
+        cer(texts, [r.text for r in recognizer.read([s.image() for s in samples])]))
+    assert table[30.0]["fixtures"] == 1.0  # a blank that wins every frame reads nothing
+    shift_blank_logit(recognizer.model, -1.0)
+    assert table[-1.0]["fixtures"] == pytest.approx(
+        cer(texts, [r.text for r in recognizer.read([s.image() for s in samples])]))
