@@ -66,9 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--offsets", default="0,-0.25,-0.5,-0.75,-1,-1.25,-1.5,-1.75,-2,-2.5,-3",
                    help="comma-separated logit shifts to try, after an equals sign (--offsets=-1,-2); "
                         "0 is always tried")
-    b.add_argument("--write", action="store_true",
+    b.add_argument("--write", nargs="?", const="best", metavar="OFFSET",
                    help="shift the model folder's blank logit by the offset with the lowest mean "
-                        "CER over the sets")
+                        "CER over the sets, or by OFFSET (--write=-1) when the sets disagree")
     return p
 
 
@@ -128,6 +128,12 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
         print(f"error: --offsets: expected numbers separated by commas, got {args.offsets!r}",
               file=sys.stderr)
         return 2
+    if args.write not in (None, "best"):
+        try:
+            float(args.write)
+        except ValueError:
+            print(f"error: --write: expected a number, got {args.write!r}", file=sys.stderr)
+            return 2
     sets = {}
     for text in args.data:
         spec = DataSpec.parse(text)
@@ -148,11 +154,12 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
               + f" {np.mean(list(scores.values())):>7.2%}")
     best = min(offsets, key=lambda o: (np.mean(list(table[o].values())), abs(o)))
     print(f"lowest mean CER ({args.split} split, greedy): offset {best:g}")
-    if args.write and best != 0:
+    shift = best if args.write == "best" else float(args.write) if args.write else 0.0
+    if shift:
         directory = recognizer.directory
-        shift_blank_logit(recognizer.model, best)
+        shift_blank_logit(recognizer.model, shift)
         save_model_dir(directory, recognizer.model, recognizer.charset, recognizer.config)
-        print(f"{directory}: blank logit shifted by {best:g}; fit its calibration again "
+        print(f"{directory}: blank logit shifted by {shift:g}; fit its calibration again "
               f"(python bench/calibration.py --write)")
     return 0
 

@@ -112,5 +112,15 @@ def test_blank_offset_writes_the_shift_it_measured_best(tmp_path):
     after = htr("evaluate", "--model", str(model), "--data", data, "--decoder", "greedy")
     assert after.returncode == 0, after.stderr
     assert after.stdout.splitlines()[1].split()[3] == row.split()[1]  # the CER it promised
-    bad = htr("blank-offset", "--model", str(model), "--data", data, "--offsets=-1,x")
-    assert bad.returncode == 2 and "--offsets" in bad.stderr
+    chosen = htr("blank-offset", "--model", str(model), "--data", data, "--split", "all",
+                 "--offsets=-1", "--write=0.5")
+    assert chosen.returncode == 0, chosen.stderr
+    assert "blank logit shifted by 0.5" in chosen.stdout
+    again = htr("blank-offset", "--model", str(model), "--data", data, "--split", "all",
+                "--offsets=-0.5")
+    row = next(line for line in again.stdout.splitlines() if line.split()[0] == "-0.50")
+    assert row.split()[1] == next(line for line in chosen.stdout.splitlines()
+                                  if line.split()[0] == "0.00").split()[1]  # +0.5 then -0.5
+    for bad in ("--offsets=-1,x", "--write=lots"):
+        run = htr("blank-offset", "--model", str(model), "--data", data, bad)
+        assert run.returncode == 2 and bad.split("=")[0] in run.stderr
