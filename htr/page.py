@@ -12,12 +12,14 @@ instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
 
-from .image import ImageSource, InputGeometry, load_image, normalize_ink, preprocess_with_geometry
+from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, normalize_ink,
+                    preprocess_with_geometry)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
 
@@ -90,8 +92,10 @@ class PageReader:
         return tuple(line for line in read if line.text)
 
     def _read_line_crops(self, crops: list[np.ndarray], found: Sequence[Line]) -> list[Line]:
-        prepared = [preprocess_with_geometry(level_line(c, line), self.recognizer.height)
-                    for c, line in zip(crops, found)]
+        height = self.recognizer.height
+        with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
+            prepared = list(pool.map(lambda c, line: preprocess_with_geometry(level_line(c, line), height),
+                                     crops, found))
         probs = self.recognizer.probabilities([p[0] for p in prepared])
         out = []
         for line, crop, (_, geometry), p in zip(found, crops, prepared, probs):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode, softmax
 from .errors import ModelError
-from .image import ImageSource, load_image, pad_batch, preprocess
+from .image import PREPROCESS_THREADS, ImageSource, load_image, pad_batch, preprocess
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
 from .results import Page, Recognition
 from .text import Charset
@@ -118,7 +119,8 @@ class Recognizer:
         Raises :class:`htr.errors.ImageError` for the first image that cannot be loaded; use
         :func:`load_image` yourself first to read the good ones of a mixed set.
         """
-        inputs = [preprocess(load_image(im), self.height) for im in images]
+        with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
+            inputs = list(pool.map(lambda im: preprocess(load_image(im), self.height), images))
         return [self.decode(p) for p in self.probabilities(inputs, batch_size)]
 
     def read_page(self, image: ImageSource, level: str = "auto") -> Page:

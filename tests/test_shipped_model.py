@@ -71,3 +71,17 @@ def test_blank_offset_sweep_measures_what_the_shifted_model_reads():
     shift_blank_logit(recognizer.model, -1.0)
     assert table[-1.0]["fixtures"] == pytest.approx(
         cer(texts, [r.text for r in recognizer.read([s.image() for s in samples])]))
+
+
+def test_read_answers_in_the_order_asked_and_names_the_first_bad_image(tmp_path):
+    from htr.errors import ImageError
+    from htr.recognizer import Recognizer
+
+    recognizer = Recognizer.load(decoder="greedy")
+    images = [s.image() for s in read_folder(FIXTURES)]
+    forward = [r.text for r in recognizer.read(images)]
+    assert [r.text for r in recognizer.read(images[::-1])] == forward[::-1]
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageError, match="empty file"):
+        recognizer.read([images[0], str(empty), str(tmp_path / "missing.png")])
