@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .decode import greedy_decode
-from .image import load_image, preprocess
+from .image import PREPROCESS_THREADS, load_image, preprocess
 from .metrics import Detection, cer, detection, wer
 from .readers.base import Sample
 from .readers.pagexml import PageSample
@@ -90,8 +90,8 @@ def _probabilities(recognizer, samples: Sequence[Sample], batch_size: int = 32, 
                    progress: bool = True, desc: str = "evaluate") -> Iterator[np.ndarray]:
     """The network's per-frame probabilities of every sample's canonical image, in order."""
     height = recognizer.height
-    with ThreadPoolExecutor(2) as pool, tqdm(total=len(samples), desc=desc, disable=not progress,
-                                             leave=False, unit="img") as bar:
+    with ThreadPoolExecutor(PREPROCESS_THREADS) as pool, \
+            tqdm(total=len(samples), desc=desc, disable=not progress, leave=False, unit="img") as bar:
         for i in range(0, len(samples), chunk):
             inputs = list(pool.map(lambda s: preprocess(s.image(None), height), samples[i:i + chunk]))
             yield from recognizer.probabilities(inputs, batch_size)

@@ -92,10 +92,11 @@ class PageReader:
         return tuple(line for line in read if line.text)
 
     def _read_line_crops(self, crops: list[np.ndarray], found: Sequence[Line]) -> list[Line]:
-        height = self.recognizer.height
+        def prepare(crop: np.ndarray, line: Line) -> tuple[np.ndarray, InputGeometry]:
+            return preprocess_with_geometry(level_line(crop, line), self.recognizer.height)
+
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
-            prepared = list(pool.map(lambda c, line: preprocess_with_geometry(level_line(c, line), height),
-                                     crops, found))
+            prepared = list(pool.map(prepare, crops, found))
         probs = self.recognizer.probabilities([p[0] for p in prepared])
         out = []
         for line, crop, (_, geometry), p in zip(found, crops, prepared, probs):
