@@ -63,13 +63,26 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--val-fraction", type=float, default=0.1)
     b.add_argument("--limit", type=int, default=300,
                    help="a seeded random sample of this many per set (default 300)")
-    b.add_argument("--offsets", default="0,-0.25,-0.5,-0.75,-1,-1.25,-1.5,-1.75,-2,-2.5,-3",
+    b.add_argument("--offsets", type=_numbers,
+                   default="0,-0.25,-0.5,-0.75,-1,-1.25,-1.5,-1.75,-2,-2.5,-3",
                    help="comma-separated logit shifts to try, after an equals sign (--offsets=-1,-2); "
                         "0 is always tried")
-    b.add_argument("--write", nargs="?", const="best", metavar="OFFSET",
+    b.add_argument("--write", type=shift, nargs="?", const="best", metavar="OFFSET",
                    help="shift the model folder's blank logit by the offset with the lowest mean "
                         "CER over the sets, or by OFFSET (--write=-1) when the sets disagree")
     return p
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def shift(text: str) -> float | str:
+    """``--write``'s value: a number, or ``best`` (argparse names this function in its error)."""
+    return text if text == "best" else float(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,25 +133,13 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
 
     from .evaluate import blank_offset_sweep
     from .model import save_model_dir, shift_blank_logit
-    from .readers import DataSpec, open_data, split_of
+    from .readers import DataSpec
 
-    try:
-        offsets = sorted({0.0, *(float(x) for x in args.offsets.split(","))}, reverse=True)
-    except ValueError:
-        print(f"error: --offsets: expected numbers separated by commas, got {args.offsets!r}",
-              file=sys.stderr)
-        return 2
-    if args.write not in (None, "best"):
-        try:
-            float(args.write)
-        except ValueError:
-            print(f"error: --write: expected a number, got {args.write!r}", file=sys.stderr)
-            return 2
+    offsets = sorted({0.0, *args.offsets}, reverse=True)
     sets = {}
     for text in args.data:
         spec = DataSpec.parse(text)
-        samples = [s for s in open_data(spec)
-                   if args.split == "all" or split_of(s, args.val_fraction) == args.split]
+        samples = _split_samples(spec, args)
         if len(samples) > args.limit:  # spread over the writers, not the first few's lines
             picked = np.random.default_rng(0).choice(len(samples), args.limit, replace=False)
             samples = [samples[i] for i in sorted(picked)]
@@ -154,12 +155,12 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
               + f" {np.mean(list(scores.values())):>7.2%}")
     best = min(offsets, key=lambda o: (np.mean(list(table[o].values())), abs(o)))
     print(f"lowest mean CER ({args.split} split, greedy): offset {best:g}")
-    shift = best if args.write == "best" else float(args.write) if args.write else 0.0
-    if shift:
+    applied = best if args.write == "best" else args.write or 0.0
+    if applied:
         directory = recognizer.directory
-        shift_blank_logit(recognizer.model, shift)
+        shift_blank_logit(recognizer.model, applied)
         save_model_dir(directory, recognizer.model, recognizer.charset, recognizer.config)
-        print(f"{directory}: blank logit shifted by {shift:g}; fit its calibration again "
+        print(f"{directory}: blank logit shifted by {applied:g}; fit its calibration again "
               f"(python bench/calibration.py --write)")
     return 0
 
@@ -193,13 +194,12 @@ def _evaluate(recognizers, args: argparse.Namespace) -> int:
     if args.level == "page":
         return _evaluate_pages(recognizers, args)
     from .evaluate import evaluate
-    from .readers import DataSpec, open_data, split_of
+    from .readers import DataSpec
 
     print(f"{'data':40} {'decoder':9} {'n':>6} {'CER':>7} {'WER':>7} {'items/s':>8}")
     for text in args.data:
         spec = DataSpec.parse(text)
-        samples = [s for s in open_data(spec)
-                   if args.split == "all" or split_of(s, args.val_fraction) == args.split]
+        samples = _split_samples(spec, args)
         samples = samples[:args.limit] if args.limit else samples
         if not samples:
             print(f"{spec.name:40} {'':9} {0:>6}  (no samples in split {args.split!r})")
@@ -209,6 +209,14 @@ def _evaluate(recognizers, args: argparse.Namespace) -> int:
             print(f"{spec.name:40} {recognizer.decoder:9} {ev.n:>6} {ev.cer:>7.2%} {ev.wer:>7.2%} "
                   f"{ev.items_per_second:>8.1f}")
     return 0
+
+
+def _split_samples(spec, args: argparse.Namespace) -> list:
+    """The samples of a data set in ``args.split`` (split as in training; ``all``: every one)."""
+    from .readers import open_data, split_of
+
+    return [s for s in open_data(spec)
+            if args.split == "all" or split_of(s, args.val_fraction) == args.split]
 
 
 def _evaluate_pages(recognizers, args: argparse.Namespace) -> int:
