@@ -24,6 +24,16 @@ def draw_text(text: str, height: int = 64, ink: int = 20, paper: int = 235) -> n
 SHIPPED_FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "shipped")
 
 
+def tilted(grey: np.ndarray, degrees: float) -> np.ndarray:
+    """``grey`` turned by ``degrees`` (counter-clockwise), as a phone held a little off would
+    take it, on a canvas that holds all of it, filled with the paper's colour."""
+    h, w = grey.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    size = (int(w * abs(m[0, 0]) + h * abs(m[0, 1])) + 1, int(h * abs(m[0, 0]) + w * abs(m[0, 1])) + 1)
+    m[:, 2] += ((size[0] - w) / 2, (size[1] - h) / 2)
+    return cv2.warpAffine(grey, m, size, borderValue=int(np.median(grey)))
+
+
 def stacked_lines(names: list[str]) -> np.ndarray:
     """A small page: real handwritten line crops (tests/fixtures/shipped) stacked on white."""
     lines = [cv2.imread(os.path.join(SHIPPED_FIXTURES, name), cv2.IMREAD_GRAYSCALE) for name in names]
