@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, normalize_ink,
-                    preprocess_with_geometry)
+                    preprocess_with_geometry, shear_level)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
 
@@ -150,12 +150,7 @@ def level_line(crop: np.ndarray, line: Line, min_degrees: float = 0.5) -> np.nda
     slope = float(np.polyfit(xs, ys, 1)[0])
     if abs(slope) < np.tan(np.radians(min_degrees)):
         return crop
-    h, w = crop.shape
-    extra = int(np.ceil(abs(slope) * w))
-    # Row y of column x moves to y - slope * x (+ extra when the line rises to the right).
-    shear = np.float32([[1, 0, 0], [-slope, 1, extra if slope > 0 else 0]])
-    return cv2.warpAffine(crop, shear, (w, h + extra), flags=cv2.INTER_LINEAR,
-                          borderValue=int(np.median(crop)))
+    return shear_level(crop, slope)
 
 
 def _inside(line: Line, grow: int) -> np.ndarray:
