@@ -41,7 +41,8 @@ BAND_MAX_OUTSIDE = 0.15
 #: times wider than tall: in a word, its own slant and shape would pass for a skew.
 SKEW_MIN_ASPECT = 7
 #: The steepest skew looked for (rise over run, about 7 degrees), the step between the skews
-#: tried, and the least one worth a resampling (about 1.1 degrees: training lines were rotated by up to 1).
+#: tried, and the least one worth a resampling (about 1.1 degrees: the training augmentation
+#: turns lines by up to 1).
 MAX_SKEW, SKEW_STEP, MIN_SKEW = 0.12, 0.004, 0.02
 _SKEWS = np.linspace(-MAX_SKEW, MAX_SKEW, int(round(2 * MAX_SKEW / SKEW_STEP)) + 1, dtype=np.float32)
 
@@ -248,14 +249,15 @@ def line_skew(normal: np.ndarray) -> float:
     small = cv2.resize(ink.astype(np.uint8) * np.uint8(255), (max(2, round(w * 32 / h)), 32),
                        interpolation=cv2.INTER_AREA)  # the share of ink, 0..255
     ys, xs = np.nonzero(small > 50)
+    weights = small[ys, xs].astype(np.float32)
     ys, xs = ys.astype(np.float32), xs.astype(np.float32)
     # Every tried skew's row profile at once: one histogram, each skew's rows in a block of
     # its own (``reach`` rows above the top and below the bottom, the most a shear moves one).
     reach = int(np.ceil(MAX_SKEW * small.shape[1])) + 1
     span = 32 + 2 * reach
     blocks = np.arange(len(_SKEWS), dtype=np.int64)[:, None] * span + reach
-    rows = np.floor(ys[None, :] - _SKEWS[:, None] * xs[None, :] + 0.5).astype(np.int64) + blocks
-    profiles = np.bincount(rows.ravel(), np.tile(small[small > 50].astype(np.float32), len(_SKEWS)),
+    shifted = np.floor(ys[None, :] - _SKEWS[:, None] * xs[None, :] + 0.5).astype(np.int64) + blocks
+    profiles = np.bincount(shifted.ravel(), np.tile(weights, len(_SKEWS)),
                            minlength=len(_SKEWS) * span).reshape(len(_SKEWS), span)
     k = int(np.argmax(np.einsum("ij,ij->i", profiles, profiles)))
     inked = np.flatnonzero(profiles[k])
