@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Where a training step's time goes on this machine: the data side (loading, augmentation,
+preprocessing, per sample on one thread) and the network's training steps per second for the
+shipped network and smaller variants of it.
+
+    python bench/bench_training.py [--data folder:../shared/data/iam-lines] [-n 96]
+
+Real training lines (their own labels), preprocessed once, sorted by width and batched as
+``train.py`` batches them; each network is timed with ``train_on_batch`` after a warm-up pass
+over the same batches, then with ``predict_on_batch`` (the network alone, no decoding). Run it on a quiet
+machine: it measures what the cores give, nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from htr.augment import augment  # noqa: E402
+from htr.image import pad_batch, preprocess  # noqa: E402
+from htr.model import ModelConfig, build_model, compile_model  # noqa: E402
+from htr.readers import open_data, split_of  # noqa: E402
+from htr.text import Charset  # noqa: E402
+
+#: name -> (network, batch size); the first is the shipped network at train.py's default batch.
+VARIANTS: dict[str, tuple[ModelConfig, int]] = {
+    "shipped (2 BiLSTM layers of 192), batch 16": (ModelConfig(), 16),
+    "the same, batch 32": (ModelConfig(), 32),
+    "2 BiLSTM layers of 128": (ModelConfig(lstm_units=128), 16),
+    "1 BiLSTM layer of 192": (ModelConfig(lstm_layers=1), 16),
+    "no LSTM (convolutions and the output layer)": (ModelConfig(lstm_layers=0), 16),
+}
+
+
+def per_sample_ms(step, items) -> tuple[float, list]:
+    start = time.perf_counter()
+    out = [step(x) for x in items]
+    return (time.perf_counter() - start) * 1000 / len(items), out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="folder:../shared/data/iam-lines", help="a training set, KIND:PATH")
+    p.add_argument("-n", type=int, default=96, help="lines to time (a multiple of 32)")
+    p.add_argument("--augment", type=float, default=0.5, help="augmentation strength timed")
+    args = p.parse_args()
+
+    samples = [s for s in open_data(args.data) if split_of(s) == "train"][:args.n]
+    rng = np.random.default_rng(0)
+    load_ms, images = per_sample_ms(lambda s: s.image(rng), samples)
+    augment_ms, augmented = per_sample_ms(lambda g: augment(g, rng, args.augment), images)
+    height = ModelConfig().height
+    preprocess_ms, inputs = per_sample_ms(lambda g: preprocess(g, height), augmented)
+    print(f"{len(samples)} lines of {args.data}, per sample on one thread: load {load_ms:.1f} ms, "
+          f"augment ({args.augment}) {augment_ms:.1f} ms, preprocess {preprocess_ms:.1f} ms; "
+          f"mean input width {np.mean([x.shape[1] for x in inputs]):.0f} px")
+
+    charset = Charset.from_texts(s.text for s in samples)
+    order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
+    print("| network | parameters | training samples/s | network alone, reading lines/s |")
+    print("| --- | --- | --- | --- |")
+    for name, (config, batch_size) in VARIANTS.items():
+        batches = []
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            labels = [charset.encode(samples[i].text) for i in chunk]
+            y = np.zeros((len(chunk), max(map(len, labels))), np.int32)
+            for row, label in enumerate(labels):
+                y[row, :len(label)] = label
+            batches.append((pad_batch([inputs[i] for i in chunk]), y))
+        model = compile_model(build_model(charset.num_classes, config))
+        for x, y in batches:  # warm-up: trace the steps for these shapes
+            model.train_on_batch(x, y)
+            model.predict_on_batch(x)
+        start = time.perf_counter()
+        for x, y in batches:
+            model.train_on_batch(x, y)
+        train_rate = len(order) / (time.perf_counter() - start)
+        start = time.perf_counter()
+        for x, _ in batches:
+            model.predict_on_batch(x)
+        read_rate = len(order) / (time.perf_counter() - start)
+        print(f"| {name} | {model.count_params() / 1e6:.2f}M | {train_rate:.1f} | {read_rate:.1f} |",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
