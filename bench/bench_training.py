@@ -5,10 +5,11 @@ shipped network and smaller variants of it.
 
     python bench/bench_training.py [--data folder:../shared/data/iam-lines] [-n 96]
 
-Real training lines (their own labels), preprocessed once, sorted by width and batched as
-``train.py`` batches them; each network is timed with ``train_on_batch`` after a warm-up pass
-over the same batches, then with ``predict_on_batch`` (the network alone, no decoding). Run it on a quiet
-machine: it measures what the cores give, nothing else.
+Real training lines (their own labels), preprocessed once, sorted by width and batched with
+neighbours of similar width (as ``train.py`` does, without its rounding of widths). Each network
+is timed with ``train_on_batch`` after a warm-up pass over the same batches, then with
+``predict_on_batch`` (the network alone, no decoding). Run it on a quiet machine: it measures
+what the cores give, nothing else.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def per_sample_ms(step, items) -> tuple[float, list]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="folder:../shared/data/iam-lines", help="a training set, KIND:PATH")
-    p.add_argument("-n", type=int, default=96, help="lines to time (a multiple of 32)")
+    p.add_argument("-n", type=int, default=96, help="training lines to time")
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength timed")
     args = p.parse_args()
 
