@@ -5,11 +5,11 @@ shipped network and smaller variants of it.
 
     python bench/bench_training.py [--data folder:../shared/data/iam-lines] [-n 96]
 
-Real training lines (their own labels), preprocessed once, sorted by width and batched with
-neighbours of similar width (as ``train.py`` does, without its rounding of widths). Each network
-is timed with ``train_on_batch`` after a warm-up pass over the same batches, then with
-``predict_on_batch`` (the network alone, no decoding). Run it on a quiet machine: it measures
-what the cores give, nothing else.
+Real training lines (their own labels) in the very batches ``train.py`` makes of them
+(:class:`htr.training.BatchSequence`: augmented, grouped by text length, widths rounded up), built
+once before the timing. Each network is timed with ``train_on_batch`` after a warm-up pass over
+the same batches, then with ``predict_on_batch`` (the network alone, no decoding). Run it on a
+quiet machine: it measures what the cores give, nothing else.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from htr.augment import augment  # noqa: E402
-from htr.image import pad_batch, preprocess  # noqa: E402
+from htr.image import preprocess  # noqa: E402
 from htr.model import ModelConfig, build_model, compile_model  # noqa: E402
 from htr.readers import open_data, split_of  # noqa: E402
 from htr.text import Charset  # noqa: E402
+from htr.training import BatchSequence, TrainConfig  # noqa: E402
 
 #: name -> (network, batch size); the first is the shipped network at train.py's default batch.
 VARIANTS: dict[str, tuple[ModelConfig, int]] = {
@@ -65,18 +66,13 @@ def main() -> int:
           f"mean input width {np.mean([x.shape[1] for x in inputs]):.0f} px")
 
     charset = Charset.from_texts(s.text for s in samples)
-    order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
     print("| network | parameters | training samples/s | network alone, reading lines/s |")
     print("| --- | --- | --- | --- |")
     for name, (config, batch_size) in VARIANTS.items():
-        batches = []
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            labels = [charset.encode(samples[i].text) for i in chunk]
-            y = np.zeros((len(chunk), max(map(len, labels))), np.int32)
-            for row, label in enumerate(labels):
-                y[row, :len(label)] = label
-            batches.append((pad_batch([inputs[i] for i in chunk]), y))
+        sequence = BatchSequence(samples, charset, TrainConfig(
+            [args.data], Path("."), config, batch_size=batch_size, augment_strength=args.augment, seed=0))
+        batches = [sequence[i] for i in range(len(sequence))]
+        timed = sum(len(x) for x, _ in batches)
         model = compile_model(build_model(charset.num_classes, config))
         for x, y in batches:  # warm-up: trace the steps for these shapes
             model.train_on_batch(x, y)
@@ -84,11 +80,11 @@ def main() -> int:
         start = time.perf_counter()
         for x, y in batches:
             model.train_on_batch(x, y)
-        train_rate = len(order) / (time.perf_counter() - start)
+        train_rate = timed / (time.perf_counter() - start)
         start = time.perf_counter()
         for x, _ in batches:
             model.predict_on_batch(x)
-        read_rate = len(order) / (time.perf_counter() - start)
+        read_rate = timed / (time.perf_counter() - start)
         print(f"| {name} | {model.count_params() / 1e6:.2f}M | {train_rate:.1f} | {read_rate:.1f} |",
               flush=True)
     return 0
