@@ -7,10 +7,15 @@ alignment (:meth:`Recognition.words`): reading whole lines gives the network the
 trained with, and measured more accurate on the Hooker letters than reading word crops (see the
 README). ``recognise="words"`` reads the :class:`~htr.segment.WordSegmenter`'s word crops
 instead.
+
+With a layout made elsewhere (:meth:`PageReader.read` with ``layout=``, the lines of a PAGE-XML
+or ALTO file from :func:`htr.readers.pagexml.read_layout`) the page is read along exactly those
+lines, in their order, and each keeps its id and its region's id.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
@@ -24,6 +29,7 @@ from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
 
 if TYPE_CHECKING:
+    from .readers.pagexml import PageLine
     from .recognizer import Recognizer
 
 Level = Literal["auto", "page", "line", "word"]
@@ -49,15 +55,24 @@ class PageReader:
         self.word_segmenter = word_segmenter or WordSegmenter()
         self.recognise = recognise
 
-    def read(self, image: ImageSource, level: str = "auto") -> Page:
+    def read(self, image: ImageSource, level: str = "auto",
+             layout: Sequence["PageLine"] | None = None) -> Page:
         """Read one image (path, bytes, array or PIL image) at ``level``: ``page`` finds its lines,
         ``line`` and ``word`` take the whole image as one line or one word, and ``auto`` decides
         from what the segmenter finds. Raises :class:`htr.errors.ImageError` for an image that
-        cannot be loaded; a blank page gives a page without lines."""
+        cannot be loaded; a blank page gives a page without lines.
+
+        ``layout``: the lines of a layout file (:func:`htr.readers.pagexml.read_layout`); the
+        image is then read as a page along exactly those lines, in their order, every one kept
+        (an unreadable one with empty text) with its id and region, so that the text can be
+        imported back where the layout came from. ``level`` is not used then.
+        """
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
         grey = load_image(image)
         h, w = grey.shape
+        if layout is not None:
+            return Page(w, h, self._read_layout(grey, layout), level="page")
         layout = None
         if level in ("auto", "page"):
             layout = self.segmenter.analyse(grey)
@@ -82,6 +97,45 @@ class PageReader:
         return Line(box=box, polygon=polygon, text=rec.text, confidence=rec.confidence, words=words)
 
     # --- a page of lines ---------------------------------------------------------------------
+
+    def _read_layout(self, grey: np.ndarray, layout: Sequence["PageLine"]) -> tuple[Line, ...]:
+        from .readers.pagexml import crop_polygon, line_spacing, turns
+
+        h, w = grey.shape
+        spacing = line_spacing(list(layout))
+        given, cut = [], []
+        for pl in layout:
+            # What the file says, kept as it is for the output (exports write it back) ...
+            x0, y0 = min(max(0, pl.box[0]), w - 1), min(max(0, pl.box[1]), h - 1)
+            box = (x0, y0, max(x0 + 1, min(w, pl.box[2])), max(y0 + 1, min(h, pl.box[3])))
+            given.append(Line(box=box, polygon=tuple(pl.polygon),
+                              baseline=tuple(pl.baseline or ()), id=pl.id, region=pl.region))
+            # ... and what is cut out to read: as in training (readers.pagexml), a polygon that
+            # is only a thin band along the baseline, or lies off it, gives way to a band round
+            # the baseline, or the line would be read without its upper half.
+            poly = crop_polygon(pl, spacing)
+            xs, ys = [p[0] for p in poly], [p[1] for p in poly]
+            cx0, cy0 = min(max(0, min(xs)), w - 1), min(max(0, min(ys)), h - 1)
+            cbox = (cx0, cy0, max(cx0 + 1, min(w, max(xs) + 1)), max(cy0 + 1, min(h, max(ys) + 1)))
+            cut.append(Line(box=cbox, polygon=tuple(poly), baseline=tuple(pl.baseline or ())))
+        # Notes written up or down a margin: read turned level, their word boxes turned back.
+        sideways = [i for i, pl in enumerate(layout) if turns(pl)]
+        level_ones = [i for i in range(len(layout)) if i not in set(sideways)]
+        read: dict[int, Line] = {}
+        crops = [line_crop(grey, cut[i]) for i in level_ones]
+        for i, line in zip(level_ones, self._read_line_crops(crops, [cut[i] for i in level_ones])):
+            read[i] = line
+        if sideways:
+            k = [turns(layout[i]) for i in sideways]
+            crops = [np.ascontiguousarray(np.rot90(line_crop(grey, cut[i]), q))
+                     for i, q in zip(sideways, k)]
+            flat = [Line(box=(0, 0, c.shape[1], c.shape[0])) for c in crops]
+            for i, q, crop, line in zip(sideways, k, crops, self._read_line_crops(crops, flat)):
+                words = tuple(dataclasses.replace(
+                    wd, box=_turn_back(wd.box, q, crop.shape, cut[i].box[:2])) for wd in line.words)
+                read[i] = dataclasses.replace(line, words=words)
+        return tuple(dataclasses.replace(g, text=read[i].text, confidence=read[i].confidence,
+                                         words=read[i].words) for i, g in enumerate(given))
 
     def _read_lines(self, grey: np.ndarray, found: Sequence[Line]) -> tuple[Line, ...]:
         crops = [line_crop(grey, line) for line in found]
@@ -200,3 +254,16 @@ def _aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
         box = (origin[0] + left, origin[1] + top, origin[0] + right, origin[1] + bottom)
         out.append(Word(box, span.text, span.confidence))
     return out
+
+
+def _turn_back(box: Box, quarter_turns: int, turned_shape: tuple[int, int],
+               origin: tuple[int, int]) -> Box:
+    """A box found on a crop turned by ``np.rot90(crop, quarter_turns)`` (shape
+    ``turned_shape``), back in page pixels (the unturned crop lies at ``origin``)."""
+    x0, y0, x1, y1 = box
+    th, tw = turned_shape  # the unturned crop is tw high and th wide
+    if quarter_turns == 1:  # turned[r, c] = crop[c, th - 1 - r]
+        bx0, by0, bx1, by1 = th - y1, x0, th - y0, x1
+    else:  # -1: turned[r, c] = crop[tw - 1 - c, r]
+        bx0, by0, bx1, by1 = y0, tw - x1, y1, tw - x0
+    return origin[0] + bx0, origin[1] + by0, origin[0] + bx1, origin[1] + by1

@@ -123,15 +123,16 @@ class Recognizer:
             inputs = list(pool.map(lambda im: preprocess(load_image(im), self.height), images))
         return [self.decode(p) for p in self.probabilities(inputs, batch_size)]
 
-    def read_page(self, image: ImageSource, level: str = "auto") -> Page:
+    def read_page(self, image: ImageSource, level: str = "auto", layout=None) -> Page:
         """Read a page, line or word image into a :class:`Page` (lines, words, boxes, text,
         confidences, in the image's pixels). ``level``: one of :data:`htr.page.LEVELS`;
-        ``auto`` decides from the image. See :class:`htr.page.PageReader`."""
+        ``auto`` decides from the image. ``layout``: read along the lines of a PAGE-XML or ALTO
+        file instead (:func:`htr.readers.pagexml.read_layout`). See :class:`htr.page.PageReader`."""
         if self._page_reader is None:
             from .page import PageReader
 
             self._page_reader = PageReader(self)
-        return self._page_reader.read(image, level)
+        return self._page_reader.read(image, level, layout)
 
     def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
         """Per-frame class probabilities ``(frames, classes)`` of preprocessed images.

@@ -76,7 +76,12 @@ class Word:
 
 @dataclass(frozen=True)
 class Line:
-    """A text line on a page: its geometry (box, polygon, baseline when known), text and words."""
+    """A text line on a page: its geometry (box, polygon, baseline when known), text and words.
+
+    ``id`` and ``region`` are the line's and its text region's ids when the line came from a
+    layout file made elsewhere (PAGE-XML, ALTO): kept so that the text can go back where it came
+    from. Lines the page reader found itself have none ("").
+    """
 
     box: Box
     polygon: tuple[Point, ...] = ()
@@ -84,11 +89,19 @@ class Line:
     text: str = ""
     confidence: float = 0.0
     words: tuple[Word, ...] = ()
+    id: str = ""
+    region: str = ""
 
     def to_dict(self) -> dict:
-        return {"box": list(self.box), "polygon": [list(p) for p in self.polygon],
-                "baseline": [list(p) for p in self.baseline], "text": self.text,
-                "confidence": round(self.confidence, 4), "words": [w.to_dict() for w in self.words]}
+        out = {"box": list(self.box), "polygon": [list(p) for p in self.polygon],
+               "baseline": [list(p) for p in self.baseline], "text": self.text,
+               "confidence": round(self.confidence, 4), "words": [w.to_dict() for w in self.words]}
+        # Only when known: the output of a page read without a layout stays as it was.
+        if self.id:
+            out["id"] = self.id
+        if self.region:
+            out["region"] = self.region
+        return out
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ PAGE-XML of any schema year is read by local tag names (``Page``, ``TextRegion``
 ``Coords``, ``Baseline``, ``TextEquiv``/``Unicode``), so a 2010, 2013 or 2019 export all work.
 :func:`read_page_lines` gives the lines of one page in reading order (for segmentation work);
 :func:`read_pagexml` turns every transcribed line under a folder into a lazily cropped
-:class:`~htr.readers.base.Sample`. :func:`read_alto` does the same for ALTO XML.
+:class:`~htr.readers.base.Sample`. :func:`read_alto` does the same for ALTO XML, and
+:func:`read_alto_lines` gives one ALTO page's lines. :func:`read_layout` reads either kind of file
+as the layout a page is to be read along (``python -m htr read --layout``).
 """
 
 from __future__ import annotations
@@ -65,9 +67,20 @@ _PAGE_SUFFIX = re.compile(r"_?\d{3}(_dup\d+)?$")
 
 
 @dataclass(frozen=True)
+class PageWord:
+    """One word of a line as the file gives it: its id (may be ""), text and box."""
+
+    id: str
+    text: str
+    box: Box
+
+
+@dataclass(frozen=True)
 class PageLine:
     """One text line of a page: its id, raw transcription (stripped, not normalised), outline,
-    baseline (None when the file has none), bounding box and the page image it lies on."""
+    baseline (None when the file has none), bounding box and the page image it lies on; the id
+    of the text region (PAGE ``TextRegion``, ALTO ``TextBlock``) it belongs to and the words the
+    file gives for it (PAGE ``Word``, ALTO ``String``; empty when it has none)."""
 
     id: str
     text: str
@@ -75,6 +88,8 @@ class PageLine:
     baseline: list[Point] | None
     box: Box
     image: Path
+    region: str = ""
+    words: tuple[PageWord, ...] = ()
 
 
 def letter_of(stem: str) -> str:
@@ -158,19 +173,83 @@ def read_pagexml_pages(root: Path) -> list[PageSample]:
     return pages
 
 
-def read_page_lines(xml_path: Path) -> list[PageLine]:
+def read_page_lines(xml_path: Path, image: Path | None = None) -> list[PageLine]:
     """Every TextLine of one PAGE-XML file, in reading order, including untranscribed ones.
 
     Regions follow the page's ``ReadingOrder`` (else their ``custom="readingOrder {index:N;}"``,
     else document order); lines within a region follow their own ``readingOrder`` index, else
-    document order. Raises :class:`DataError` for malformed XML, a file that is not PAGE-XML, or
-    a page whose image cannot be found.
+    document order. ``image``: the page image, when the caller has it (else the one the file
+    names is looked for next to it). Raises :class:`DataError` for malformed XML, a file that is
+    not PAGE-XML, or a page whose image cannot be found.
     """
     xml_path = Path(xml_path)
     tree = _parse(xml_path)
     if _local(tree.tag) != "PcGts":
         raise DataError(f"{xml_path}: not PAGE-XML (root element is <{_local(tree.tag)}>)")
-    return _page_lines(tree, xml_path)
+    return _page_lines(tree, xml_path, image)
+
+
+def read_alto_lines(xml_path: Path, image: Path | None = None) -> list[PageLine]:
+    """Every ``TextLine`` of one ALTO file, in document order (ALTO's reading order up to 4.2),
+    including untranscribed ones: text = its ``String@CONTENT`` words joined by spaces, box =
+    HPOS/VPOS/WIDTH/HEIGHT, polygon = its ``Shape/Polygon`` (else the box's corners), baseline =
+    ``BASELINE`` when it is a list of points (ALTO 4.2; a single number, the older form, gives a
+    level line across the box), region = its ``TextBlock``'s ID, words = its Strings.
+
+    Only pixel coordinates are read: ALTO in mm10 or inch1200 is refused with a
+    :class:`DataError` rather than read along misplaced lines. ``image`` as in
+    :func:`read_page_lines`.
+    """
+    xml_path = Path(xml_path)
+    tree = _parse(xml_path)
+    if _local(tree.tag) != "alto":
+        raise DataError(f"{xml_path}: not ALTO (root element is <{_local(tree.tag)}>)")
+    unit = next((el.text.strip() for el in tree.iter() if _local(el.tag) == "MeasurementUnit"
+                 and el.text), "pixel")
+    if unit != "pixel":
+        raise DataError(f"{xml_path}: ALTO measured in {unit}; only pixel coordinates are read")
+    if image is None:
+        name = next((el.text.strip() for el in tree.iter() if _local(el.tag) == "fileName"
+                     and el.text and el.text.strip()), "")
+        image = _find_image(xml_path, name)
+    lines = []
+    for block in (el for el in tree.iter() if _local(el.tag) == "TextBlock"):
+        for line in _children(block, "TextLine"):
+            i = len(lines)
+            box = _alto_box(line, xml_path, f"TextLine {line.get('ID', i)}")
+            x0, y0, x1, y1 = box
+            shapes = [p for s in _children(line, "Shape") for p in _children(s, "Polygon")]
+            polygon = _points_text(shapes[0].get("POINTS", ""), xml_path,
+                                   line.get("ID", str(i))) if shapes else []
+            if len(polygon) < 3:
+                polygon = [(x0, y0), (x1 - 1, y0), (x1 - 1, y1 - 1), (x0, y1 - 1)]
+            base = (line.get("BASELINE") or "").strip()
+            if "," in base or " " in base:
+                baseline = _points_text(base, xml_path, line.get("ID", str(i)))
+            else:
+                y = _int_or(base)
+                baseline = [(x0, y), (x1 - 1, y)] if y is not None else None
+            words = tuple(PageWord(s.get("ID", ""), s.get("CONTENT", ""),
+                                   _alto_box(s, xml_path, f"String {s.get('ID', '')}"))
+                          for s in _children(line, "String"))
+            lines.append(PageLine(id=line.get("ID", f"l{i}"),
+                                  text=" ".join(w.text for w in words if w.text).strip(),
+                                  polygon=polygon, baseline=baseline or None, box=box,
+                                  image=Path(image), region=block.get("ID", ""), words=words))
+    return lines
+
+
+def read_layout(xml_path: Path, image: Path | None = None) -> list[PageLine]:
+    """The lines of a layout made elsewhere (Transkribus, eScriptorium, kraken), in reading
+    order: PAGE-XML (any schema year) or ALTO, told apart by the root element. ``image`` as in
+    :func:`read_page_lines`."""
+    xml_path = Path(xml_path)
+    kind = _local(_parse(xml_path).tag)
+    if kind == "PcGts":
+        return read_page_lines(xml_path, image)
+    if kind == "alto":
+        return read_alto_lines(xml_path, image)
+    raise DataError(f"{xml_path}: neither PAGE-XML nor ALTO (root element is <{kind}>)")
 
 
 def read_alto(root: Path, *, source: str | None = None) -> list[Sample]:
@@ -192,13 +271,7 @@ def read_alto(root: Path, *, source: str | None = None) -> list[Sample]:
             text = normalize_text(" ".join(words))
             if not text:
                 continue
-            try:
-                x, y = float(line.get("HPOS", "")), float(line.get("VPOS", ""))
-                w, h = float(line.get("WIDTH", "")), float(line.get("HEIGHT", ""))
-            except ValueError:
-                raise DataError(f"{xml_path}: TextLine {line.get('ID', i)} lacks a numeric "
-                                "HPOS/VPOS/WIDTH/HEIGHT box") from None
-            box = (int(x), int(y), int(np.ceil(x + w)), int(np.ceil(y + h)))
+            box = _alto_box(line, xml_path, f"TextLine {line.get('ID', i)}")
             load = functools.partial(_load_line, str(image), box, None, 0)
             samples.append(Sample(id=f"{rel}_{line.get('ID', f'l{i}')}", text=text, group=group,
                                   load=load, source=source))
@@ -227,6 +300,16 @@ def _documents(root: Path, root_tag: str, kind: str) -> Iterator[tuple[Path, ET.
 
 
 # --- parsing ------------------------------------------------------------------------------------
+
+def _alto_box(el: ET.Element, xml_path: Path, what: str) -> Box:
+    """An ALTO element's HPOS/VPOS/WIDTH/HEIGHT as a box (x1, y1 exclusive)."""
+    try:
+        x, y = float(el.get("HPOS", "")), float(el.get("VPOS", ""))
+        w, h = float(el.get("WIDTH", "")), float(el.get("HEIGHT", ""))
+    except ValueError:
+        raise DataError(f"{xml_path}: {what} lacks a numeric HPOS/VPOS/WIDTH/HEIGHT box") from None
+    return int(x), int(y), int(np.ceil(x + w)), int(np.ceil(y + h))
+
 
 def _local(tag: str) -> str:
     """Tag name without its namespace: PAGE's namespace changes with every schema year."""
@@ -297,12 +380,12 @@ def _parse(xml_path: Path) -> ET.Element:
         raise DataError(f"{xml_path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _page_lines(tree: ET.Element, xml_path: Path) -> list[PageLine]:
+def _page_lines(tree: ET.Element, xml_path: Path, image: Path | None = None) -> list[PageLine]:
     pages = [el for el in tree.iter() if _local(el.tag) == "Page"]
     if not pages:
         raise DataError(f"{xml_path}: PAGE-XML without a <Page> element")
     page = pages[0]
-    image = _find_image(xml_path, page.get("imageFilename", ""))
+    image = Path(image) if image is not None else _find_image(xml_path, page.get("imageFilename", ""))
     size = (_int_or(page.get("imageWidth")), _int_or(page.get("imageHeight")))
     lines: list[PageLine] = []
     for region in _regions_in_order(page):
@@ -316,7 +399,9 @@ def _page_lines(tree: ET.Element, xml_path: Path) -> list[PageLine]:
             base = _children(line, "Baseline")
             baseline = _points(base[0], xml_path, line_id) if base else None
             lines.append(PageLine(id=line_id, text=_line_text(line), polygon=polygon,
-                                  baseline=baseline or None, box=_box(polygon, size), image=image))
+                                  baseline=baseline or None, box=_box(polygon, size), image=image,
+                                  region=region.get("id", ""),
+                                  words=_page_words(line, xml_path, size)))
     return lines
 
 
@@ -353,6 +438,18 @@ def _sorted_by_custom_index(elements: list[ET.Element]) -> list[ET.Element]:
     return sorted(elements, key=key)
 
 
+def _page_words(line: ET.Element, xml_path: Path, size: tuple[int | None, int | None]
+                ) -> tuple[PageWord, ...]:
+    """The line's ``Word`` elements that have Coords, with their own text."""
+    words = []
+    for word in _children(line, "Word"):
+        coords = _children(word, "Coords")
+        polygon = _points(coords[0], xml_path, word.get("id", "")) if coords else []
+        if polygon:
+            words.append(PageWord(word.get("id", ""), _line_text(word), _box(polygon, size)))
+    return tuple(words)
+
+
 def _line_text(line: ET.Element) -> str:
     """The line's own transcription (not its words'): the TextEquiv with index 0, else the first."""
     equivs = _children(line, "TextEquiv")
@@ -367,13 +464,21 @@ def _points(el: ET.Element, xml_path: Path, line_id: str) -> list[Point]:
     """``points="x,y x,y ..."`` (2010 schema on) or ``<Point x= y=/>`` children (2009 schema)."""
     try:
         if el.get("points") is not None:
-            pairs = [p.split(",") for p in el.get("points", "").split()]
-            return [(int(round(float(x))), int(round(float(y)))) for x, y in pairs]
+            return _points_text(el.get("points", ""), xml_path, line_id)
         return [(int(round(float(p.get("x", "")))), int(round(float(p.get("y", "")))))
                 for p in el if _local(p.tag) == "Point"]
     except ValueError:
         raise DataError(f"{xml_path}: TextLine {line_id} has malformed "
                         f"{_local(el.tag)} points") from None
+
+
+def _points_text(text: str, xml_path: Path, line_id: str) -> list[Point]:
+    """``"x,y x,y ..."`` (PAGE ``points``, ALTO 4.2 ``POINTS`` and ``BASELINE``)."""
+    try:
+        pairs = [p.split(",") for p in text.split()]
+        return [(int(round(float(x))), int(round(float(y)))) for x, y in pairs]
+    except ValueError:
+        raise DataError(f"{xml_path}: {line_id} has malformed points {text[:40]!r}") from None
 
 
 def _box(polygon: list[Point], size: tuple[int | None, int | None]) -> Box:
