@@ -8,13 +8,13 @@ A thin shell over the library; exit status 0 when everything was read, 1 when so
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from .decode import DECODERS, DEFAULT_DECODER
 from .errors import HTRError, ImageError
+from .export import FORMATS
 from .page import LEVELS, RECOGNISE
 
 
@@ -27,7 +27,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="what each image shows: a page of lines, one line, one word; auto "
                         "(default) decides from the image")
     r.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
-    r.add_argument("--format", choices=("text", "json"), default="text")
+    r.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (default), json, page (PAGE-XML 2019), alto (ALTO 4.2), hocr, pdf "
+                        "(searchable: the image under an invisible text layer). Several images: "
+                        "one file of all pages; page and alto: a ZIP of one XML per page and the "
+                        "page images")
+    r.add_argument("-o", "--output", type=Path, metavar="FILE",
+                   help="write the export to FILE (default: standard output; a PDF or ZIP only "
+                        "when that is not a terminal)")
+    r.add_argument("--layout", type=Path, metavar="XML",
+                   help="read the image along the lines of this PAGE-XML or ALTO file (from "
+                        "Transkribus, eScriptorium, kraken), in its reading order, keeping its "
+                        "line and region ids; one image only")
     r.add_argument("--decoder", choices=DECODERS,
                    help=f"greedy, beam or wordbeam (default: {DEFAULT_DECODER})")
     r.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
@@ -166,27 +177,41 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
 
 
 def _read(recognizer, args: argparse.Namespace) -> int:
+    from .export import SourcePage, export
     from .image import load_image
+    from .readers.pagexml import read_layout
 
+    if args.layout and len(args.images) != 1:
+        print("error: --layout describes one page: give exactly one image", file=sys.stderr)
+        return 2
+    binary_out = args.format == "pdf" or (args.format in ("page", "alto") and len(args.images) > 1)
+    if binary_out and args.output is None and sys.stdout.isatty():
+        # Checked before reading: a PDF or ZIP on a terminal is garbage, and a read is seconds.
+        print(f"error: --format {args.format} writes a binary file: give -o FILE or redirect "
+              "standard output", file=sys.stderr)
+        return 2
+    layout = read_layout(args.layout, Path(args.images[0])) if args.layout else None
     failed = 0
     pages = []
     for name in args.images:
         try:
-            pages.append((name, recognizer.read_page(load_image(name), args.level)))
+            page = recognizer.read_page(load_image(name), args.level, layout)
+            pages.append(SourcePage(page, name, Path(name)))
         except ImageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
-    if args.format == "json":
-        print(json.dumps([{"file": name, **page.to_dict()} for name, page in pages],
-                         ensure_ascii=False, indent=2))
-    elif len(args.images) == 1:
-        for _, page in pages:
-            if page.text:
-                print(page.text)
-    else:  # one output line per text line, named by its file: easy to grep and cut
-        for name, page in pages:
-            for line in page.lines:
-                print(f"{name}\t{line.text}")
+    if not pages and args.format not in ("text", "json"):
+        return 1  # nothing was read: no empty PDF or XML to stand for it
+    if not pages:  # the same empty output as one page without text
+        data = b"[]\n" if args.format == "json" else b""
+    else:
+        data = export(pages, args.format).data
+    if args.output is not None:
+        args.output.write_bytes(data)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     return 1 if failed else 0
 
 

@@ -104,6 +104,8 @@ def export(pages: Sequence[SourcePage], fmt: str, stem: str | None = None) -> Ex
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     pages = list(pages)
+    if not pages:
+        raise ExportError("nothing to export: no page was read")
     stem = stem or (PurePath(_safe_name(pages[0].name)).stem if len(pages) == 1 else "document")
     if fmt in ("page", "alto") and len(pages) != 1:
         return Export(xml_zip(pages, fmt), ZIP_TYPE, f"{stem}-{fmt}.zip")
@@ -112,9 +114,9 @@ def export(pages: Sequence[SourcePage], fmt: str, stem: str | None = None) -> Ex
     elif fmt == "json":
         data = to_json(pages).encode("utf-8")
     elif fmt == "page":
-        data = page_xml(pages[0].page, pages[0].name)
+        data = page_xml(pages[0].page, _base_name(pages[0].name))
     elif fmt == "alto":
-        data = alto_xml(pages[0].page, pages[0].name)
+        data = alto_xml(pages[0].page, _base_name(pages[0].name))
     elif fmt == "hocr":
         data = hocr(pages)
     else:
@@ -195,16 +197,17 @@ def _words(line: Line, width: int, height: int) -> list[_Word]:
 
 def _polygon(line: Line, width: int, height: int) -> list[Point]:
     """The line's outline kept on the page; its box's corners when it has no polygon."""
-    pts = [(min(max(0, int(x)), width), min(max(0, int(y)), height)) for x, y in line.polygon]
+    pts = [(min(max(0, int(x)), width - 1), min(max(0, int(y)), height - 1))
+           for x, y in line.polygon]
     if len(set(pts)) < 3:
-        x0, y0, x1, y1 = _line_box(line, width, height)
-        pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        pts = _corners(_line_box(line, width, height))
     return pts
 
 
 def _baseline(line: Line, width: int, height: int) -> list[Point]:
     """The baseline kept on the page, [] when it has fewer than two points."""
-    pts = [(min(max(0, int(x)), width), min(max(0, int(y)), height)) for x, y in line.baseline]
+    pts = [(min(max(0, int(x)), width - 1), min(max(0, int(y)), height - 1))
+           for x, y in line.baseline]
     return pts if len(pts) >= 2 else []
 
 
@@ -212,9 +215,15 @@ def _points(points: Sequence[Point]) -> str:
     return " ".join(f"{x},{y}" for x, y in points)
 
 
-def _box_points(box: Box) -> str:
+def _corners(box: Box) -> list[Point]:
+    """A box's corner pixels: points name pixels, so the last row and column are x1 - 1 and
+    y1 - 1 (our boxes exclude x1, y1), which is what PAGE readers take a polygon to cover."""
     x0, y0, x1, y1 = box
-    return _points([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    return [(x0, y0), (x1 - 1, y0), (x1 - 1, y1 - 1), (x0, y1 - 1)]
+
+
+def _box_points(box: Box) -> str:
+    return _points(_corners(box))
 
 
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 except the surrogates
@@ -391,6 +400,12 @@ def xml_zip(pages: Sequence[SourcePage], fmt: str) -> bytes:
     return out.getvalue()
 
 
+def _base_name(name: str) -> str:
+    """The image's file name without its folder: the XML lies beside the image wherever both
+    are copied to, so a folder of the machine that read it would only mislead."""
+    return re.split(r"[\\/]", name or "")[-1] or "page.png"
+
+
 def _safe_name(name: str) -> str:
     """A file name fit for a ZIP member and an XML attribute: its last path part, odd
     characters replaced."""
@@ -434,7 +449,7 @@ def hocr(pages: Sequence[SourcePage]) -> bytes:
     body = H("body", html)
     for n, p in enumerate(pages):
         page, w, h = p.page, p.page.width, p.page.height
-        image = re.sub(r'["\\;]', "_", xml_text(p.name))  # the title's quoting has no escapes
+        image = re.sub(r'["\\;]', "_", xml_text(_base_name(p.name)))  # the title's quoting has no escapes
         div = H("div", body, "ocr_page", f'image "{image}"; bbox 0 0 {w} {h}; ppageno {n}',
                 id=f"page_{n + 1}")
         for i, (_, lines) in enumerate(_regions(page)):

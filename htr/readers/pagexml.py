@@ -173,23 +173,23 @@ def read_pagexml_pages(root: Path) -> list[PageSample]:
     return pages
 
 
-def read_page_lines(xml_path: Path, image: Path | None = None) -> list[PageLine]:
+def read_page_lines(xml_path: Path | bytes, image: Path | None = None) -> list[PageLine]:
     """Every TextLine of one PAGE-XML file, in reading order, including untranscribed ones.
 
     Regions follow the page's ``ReadingOrder`` (else their ``custom="readingOrder {index:N;}"``,
     else document order); lines within a region follow their own ``readingOrder`` index, else
     document order. ``image``: the page image, when the caller has it (else the one the file
-    names is looked for next to it). Raises :class:`DataError` for malformed XML, a file that is
-    not PAGE-XML, or a page whose image cannot be found.
+    names is looked for next to it). ``xml_path`` may also be the file's bytes (an upload),
+    with ``image`` given. Raises :class:`DataError` for malformed XML, a file that is not
+    PAGE-XML, or a page whose image cannot be found.
     """
-    xml_path = Path(xml_path)
-    tree = _parse(xml_path)
+    tree, xml_path = _parse_any(xml_path)
     if _local(tree.tag) != "PcGts":
         raise DataError(f"{xml_path}: not PAGE-XML (root element is <{_local(tree.tag)}>)")
     return _page_lines(tree, xml_path, image)
 
 
-def read_alto_lines(xml_path: Path, image: Path | None = None) -> list[PageLine]:
+def read_alto_lines(xml_path: Path | bytes, image: Path | None = None) -> list[PageLine]:
     """Every ``TextLine`` of one ALTO file, in document order (ALTO's reading order up to 4.2),
     including untranscribed ones: text = its ``String@CONTENT`` words joined by spaces, box =
     HPOS/VPOS/WIDTH/HEIGHT, polygon = its ``Shape/Polygon`` (else the box's corners), baseline =
@@ -200,8 +200,7 @@ def read_alto_lines(xml_path: Path, image: Path | None = None) -> list[PageLine]
     :class:`DataError` rather than read along misplaced lines. ``image`` as in
     :func:`read_page_lines`.
     """
-    xml_path = Path(xml_path)
-    tree = _parse(xml_path)
+    tree, xml_path = _parse_any(xml_path)
     if _local(tree.tag) != "alto":
         raise DataError(f"{xml_path}: not ALTO (root element is <{_local(tree.tag)}>)")
     unit = next((el.text.strip() for el in tree.iter() if _local(el.tag) == "MeasurementUnit"
@@ -239,12 +238,11 @@ def read_alto_lines(xml_path: Path, image: Path | None = None) -> list[PageLine]
     return lines
 
 
-def read_layout(xml_path: Path, image: Path | None = None) -> list[PageLine]:
+def read_layout(xml_path: Path | bytes, image: Path | None = None) -> list[PageLine]:
     """The lines of a layout made elsewhere (Transkribus, eScriptorium, kraken), in reading
-    order: PAGE-XML (any schema year) or ALTO, told apart by the root element. ``image`` as in
-    :func:`read_page_lines`."""
-    xml_path = Path(xml_path)
-    kind = _local(_parse(xml_path).tag)
+    order: PAGE-XML (any schema year) or ALTO, told apart by the root element. ``xml_path`` and
+    ``image`` as in :func:`read_page_lines`."""
+    kind = _local(_parse_any(xml_path)[0].tag)
     if kind == "PcGts":
         return read_page_lines(xml_path, image)
     if kind == "alto":
@@ -369,6 +367,18 @@ def crop_polygon(line: PageLine, spacing: float | None) -> list[Point]:
     up, down = int(round(BAND_ABOVE * spacing)), int(round(BAND_BELOW * spacing))
     base = sorted(line.baseline)
     return [(x, y - up) for x, y in base] + [(x, y + down) for x, y in reversed(base)]
+
+
+def _parse_any(xml: Path | str | bytes) -> tuple[ET.Element, Path]:
+    """A file's root element and the path its messages name (``layout.xml`` for bytes)."""
+    if isinstance(xml, (bytes, bytearray)):
+        import io
+
+        try:
+            return ET.parse(io.BytesIO(xml)).getroot(), Path("layout.xml")
+        except ET.ParseError as exc:
+            raise DataError(f"layout: malformed XML ({exc})") from None
+    return _parse(Path(xml)), Path(xml)
 
 
 def _parse(xml_path: Path) -> ET.Element:
