@@ -36,11 +36,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from flask import Flask, Request, jsonify, redirect, render_template, request, url_for  # noqa: E402
+from flask import (Flask, Request, Response, jsonify, redirect, render_template, request,  # noqa: E402
+                   url_for)
 from PIL import Image, ImageOps  # noqa: E402
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge  # noqa: E402
 
-from htr.errors import ImageError  # noqa: E402
+from htr.errors import DataError, ImageError  # noqa: E402
+from htr.export import FORMATS, SourcePage, export  # noqa: E402
 from htr.image import load_image  # noqa: E402
 from htr.tesseract import tesseract_text  # noqa: E402
 
@@ -48,6 +50,8 @@ ROOT = Path(__file__).resolve().parent
 OPENAPI_FILE = ROOT / "openapi.json"
 LEVELS = ("auto", "page", "line", "word")  # htr.page.LEVELS (imported lazily: TensorFlow)
 log = logging.getLogger("htr.web")
+#: The exports offered as downloads on the results page, beside text and JSON, and their labels.
+EXPORTS = {"page": "PAGE-XML", "alto": "ALTO", "hocr": "hOCR", "pdf": "Searchable PDF"}
 
 #: Every setting, with its default. Limits: ``MAX_CONTENT_LENGTH`` (bytes of one request, all its
 #: files together; more gets 413), ``HTR_MAX_PIXELS`` (pixels of one image: a decompression bomb
@@ -73,6 +77,7 @@ DEFAULTS: dict = {
 #: What each error code means for HTTP; the codes are part of the API (see openapi.json).
 ERROR_STATUS = {
     "no_file": 400, "empty_file": 400, "too_many_files": 400, "invalid_option": 400,
+    "invalid_layout": 400,
     "file_too_large": 413, "too_many_pixels": 413,
     "not_an_image": 415, "unsupported_format": 415,
     "corrupt_image": 422, "unreadable_image": 422,
@@ -212,10 +217,10 @@ class Engine:
         self.tmpdir = _private_tesseract_dir()
         return version
 
-    def read(self, grey, level: str, decoder: str):
+    def read(self, grey, level: str, decoder: str, layout=None):
         recognizer = self.recognizer(decoder)
         with self.lock:
-            return recognizer.read_page(grey, level=level)
+            return recognizer.read_page(grey, level=level, layout=layout)
 
     def tesseract(self, grey, level: str, lang: str, timeout: float) -> dict:
         """Tesseract's reading of the same (EXIF-rotated, greyscale) image, with its time."""
@@ -351,8 +356,10 @@ def display_image(data: bytes, grey, size: int) -> str:
 
 
 def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
-                display: bool = False) -> dict:
-    """Read one upload into the API's result (a dict), or raise :class:`UploadError`."""
+                display: bool = False, layout=None) -> dict:
+    """Read one upload into the API's result (a dict), or raise :class:`UploadError`. The
+    :class:`htr.results.Page` itself is kept under ``_page`` for the exports (not JSON).
+    ``layout``: the lines of a PAGE-XML or ALTO file to read along."""
     from flask import current_app
 
     cfg, engine = current_app.config, current_app.extensions["htr"]
@@ -364,7 +371,7 @@ def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
         tess = engine.pool.submit(engine.tesseract, grey, level, cfg["HTR_TESSERACT_LANG"],
                                   cfg["HTR_TESSERACT_TIMEOUT"])
     try:
-        page = engine.read(grey, level, decoder)
+        page = engine.read(grey, level, decoder, layout)
     except ImageError as exc:
         raise _image_error(exc, cfg["HTR_MAX_PIXELS"]) from None
     read = time.perf_counter()
@@ -386,6 +393,7 @@ def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
     result["timings"] = timings
     if display:
         result["_display"] = display_image(upload.data, grey, cfg["HTR_DISPLAY_SIZE"])
+    result["_page"] = page
     log.info("read %s %dx%d level=%s decoder=%s lines=%d in %.0f ms", kind, grey.shape[1],
              grey.shape[0], result["level"], decoder, len(result["lines"]), timings["total_ms"])
     return result
@@ -420,6 +428,40 @@ def _options(engine: Engine) -> tuple[str, str, bool]:
         raise UploadError("invalid_option", f"Unknown baseline {baseline!r}: use 'tesseract' or "
                           "leave it out.")
     return level, decoder, baseline == "tesseract"
+
+
+def _format() -> str:
+    fmt = request.form.get("format", "json") or "json"
+    if fmt not in FORMATS:
+        raise UploadError("invalid_option", f"Unknown format {fmt!r}: choose one of "
+                          f"{', '.join(FORMATS)}.")
+    return fmt
+
+
+def _layout(image_name: str):
+    """The lines of the PAGE-XML or ALTO file uploaded as ``layout`` (parsed in memory), or
+    None when there is none."""
+    from htr.readers.pagexml import read_layout
+
+    files = [f for f in request.files.getlist("layout") if f.filename or f.content_length]
+    if not files:
+        return None
+    data = files[0].read()
+    if not data:
+        raise UploadError("invalid_layout", "The layout file is empty.")
+    try:
+        # The image is the upload; its name only labels the lines (nothing is read from disk).
+        return read_layout(data, image=Path(image_name))
+    except DataError as exc:
+        raise UploadError("invalid_layout", f"The layout is not a PAGE-XML or ALTO file that "
+                          f"can be read: {exc}") from None
+
+
+def _exported(pages: list[SourcePage], fmt: str, stem: str) -> dict:
+    """An export as the results page offers it: a file name and a ``data:`` URL."""
+    out = export(pages, fmt, stem)
+    url = f"data:{out.media_type.split(';')[0]};base64," + base64.b64encode(out.data).decode()
+    return {"name": out.filename, "url": url}
 
 
 def _uploads(limit: int) -> list[Upload]:
@@ -507,8 +549,16 @@ def create_app(config: dict | None = None) -> Flask:
     @app.post("/api/v1/read")
     def api_read():
         level, decoder, baseline = _options(engine)
+        fmt = _format()
         files = _uploads(1)
-        return jsonify(read_upload(files[0], level, decoder, baseline))
+        result = read_upload(files[0], level, decoder, baseline, layout=_layout(files[0].name))
+        page = result.pop("_page")
+        if fmt == "json":
+            return jsonify(result)
+        out = export([SourcePage(page, files[0].name, files[0].data)], fmt,
+                     _download_stem(files[0].name))
+        return Response(out.data, content_type=out.media_type, headers={
+            "Content-Disposition": f'attachment; filename="{out.filename}"'})
 
     @app.get("/read")
     def read_get():
@@ -521,7 +571,7 @@ def create_app(config: dict | None = None) -> Flask:
             files = _uploads(app.config["HTR_MAX_FILES"])
         except UploadError as exc:
             return render_template("index.html", info=info(), error=exc.message), exc.status
-        results, statuses = [], []
+        results, statuses, read = [], [], []
         for upload in files:
             try:
                 result = read_upload(upload, level, decoder, baseline, display=True)
@@ -531,17 +581,24 @@ def create_app(config: dict | None = None) -> Flask:
                 continue
             display = result.pop("_display")
             stem = _download_stem(upload.name)
+            source = SourcePage(result.pop("_page"), upload.name, upload.data)
+            read.append(source)
             results.append({
                 "file": upload.name, "page": result, "image": display,
                 "txt_name": f"{stem}.txt", "json_name": f"{stem}.json",
                 "txt_url": _data_url(result["text"] + "\n", "text/plain"),
                 "json_url": _data_url(json.dumps(result, indent=2, ensure_ascii=False),
                                       "application/json"),
+                "exports": {fmt: _exported([source], fmt, stem) for fmt in EXPORTS},
             })
             statuses.append(200)
         status = 200 if 200 in statuses else statuses[0]
+        # Several pages read: the whole document too (one PDF, ZIPs of PAGE and ALTO per page).
+        document = ({fmt: _exported(read, fmt, "document") for fmt in EXPORTS}
+                    if len(read) > 1 else None)
         return render_template("results.html", info=info(), results=results, level=level,
-                               decoder=decoder, baseline=baseline), status
+                               decoder=decoder, baseline=baseline, document=document,
+                               exports=EXPORTS), status
 
     @app.errorhandler(UploadError)
     def upload_error(exc: UploadError):
