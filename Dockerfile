@@ -1,5 +1,5 @@
 # The web application under gunicorn: the same steps as `make run` (system package, venv,
-# requirements, then `gunicorn -c gunicorn.conf.py wsgi:app`), on a slim Python base.
+# requirements.lock, then `gunicorn -c gunicorn.conf.py wsgi:app`), on a slim Python base.
 #   docker build -t htr .  &&  docker run --rm -p 5000:5000 htr   ->  http://127.0.0.1:5000
 FROM python:3.11-slim-bookworm
 
@@ -16,12 +16,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-# make run's venv step (the app's requirements; the test-only ones stay out of the image).
-COPY requirements.txt ./
+# make run's venv step: the app's lock, every package pinned with its hashes (the test-only
+# packages stay out of the image); --no-deps as the lock is complete (Makefile, PIP_INSTALL).
+COPY requirements.lock ./
 RUN python -m venv .venv \
- && .venv/bin/python -m pip install -q --upgrade pip \
- && .venv/bin/python -m pip install -q -r requirements.txt \
- && .venv/bin/python -m pip install -q --no-deps pyctcdecode==0.5.0
+ && .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements.lock
 
 # The library, the shipped model and the web app; nothing else (see .dockerignore).
 COPY htr/ htr/

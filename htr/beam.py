@@ -20,8 +20,8 @@ The result's characters carry frame spans from a forced alignment of the chosen 
 character's confidence is the smaller of its best frame probability and the posterior of its word
 among the final beams, as in :mod:`htr.wordbeam`.
 
-``pyctcdecode`` declares ``numpy<2`` but runs on numpy 2: install it without its dependencies
-(``pip install --no-deps pyctcdecode pygtrie``) so that it does not pull numpy back to 1.x.
+``pyctcdecode`` declares ``numpy<2`` but runs on numpy 2: the lock overrides that bound
+(``requirements-overrides.txt``) and installs it with the rest.
 """
 
 from __future__ import annotations
@@ -182,8 +182,9 @@ class BeamDecoder:
     def __init__(self, charset: Charset, lexicon: Lexicon | None = None, beam_width: int = 25,
                  token_min_logp: float = -5.0, beam_prune_logp: float = -10.0, **lm_params) -> None:
         if BeamSearchDecoderCTC is None:
-            raise ImportError("the beam decoder needs pyctcdecode: "
-                              "pip install --no-deps pyctcdecode pygtrie")
+            raise ImportError("the beam decoder needs pyctcdecode, which the lock installs: "
+                              "make setup (or pip install --no-deps --require-hashes "
+                              "-r requirements.lock)")
         self.charset = charset
         self.beam_width = int(beam_width)
         self.token_min_logp = token_min_logp

@@ -4,9 +4,12 @@ page from a line or a word; words split at their spaces."""
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
+from conftest import SHIPPED_FIXTURES, stacked_lines
 
 from htr.segment import LineSegmenter, WordSegmenter, classify_input, find_lines, find_words
 
@@ -132,13 +135,24 @@ def test_blank_pages_have_no_lines():
     assert classify_input(np.full((800, 600), 240, np.uint8)) == "page"
 
 
+def shipped(prefix: str) -> dict[str, np.ndarray]:
+    """The real handwritten crops of tests/fixtures/shipped whose names start with ``prefix``."""
+    names = sorted(n for n in os.listdir(SHIPPED_FIXTURES) if n.startswith(prefix))
+    return {n: cv2.imread(os.path.join(SHIPPED_FIXTURES, n), cv2.IMREAD_GRAYSCALE) for n in names}
+
+
 def test_classify_input_page_line_word():
-    page, _ = draw_page(TEXT)
-    assert classify_input(page) == "page"
-    line, _ = draw_page(["many thanks for your letter"], size=(1000, 110), top=70)
-    assert classify_input(line) == "line"
-    word, _ = draw_page(["thanks"], size=(300, 100), top=65, left=20)
-    assert classify_input(word) == "word"
+    # Real handwriting (Hooker and IAM-OnDB validation crops), not a drawing whose word gaps
+    # depend on how one OpenCV version renders its fonts.
+    lines, words = shipped("line-"), shipped("word-")
+    assert classify_input(stacked_lines(list(lines))) == "page"
+    assert classify_input(draw_page(TEXT)[0]) == "page"
+    for name, line in lines.items():
+        assert classify_input(line) == "line", name
+        loose = cv2.copyMakeBorder(line, 30, 30, 80, 80, cv2.BORDER_CONSTANT, value=int(np.median(line)))
+        assert classify_input(loose) == "line", f"{name} with wide margins"
+    for name, word in words.items():
+        assert classify_input(word) == "word", name
 
 
 def test_printed_header_does_not_hide_the_handwriting():
