@@ -421,3 +421,49 @@ def test_another_model_and_a_decoder_that_cannot_load(tiny_model_dir):
     body = other.post("/api/v1/read", data=upload(SAMPLE.read_bytes(), baseline="tesseract")
                       ).get_json()
     assert body["decoder"] == "greedy" and body["baseline"]["available"] is False
+
+
+# --- exports and layouts (htr/export.py) --------------------------------------------------------
+
+HOOKER_PAGE = ROOT / "tests" / "fixtures" / "hooker" / "JDH_2_16_90_003"
+
+
+def test_api_format_answers_with_the_export_file(client):
+    import pypdfium2 as pdfium
+
+    r = client.post("/api/v1/read", data=upload(page_png(), "my page.png", format="pdf"))
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert r.headers["Content-Disposition"] == 'attachment; filename="my_page.pdf"'
+    text = pdfium.PdfDocument(r.data)[0].get_textpage().get_text_range()
+    assert len(text.split("\r\n")) == 3
+    r = client.post("/api/v1/read", data=upload(page_png(), "my page.png", format="alto"))
+    assert r.mimetype == "application/alto+xml" and b"<String " in r.data
+    r = client.post("/api/v1/read", data=upload(page_png(), "p.png", format="text"))
+    assert r.mimetype == "text/plain" and len(r.get_data(as_text=True).splitlines()) == 3
+    r = client.post("/api/v1/read", data=upload(page_png(), "p.png", format="docx"))
+    assert r.status_code == 400 and r.get_json()["error"] == "invalid_option"
+
+
+def test_api_reads_along_an_uploaded_layout_and_gives_its_ids_back(client):
+    from htr.readers.pagexml import read_page_lines
+
+    xml = HOOKER_PAGE.with_suffix(".xml").read_bytes()
+    data = {**upload(HOOKER_PAGE.with_suffix(".jpg").read_bytes(), "JDH_2_16_90_003.jpg"),
+            "layout": (io.BytesIO(xml), "page.xml"), "decoder": "greedy"}
+    body = client.post("/api/v1/read", data=data).get_json()
+    given = read_page_lines(HOOKER_PAGE.with_suffix(".xml"))
+    assert [(ln["id"], ln["region"]) for ln in body["lines"]] == [(g.id, g.region) for g in given]
+    data = {**upload(page_png(), "p.png"), "layout": (io.BytesIO(b"<notxml"), "page.xml")}
+    r = client.post("/api/v1/read", data=data)
+    assert r.status_code == 400 and r.get_json()["error"] == "invalid_layout"
+
+
+def test_results_page_offers_every_export_per_page_and_for_the_document(client):
+    r = client.post("/read", data={"file": [(io.BytesIO(page_png()), "a.png"),
+                                            (io.BytesIO(page_png()), "b.png")],
+                                   "decoder": "greedy"})
+    html = r.get_data(as_text=True)
+    for name in ("a.xml", "a.hocr", "a.pdf", "b.pdf", "document.pdf", "document-page.zip",
+                 "document-alto.zip"):
+        assert f'download="{name}"' in html, name
+    assert re.search(r'href="data:application/pdf;base64,[A-Za-z0-9+/=]{1000,}"', html)
