@@ -10,9 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
     HTR_BIND=0.0.0.0:5000
 
-# make run's `system` target: Tesseract from the distribution (the comparison column).
+# make run's `system` target: Tesseract (the comparison column) and DejaVu (the searchable PDF's font).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tesseract-ocr \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tesseract-ocr fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

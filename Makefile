@@ -6,9 +6,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SYSTEM_PACKAGES := tesseract-ocr
-# The browser test drives Debian's chromium through Playwright (no browser download).
-TEST_SYSTEM_PACKAGES := chromium
+# Tesseract (the comparison column); DejaVu, the searchable PDF's font for the words' text layer.
+SYSTEM_PACKAGES := tesseract-ocr fonts-dejavu-core
+# The browser test drives Debian's chromium through Playwright (no browser download); the jobs'
+# tests start their own redis-server on a loopback port.
+TEST_SYSTEM_PACKAGES := chromium redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The locks are resolved for this interpreter and platform (the machines and the container's base).
 LOCK_TARGET := --python-version 3.11 --python-platform x86_64-manylinux_2_28
@@ -49,21 +51,22 @@ $(VENV)/.installed-test: $(VENV)/pyvenv.cfg
 	$(PIP_INSTALL) -r requirements-dev.lock
 	touch $@
 
-# System packages, installed only when missing (apt-get needs root, or sudo).
+# System packages, each installed only when missing (apt-get needs root, or sudo).
+APT_ENSURE = missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	  grep -q '^install ok installed' || echo $$p; done); [ -z "$$missing" ] || { \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
+	  --no-install-recommends $$missing; }
+
 system:
-	@command -v tesseract >/dev/null 2>&1 || { $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES); }
+	@$(call APT_ENSURE,$(SYSTEM_PACKAGES))
 
 system-test:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(TEST_SYSTEM_PACKAGES); }
+	@$(call APT_ENSURE,$(TEST_SYSTEM_PACKAGES))
 
 # Handwriting fonts for synthetic training lines (train.py --data fonts:...), tested by make test;
 # the package list is the reader's own (htr.readers.fonts.FONT_PACKAGES).
 fonts: setup
-	@[ -d /usr/share/fonts/truetype/fifthhorseman ] || { $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
-	  $$($(PY) -c 'from htr.readers.fonts import FONT_PACKAGES; print(*FONT_PACKAGES)'); }
+	@$(call APT_ENSURE,$$($(PY) -c 'from htr.readers.fonts import FONT_PACKAGES; print(*FONT_PACKAGES)'))
 
 # The locks, from the human-edited lists. The tests' lock is resolved first; the app's lock is
 # held to its versions (-c), so that make run and make test run the very same packages.
