@@ -323,6 +323,10 @@ def test_letter_is_the_file_name_less_its_page_number():
     assert letter_of("JDH_2_16_67a001") == "JDH_2_16_67a"
     assert letter_of("JDH_2_16_180_004_dup1") == "JDH_2_16_180"
     assert letter_of("notes") == "notes"
+    # Copiste: a text number is not a page number; one text, copied twice, on one or two pages
+    assert letter_of("imp_wikitexte_0022") == "wikitexte_0022"
+    assert letter_of("imp_wikitexte_0051_1") == letter_of("imp_wikitexte_0051_2") == "wikitexte_0051"
+    assert letter_of("wikitexte_0051") == "wikitexte_0051"
 
 
 def test_malformed_xml_names_the_file(tmp_path):

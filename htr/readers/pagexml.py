@@ -63,7 +63,10 @@ PAGE_CACHE_SIZE = 4
 
 _INDEX = re.compile(r"readingOrder\s*\{[^}]*?index\s*:\s*(\d+)")
 # Letter = file stem less an optional "_dupN" export suffix and the trailing 3-digit page number.
-_PAGE_SUFFIX = re.compile(r"_?\d{3}(_dup\d+)?$")
+# A page number: three digits after an underscore or a letter (Hooker's ``_001``, ``a001``; not the
+# tail of a longer number such as Copiste's text ``0022``), or ``_1``/``_2`` after a number of
+# four digits or more (Copiste's ``wikitexte_0051_1``: one text copied on two pages).
+_PAGE_SUFFIX = re.compile(r"(?:(?:_|(?<!\d))\d{3}(?:_dup\d+)?|(?<=\d{4})_\d{1,2})$")
 
 
 @dataclass(frozen=True)
@@ -92,15 +95,24 @@ class PageLine:
     words: tuple[PageWord, ...] = ()
 
 
+# Copiste's scanning batches (``imp_wikitexte_0051_1``, ``oldbatch_wikitexte_0007``): the same
+# text was copied by up to three volunteers in different batches, and a text is the unit of its
+# split, so the batch is not part of the document's name.
+_BATCH_PREFIX = re.compile(r"^(?:imp|oldbatch)_(?=wikitexte_\d)")
+
+
 def letter_of(stem: str) -> str:
     """The document (letter) a page file belongs to: the stem less its trailing page number.
 
     The page number is the last three digits, with or without an underscore before them, and an
     optional ``_dupN`` after them (Transkribus' name for a page exported twice):
     ``JDH_2_16_144_001`` -> ``JDH_2_16_144``, ``JDH_2_16_67a001`` -> ``JDH_2_16_67a``,
-    ``JDH_2_16_180_004_dup1`` -> ``JDH_2_16_180``. A stem without such a number is its own letter.
+    ``JDH_2_16_180_004_dup1`` -> ``JDH_2_16_180``; a page of a longer number's document has a
+    one- or two-digit number, and Copiste's batch prefix goes: ``imp_wikitexte_0051_2`` and
+    ``wikitexte_0051`` -> ``wikitexte_0051`` (one text, copied by two volunteers).
+    A stem without such a number is its own letter (``imp_wikitexte_0022``).
     """
-    return _PAGE_SUFFIX.sub("", stem) or stem
+    return _PAGE_SUFFIX.sub("", _BATCH_PREFIX.sub("", stem)) or stem
 
 
 def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True) -> list[Sample]:
