@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
     e.add_argument("--level", choices=("line", "page"), default="line",
                    help="line: read the sets' line (or word) crops; page: read whole pages of "
-                        "page-level sets (pagexml) and score line detection and page CER")
+                        "page-level sets (pagexml, alto) and score line detection and page CER")
     e.add_argument("--recognise", choices=RECOGNISE, default="lines",
                    help="with --level page: read whole lines (default) or word crops")
     a = sub.add_parser("average", help="average the weights of snapshots of one network "
@@ -247,14 +247,16 @@ def _split_samples(spec, args: argparse.Namespace) -> list:
 def _evaluate_pages(recognizers, args: argparse.Namespace) -> int:
     from .evaluate import evaluate, evaluate_pages
     from .readers import DataSpec, group_split, open_data
-    from .readers.pagexml import read_pagexml_pages
+    from .readers.pagexml import read_alto_pages, read_pagexml_pages
 
+    page_readers = {"pagexml": read_pagexml_pages, "alto": read_alto_pages}
     for text in args.data:
         spec = DataSpec.parse(text)
-        if spec.kind != "pagexml":
-            print(f"{spec.name}: --level page needs page-level data (pagexml)", file=sys.stderr)
+        if spec.kind not in page_readers:
+            print(f"{spec.name}: --level page needs page-level data (pagexml or alto)",
+                  file=sys.stderr)
             return 2
-        pages = [p for p in read_pagexml_pages(spec.path)
+        pages = [p for p in page_readers[spec.kind](spec.path)
                  if args.split == "all" or group_split(p.group, args.val_fraction) == args.split]
         pages = pages[:args.limit] if args.limit else pages
         if not pages:

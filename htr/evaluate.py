@@ -125,11 +125,13 @@ def evaluate_pages(recognizer, pages: Sequence[PageSample], progress: bool = Tru
     """Read every page whole (level ``page``; ``recognise``: whole lines or word crops, see
     :class:`htr.page.PageReader`) and score it.
 
-    A page's time counts loading, segmentation, the network and decoding; segmentation is also
-    timed on its own (a second pass over the loaded page).
+    A page's time counts loading, segmentation, the network and decoding; segmentation (with
+    finding and flattening a photo's sheet, :mod:`htr.sheet`) is also timed on its own (a
+    second pass over the loaded page).
     """
     from .page import PageReader
     from .segment import LineSegmenter
+    from .sheet import find_sheet
 
     reader = PageReader(recognizer, recognise=recognise)
     segmenter = LineSegmenter()
@@ -142,7 +144,8 @@ def evaluate_pages(recognizer, pages: Sequence[PageSample], progress: bool = Tru
         seconds.append(time.perf_counter() - start)
         hypotheses.append(result.text)
         start = time.perf_counter()
-        segmenter.find_lines(grey)
+        sheet = find_sheet(grey)  # as the reader does: a photo's sheet found and flattened first
+        segmenter.find_lines(grey if sheet is None else sheet.flatten(grey))
         segment_seconds.append(time.perf_counter() - start)
         boxes = [line.box for line in result.lines]
         found += detection(boxes, page.line_boxes())

@@ -8,6 +8,12 @@ trained with, and measured more accurate on the Hooker letters than reading word
 README). ``recognise="words"`` reads the :class:`~htr.segment.WordSegmenter`'s word crops
 instead.
 
+A photo of a sheet of paper (on a table, at an angle, in uneven light) is first flattened
+(:mod:`htr.sheet`: the sheet found, perspective undone, background cropped, light evened) and
+read flat; every box, polygon and baseline is then mapped back into the photo's pixels, and the
+page gives the sheet's outline. Scans and crops, where no sheet stands out against a
+background, are read as they are.
+
 With a layout made elsewhere (:meth:`PageReader.read` with ``layout=``, the lines of a PAGE-XML
 or ALTO file from :func:`htr.readers.pagexml.read_layout`) the page is read along exactly those
 lines, in their order, and each keeps its id and its region's id.
@@ -27,6 +33,7 @@ from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, 
                     preprocess_with_geometry, shear_level)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
+from .sheet import Sheet, find_sheet
 
 if TYPE_CHECKING:
     from .readers.pagexml import PageLine
@@ -47,10 +54,12 @@ class PageReader:
     """
 
     def __init__(self, recognizer: "Recognizer", segmenter: LineSegmenter | None = None,
-                 word_segmenter: WordSegmenter | None = None, recognise: str = "lines") -> None:
+                 word_segmenter: WordSegmenter | None = None, recognise: str = "lines",
+                 find_sheets: bool = True) -> None:
         if recognise not in RECOGNISE:
             raise ValueError(f"unknown recognise mode {recognise!r}: choose one of {RECOGNISE}")
         self.recognizer = recognizer
+        self.find_sheets = find_sheets  # False: photos read as they are (for comparisons)
         self.segmenter = segmenter or LineSegmenter()
         self.word_segmenter = word_segmenter or WordSegmenter()
         self.recognise = recognise
@@ -73,6 +82,18 @@ class PageReader:
         h, w = grey.shape
         if layout is not None:
             return Page(w, h, self._read_layout(grey, layout), level="page")
+        # A photo's sheet is read flat, and what is found on it mapped back into the photo. A
+        # forced line or word level means a crop: nothing to look for.
+        sheet = find_sheet(grey) if self.find_sheets and level in ("auto", "page") else None
+        if sheet is not None:
+            flat = self._read_image(sheet.flatten(grey), level)
+            return Page(w, h, tuple(_line_to_photo(line, sheet, (w, h)) for line in flat.lines),
+                        level=flat.level, sheet=sheet.outline)
+        return self._read_image(grey, level)
+
+    def _read_image(self, grey: np.ndarray, level: str) -> Page:
+        """:meth:`read` of a loaded image without a layout, in its own pixels."""
+        h, w = grey.shape
         layout = None
         if level in ("auto", "page"):
             layout = self.segmenter.analyse(grey)
@@ -254,6 +275,28 @@ def _aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
         box = (origin[0] + left, origin[1] + top, origin[0] + right, origin[1] + bottom)
         out.append(Word(box, span.text, span.confidence))
     return out
+
+
+def _line_to_photo(line: Line, sheet: Sheet, size: tuple[int, int]) -> Line:
+    """A line read on the flattened sheet, every point of it mapped back into the photo (of
+    ``size``: width, height): polygon and baseline point by point (a homography keeps straight
+    lines straight, so the outline between its points stays true), boxes as the box round their
+    four mapped corners."""
+    def points(pts) -> tuple[tuple[int, int], ...]:
+        return tuple((int(round(x)), int(round(y))) for x, y in sheet.to_original(pts))
+
+    def box(b: Box) -> Box:
+        x0, y0, x1, y1 = b
+        corners = sheet.to_original([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+        bx0, by0 = np.floor(corners.min(axis=0)).astype(int)
+        bx1, by1 = np.ceil(corners.max(axis=0)).astype(int)
+        bx0, by0 = min(max(0, int(bx0)), size[0] - 1), min(max(0, int(by0)), size[1] - 1)
+        return bx0, by0, max(bx0 + 1, min(size[0], int(bx1))), max(by0 + 1, min(size[1], int(by1)))
+
+    return dataclasses.replace(
+        line, box=box(line.box), polygon=points(line.polygon) if line.polygon else (),
+        baseline=points(line.baseline) if line.baseline else (),
+        words=tuple(dataclasses.replace(w, box=box(w.box)) for w in line.words))
 
 
 def _turn_back(box: Box, quarter_turns: int, turned_shape: tuple[int, int],

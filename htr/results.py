@@ -106,17 +106,26 @@ class Line:
 
 @dataclass(frozen=True)
 class Page:
-    """A read page: its size and its lines in reading order."""
+    """A read page: its size and its lines in reading order.
+
+    ``sheet``: where a photo's sheet of paper lies in it (:mod:`htr.sheet`), its four corners
+    clockwise from the top left of the page as read, in the image's pixels; None when the image
+    showed no sheet against a background (a scan, a crop), and then absent from :meth:`to_dict`.
+    """
 
     width: int
     height: int
     lines: tuple[Line, ...] = ()
     level: str = "page"  # what the image was read as: "page", "line" or "word"
+    sheet: tuple[Point, ...] | None = None
 
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
 
     def to_dict(self) -> dict:
-        return {"width": self.width, "height": self.height, "level": self.level,
-                "lines": [line.to_dict() for line in self.lines]}
+        out = {"width": self.width, "height": self.height, "level": self.level,
+               "lines": [line.to_dict() for line in self.lines]}
+        if self.sheet is not None:  # only for photos: a scan's output stays as it was
+            out["sheet"] = [list(p) for p in self.sheet]
+        return out

@@ -185,6 +185,17 @@ def read_pagexml_pages(root: Path) -> list[PageSample]:
     return pages
 
 
+def read_alto_pages(root: Path) -> list[PageSample]:
+    """Every ALTO page under ``root`` with at least one transcribed line (as
+    :func:`read_pagexml_pages`; lines from :func:`read_alto_lines`, group as in :func:`read_alto`)."""
+    pages = []
+    for xml_path, _, rel, group in _documents(root, "alto", "ALTO"):
+        lines = read_alto_lines(xml_path)
+        if lines and any(normalize_text(line.text) for line in lines):
+            pages.append(PageSample(rel, lines[0].image, lines, group))
+    return pages
+
+
 def read_page_lines(xml_path: Path | bytes, image: Path | None = None) -> list[PageLine]:
     """Every TextLine of one PAGE-XML file, in reading order, including untranscribed ones.
 
@@ -495,9 +506,16 @@ def _points(el: ET.Element, xml_path: Path, line_id: str) -> list[Point]:
 
 
 def _points_text(text: str, xml_path: Path, line_id: str) -> list[Point]:
-    """``"x,y x,y ..."`` (PAGE ``points``, ALTO 4.2 ``POINTS`` and ``BASELINE``)."""
+    """``"x,y x,y ..."`` (PAGE ``points``, ALTO 4.2 ``POINTS`` and ``BASELINE``), or
+    ``"x y x y ..."`` (ALTO as eScriptorium writes it, the Copiste pages among them)."""
     try:
-        pairs = [p.split(",") for p in text.split()]
+        if "," in text:
+            pairs = [p.split(",") for p in text.split()]
+        else:
+            numbers = text.split()
+            if len(numbers) % 2:
+                raise ValueError(text)
+            pairs = list(zip(numbers[::2], numbers[1::2]))
         return [(int(round(float(x))), int(round(float(y)))) for x, y in pairs]
     except ValueError:
         raise DataError(f"{xml_path}: {line_id} has malformed points {text[:40]!r}") from None

@@ -1,0 +1,304 @@
+"""Finding the sheet of paper in a photo: where it lies against its background, and the sheet
+flattened (perspective and rotation undone, background cropped away, light and shadow evened
+out) for the line segmenter, with the homography that maps every position found on it back to
+the photo's own pixels.
+
+Classical image processing only (OpenCV), a few milliseconds on a reduced copy of the image:
+
+1. The image is reduced to :data:`WORK_SIZE` pixels on its long side and its ink is closed
+   away (a grey closing wider than a pen stroke), leaving paper and background.
+2. Candidate sheet regions: the bright side of several thresholds (Otsu's, and Otsu's on the
+   image with its large-scale light divided out, which keeps a sheet under a shadow whole); the
+   largest component of each, holes filled, its outline reduced to four corners, each side then
+   refitted to the outline's points along it (so that a dog-eared corner does not pull it).
+3. Each candidate is *measured*, and a sheet is only reported when the measurement is
+   convincing: every side must be an edge along most of its length (the background beyond it
+   differs from the paper within it), the region must fill its quadrilateral, and the
+   quadrilateral must cover a plausible share of the image with plausible corner angles. A scan
+   (paper to the image's edges), a crop of one line or word, or a textured wall has no such
+   four-sided edge, and goes on untouched: the decision is a measurement, never the file type.
+
+:func:`find_sheet` returns a :class:`Sheet` (or None); :meth:`Sheet.flatten` gives the flat page
+and :meth:`Sheet.to_original` maps points on it back into the photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Long side (pixels) of the reduced copy the sheet is looked for on: a sheet's edges are long
+#: straight features, which survive the reduction, and the cost stays a few milliseconds.
+WORK_SIZE = 512
+#: A side counts as an edge where the brightness step across it (paper inside, background
+#: outside, measured on the ink-free image) is at least this many grey levels...
+EDGE_STEP = 12.0
+#: ...along at least this share of its length (the rest: glare, a background as light as paper).
+MIN_SIDE_SUPPORT = 0.6
+#: The share of the quadrilateral the bright region must fill (a textured wall's bright blobs
+#: fit a quadrilateral badly).
+MIN_FILL = 0.9
+#: The sheet's share of the image: smaller is a card or a label on a table, not a page to read;
+#: larger leaves no background beyond its edges to measure them by.
+MIN_AREA, MAX_AREA = 0.12, 0.97
+#: A corner of a photographed rectangle: 90 degrees give or take this much (perspective).
+MAX_CORNER_SKEW = 35.0
+#: Corners are pulled in by this share of the sheet's size before flattening, so that a pixel
+#: or two of error in a corner leaves no strip of background along the flat page's edge.
+INSET = 0.006
+#: Paper grey the flattened page's light is evened out to.
+PAPER = 235.0
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A sheet found in a photo.
+
+    ``corners``: its four corners in the photo's pixels, clockwise from the top left of the
+    page as it is read (float, shape (4, 2)); ``size``: (width, height) of the flattened page;
+    ``homography``: the 3x3 matrix taking photo pixels to flat-page pixels; ``support``: the
+    weakest side's share of its length that is a measured edge (how sure the finding is).
+    """
+
+    corners: np.ndarray
+    size: tuple[int, int]
+    homography: np.ndarray
+    support: float
+
+    @property
+    def outline(self) -> tuple[tuple[int, int], ...]:
+        """The four corners rounded to whole photo pixels (for results and drawing)."""
+        return tuple((int(round(x)), int(round(y))) for x, y in self.corners)
+
+    def flatten(self, grey: np.ndarray) -> np.ndarray:
+        """The sheet cut out of ``grey`` (the photo it was found in), perspective undone, with
+        its light and shadows evened out: paper near :data:`PAPER` grey everywhere."""
+        w, h = self.size
+        flat = cv2.warpPerspective(grey, self.homography, (w, h), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+        return even_light(flat)
+
+    def to_original(self, points) -> np.ndarray:
+        """Points (x, y) on the flattened page, mapped back into the photo's pixels."""
+        pts = np.asarray(points, np.float64).reshape(-1, 1, 2)
+        if not pts.size:
+            return np.zeros((0, 2))
+        return cv2.perspectiveTransform(pts, np.linalg.inv(self.homography)).reshape(-1, 2)
+
+
+def find_sheet(grey: np.ndarray) -> Sheet | None:
+    """The sheet of paper in a photo (uint8 greyscale), or None when the image shows no sheet
+    against a background: a scan, a crop, a blank wall (see the module's docstring)."""
+    h, w = grey.shape[:2]
+    if min(h, w) < 64:  # a word or a thumbnail: nothing to find
+        return None
+    scale = min(1.0, WORK_SIZE / max(h, w))
+    small = grey if scale == 1.0 else cv2.resize(
+        grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    # Ink closed away: a grey closing wider than a stroke at this size leaves paper and ground.
+    k = max(3, round(max(small.shape) / 80)) | 1
+    clean = cv2.morphologyEx(small, cv2.MORPH_CLOSE,
+                             cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    clean = cv2.GaussianBlur(clean, (5, 5), 0)
+    best: tuple[float, np.ndarray] | None = None
+    for mask in _candidate_masks(clean):
+        quad = _quad_of(mask)
+        if quad is None:
+            continue
+        support = _measure(quad, mask, clean)
+        if support is not None and (best is None or support > best[0]):
+            best = (support, quad)
+    if best is None:
+        return None
+    support, quad = best
+    corners = _order(quad / scale)
+    return _sheet(corners, support, (w, h))
+
+
+def even_light(grey: np.ndarray) -> np.ndarray:
+    """``grey`` with its paper brought to one brightness: divided by the paper's own brightness
+    estimated round every point (a max filter wider than any stroke, on a reduced copy, then
+    smoothed), so that a shadow or light falling off to one side no longer darkens the page."""
+    h, w = grey.shape
+    f = max(1, max(h, w) // 256)
+    small = cv2.resize(grey, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    k = max(3, max(small.shape) // 40) | 1
+    paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    paper = cv2.GaussianBlur(paper.astype(np.float32), (0, 0), k / 2)
+    paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = grey.astype(np.float32) * (PAPER / np.maximum(paper, 8.0))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+# --- candidates --------------------------------------------------------------------------------
+
+def _candidate_masks(clean: np.ndarray) -> list[np.ndarray]:
+    """Bright-region masks that may be the sheet: Otsu's threshold on the ink-free image, and on
+    the same image with its large-scale light divided out (a shadow across the sheet would
+    otherwise cut the shadowed part off with the background)."""
+    masks = []
+    _, m = cv2.threshold(clean, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    masks.append(m)
+    # The light: a heavy blur, made on a copy an eighth the size (the same, and far cheaper).
+    h, w = clean.shape
+    tiny = cv2.resize(clean, (max(1, w // 8), max(1, h // 8)), interpolation=cv2.INTER_AREA)
+    light = cv2.GaussianBlur(tiny.astype(np.float32), (0, 0), max(tiny.shape) / 6)
+    light = cv2.resize(light, (w, h), interpolation=cv2.INTER_LINEAR)
+    ratio = clean.astype(np.float32) / np.maximum(light, 1.0)
+    r8 = np.clip(ratio * 128, 0, 255).astype(np.uint8)
+    _, m = cv2.threshold(r8, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    masks.append(m)
+    return masks
+
+
+def _quad_of(mask: np.ndarray) -> np.ndarray | None:
+    """Four corners (float (4, 2), small-image pixels) of the mask's largest component, or None
+    when it has no four-sided outline."""
+    k = max(3, max(mask.shape) // 100) | 1
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    if n < 2:
+        return None
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    region = (labels == big).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
+    hull = cv2.convexHull(contour)
+    perimeter = cv2.arcLength(hull, True)
+    quad = None
+    for eps in np.linspace(0.01, 0.08, 15):
+        approx = cv2.approxPolyDP(hull, eps * perimeter, True)
+        if len(approx) == 4:
+            quad = approx.reshape(4, 2).astype(np.float64)
+            break
+        if len(approx) < 4:
+            break
+    if quad is None:
+        return None
+    # Too small or too large to measure (a scan's paper fills it all): no need to refine.
+    area = cv2.contourArea(quad.astype(np.float32))
+    if not MIN_AREA * mask.size <= area <= MAX_AREA * mask.size:
+        return None
+    return _refit_sides(_order(quad), contour.reshape(-1, 2).astype(np.float64))
+
+
+def _refit_sides(quad: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """Each side refitted (a robust line fit) to the outline points lying near it away from its
+    corners, and the corners taken where neighbouring sides meet: exact where the sheet's
+    corners are rounded, folded or hidden."""
+    lines = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        d = b - a
+        length = float(np.hypot(*d))
+        if length < 1:
+            return quad
+        u = d / length
+        rel = outline - a
+        along = rel @ u
+        across = np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0])
+        near = (across < max(2.0, 0.03 * length)) & (along > 0.1 * length) & (along < 0.9 * length)
+        pts = outline[near][::2]  # every other point: as exact, and the fit is the cost here
+        if len(pts) < 10:
+            lines.append((a, u))
+            continue
+        vx, vy, x0, y0 = cv2.fitLine(pts.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        lines.append((np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)))
+    out = []
+    for i in range(4):
+        (p, u), (q, v) = lines[i - 1], lines[i]
+        m = np.array([[u[0], -v[0]], [u[1], -v[1]]])
+        if abs(np.linalg.det(m)) < 1e-6:
+            return quad
+        t = np.linalg.solve(m, q - p)
+        out.append(p + t[0] * u)
+    return np.array(out)
+
+
+# --- the measurement ---------------------------------------------------------------------------
+
+def _measure(quad: np.ndarray, mask: np.ndarray, clean: np.ndarray) -> float | None:
+    """How well ``quad`` is a sheet on a background: the weakest side's share of its length with
+    a brightness step of :data:`EDGE_STEP` across it; None where the shape, its size or the
+    region's fill rule it out, or a side has too little edge."""
+    h, w = clean.shape
+    area = cv2.contourArea(quad.astype(np.float32))
+    if not MIN_AREA * w * h <= area <= MAX_AREA * w * h:
+        return None
+    if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return None
+    for i in range(4):
+        a, b, c = quad[i - 1], quad[i], quad[(i + 1) % 4]
+        u, v = a - b, c - b
+        cos = float(u @ v / max(np.hypot(*u) * np.hypot(*v), 1e-9))
+        if abs(np.degrees(np.arccos(np.clip(cos, -1, 1))) - 90) > MAX_CORNER_SKEW:
+            return None
+    inside = np.zeros_like(mask)
+    cv2.fillPoly(inside, [np.round(quad).astype(np.int32)], 1)
+    if (mask & inside).sum() < MIN_FILL * inside.sum() or (mask & ~inside & 1).sum() > 0.1 * inside.sum():
+        return None
+    # The step across each side: the ink-free image a few pixels inside against a few outside,
+    # sampled along the side; samples whose outside falls off the image do not count for or
+    # against (a sheet running out of the frame), but three sides at least must be seen.
+    img = clean.astype(np.float32)
+    centre = quad.mean(axis=0)
+    off = max(3.0, max(h, w) / 100)
+    supports, seen_sides = [], 0
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        d = b - a
+        normal = np.array([d[1], -d[0]]) / max(np.hypot(*d), 1e-9)
+        if normal @ ((a + b) / 2 - centre) < 0:
+            normal = -normal  # pointing out of the sheet
+        t = np.linspace(0.08, 0.92, 40)[:, None]
+        pts = a + t * d
+        out_pts, in_pts = pts + off * normal, pts - off * normal
+        seen = ((out_pts[:, 0] >= 0) & (out_pts[:, 0] <= w - 1)
+                & (out_pts[:, 1] >= 0) & (out_pts[:, 1] <= h - 1))
+        if seen.mean() < 0.5:
+            continue
+        seen_sides += 1
+        step = _sample(img, in_pts[seen]) - _sample(img, out_pts[seen])
+        supports.append(float(np.mean(np.abs(step) >= EDGE_STEP)))
+    if seen_sides < 3 or min(supports) < MIN_SIDE_SUPPORT:
+        return None
+    return min(supports)
+
+
+def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``img`` at float points (clamped to the image)."""
+    h, w = img.shape
+    x = np.clip(pts[:, 0], 0, w - 1).astype(np.float32).reshape(1, -1)
+    y = np.clip(pts[:, 1], 0, h - 1).astype(np.float32).reshape(1, -1)
+    return cv2.remap(img, x, y, cv2.INTER_LINEAR).ravel()
+
+
+# --- geometry -----------------------------------------------------------------------------------
+
+def _order(quad: np.ndarray) -> np.ndarray:
+    """Corners clockwise (in image coordinates) starting from the top left: the corner nearest
+    the top left of the image's frame after sorting by angle round the centre."""
+    c = quad.mean(axis=0)
+    angles = np.arctan2(quad[:, 1] - c[1], quad[:, 0] - c[0])
+    q = quad[np.argsort(angles)]  # clockwise on screen (y down), from the left
+    start = int(np.argmin(q[:, 0] + q[:, 1]))
+    return np.roll(q, -start, axis=0)
+
+
+def _sheet(corners: np.ndarray, support: float, image_size: tuple[int, int]) -> Sheet:
+    """The :class:`Sheet` of four ordered corners: the flat size from the sides' lengths (the
+    longer of each opposite pair, so that no writing is squeezed) and the homography onto it,
+    corners pulled in by :data:`INSET`."""
+    tl, tr, br, bl = corners
+    width = max(np.hypot(*(tr - tl)), np.hypot(*(br - bl)))
+    height = max(np.hypot(*(bl - tl)), np.hypot(*(br - tr)))
+    # Never larger than the photo itself: the flat page keeps the photo's resolution.
+    shrink = min(1.0, max(image_size) / max(width, height))
+    fw, fh = max(1, int(round(width * shrink))), max(1, int(round(height * shrink)))
+    c = corners.mean(axis=0)
+    inset = corners + (c - corners) * (2 * INSET)
+    target = np.array([[0, 0], [fw - 1, 0], [fw - 1, fh - 1], [0, fh - 1]], np.float32)
+    homography = cv2.getPerspectiveTransform(inset.astype(np.float32), target)
+    return Sheet(corners=corners, size=(fw, fh), homography=homography, support=support)
