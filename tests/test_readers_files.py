@@ -17,7 +17,7 @@ from htr.readers.folder import read_folder
 from htr.readers.fonts import glyphs, handwriting_fonts, read_font_lines
 from htr.readers.iam import read_iam_lines, read_iam_words
 from htr.readers.pagexml import (PageLine, crop_box, crop_polygon, letter_of, read_alto,
-                                 read_page_lines, read_pagexml)
+                                 read_page_lines, read_pagexml, unstrike)
 
 PAPER = 230  # a slightly grey page, so that "painted with paper" is not just "white"
 INK = 20
@@ -327,6 +327,13 @@ def test_letter_is_the_file_name_less_its_page_number():
     assert letter_of("imp_wikitexte_0022") == "wikitexte_0022"
     assert letter_of("imp_wikitexte_0051_1") == letter_of("imp_wikitexte_0051_2") == "wikitexte_0051"
     assert letter_of("wikitexte_0051") == "wikitexte_0051"
+
+
+def test_strike_through_marks_keep_readable_words_and_flag_lost_ones():
+    assert unstrike("le 2 >mai< mai 2014") == ("le 2 mai mai 2014", False)
+    assert unstrike("principal est>< le") == ("principal est le", True)  # crossed out past reading
+    assert unstrike("du com<>te Sergueï") == ("du com te Sergueï", True)  # ink left untranscribed
+    assert unstrike("a > b") == ("a > b", False)
 
 
 def test_malformed_xml_names_the_file(tmp_path):

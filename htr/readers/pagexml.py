@@ -101,6 +101,21 @@ class PageLine:
 _BATCH_PREFIX = re.compile(r"^(?:imp|oldbatch)_(?=wikitexte_\d)")
 
 
+# Strike-through marks of the Copiste transcriptions (an eScriptorium project's convention):
+# ">mai<" for a crossed-out word that can still be read, "><" for one that cannot; "<>" (in 18
+# lines, "com<>te", "<>footballeur") stands for ink left untranscribed.
+_STRUCK = re.compile(r">([^<>]*)<")
+
+
+def unstrike(text: str) -> tuple[str, bool]:
+    """``text`` without strike-through marks, the crossed-out words that can be read kept (they
+    are on the paper), and whether some ink has no text (crossed out past reading, or left
+    untranscribed): such a line should not teach a network."""
+    unreadable = "<>" in text or any(not m.group(1).strip() for m in _STRUCK.finditer(text))
+    text = _STRUCK.sub(r" \1 ", text.replace("<>", " "))
+    return " ".join(text.split()), unreadable
+
+
 def letter_of(stem: str) -> str:
     """The document (letter) a page file belongs to: the stem less its trailing page number.
 
@@ -156,7 +171,7 @@ class PageSample:
     @property
     def text(self) -> str:
         """The transcribed lines, normalised, joined by newlines in reading order."""
-        return "\n".join(t for t in (normalize_text(line.text) for line in self.lines) if t)
+        return "\n".join(t for t in (normalize_text(unstrike(line.text)[0]) for line in self.lines) if t)
 
     def line_boxes(self) -> list[Box]:
         """The lines' boxes as the reader cuts them out: see :func:`line_boxes`."""
@@ -289,8 +304,9 @@ def read_alto(root: Path, *, source: str | None = None) -> list[Sample]:
         image = _find_image(xml_path, name)
         for i, line in enumerate(el for el in tree.iter() if _local(el.tag) == "TextLine"):
             words = [s.get("CONTENT", "") for s in line if _local(s.tag) == "String"]
-            text = normalize_text(" ".join(words))
-            if not text:
+            text, unreadable = unstrike(" ".join(words))
+            text = normalize_text(text)
+            if not text or unreadable:
                 continue
             box = _alto_box(line, xml_path, f"TextLine {line.get('ID', i)}")
             load = functools.partial(_load_line, str(image), box, None, 0)
