@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint")
     p.add_argument("--init", type=Path, metavar="MODEL_DIR",
                    help="start from a trained model folder's weights and charset (fine-tuning)")
+    p.add_argument("--extend-charset", type=int, metavar="MIN_COUNT",
+                   help="with --init: add every character written at least MIN_COUNT times in the "
+                        "training texts to the charset (e.g. French letters), widening the output")
     p.add_argument("--select", action="append", default=[], metavar="KIND:FOLDER",
                    help="validation set(s) whose mean CER picks the best epoch (default: all), "
                         "e.g. --select folder:iam-lines --select pagexml:hooker")
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size, learning_rate=args.learning_rate, epoch_size=args.epoch_size,
         val_fraction=args.val_fraction, val_limit=args.val_limit, patience=args.patience,
         time_budget_minutes=args.time_budget, augment_strength=args.augment, seed=args.seed,
-        workers=args.workers, resume=args.resume, init_from=args.init, select=tuple(args.select),
+        workers=args.workers, resume=args.resume, init_from=args.init,
+        extend_charset=args.extend_charset, select=tuple(args.select),
         command=training.command_line())
     try:
         if args.preview:

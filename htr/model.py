@@ -9,6 +9,7 @@ or a whole line. The output is logits; :func:`htr.decode` applies the softmax.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -142,6 +143,40 @@ def load_weights_into(model: keras.Model, source: str | Path) -> keras.Model:
     except ValueError as exc:  # shapes or layer count differ
         raise ModelError(f"{source}: not a snapshot of this network ({exc})") from None
     return model
+
+
+def widen_charset(model: keras.Model, config: ModelConfig, old: Charset, new: Charset) -> keras.Model:
+    """The same network for a larger charset ``new`` (a superset of ``old``): every layer's
+    weights are kept, and each character of ``old`` keeps its row of the output layer, so the
+    widened network reads exactly as before until it is trained.
+
+    A new accented letter starts from its base letter's output weights (``é`` from ``e``) with
+    its bias 3 lower: the features that see an ``e`` already exist, and fine-tuning only has to
+    learn the accent, not the letter; other new characters start from zero weights at the
+    lowest bias of the old characters (rarely written until trained)."""
+    missing = set(old.chars) - set(new.chars)
+    if missing:
+        raise ModelError(f"the new charset lacks {''.join(sorted(missing))!r} of the old one")
+    wide = build_model(new.num_classes, config)
+    for layer in model.layers:
+        if layer.name != "logits" and layer.weights:
+            wide.get_layer(layer.name).set_weights(layer.get_weights())
+    kernel, bias = model.get_layer("logits").get_weights()
+    new_kernel = np.zeros((kernel.shape[0], new.num_classes), kernel.dtype)
+    new_bias = np.full(new.num_classes, bias[1:].min(), bias.dtype)
+    new_kernel[:, Charset.BLANK], new_bias[Charset.BLANK] = kernel[:, Charset.BLANK], bias[Charset.BLANK]
+    for c in new.chars:
+        j = new.encode(c)[0]
+        if c in old.chars:
+            i = old.encode(c)[0]
+            new_kernel[:, j], new_bias[j] = kernel[:, i], bias[i]
+            continue
+        base = unicodedata.normalize("NFD", c)[0]
+        if base != c and base in old.chars:
+            i = old.encode(base)[0]
+            new_kernel[:, j], new_bias[j] = kernel[:, i], bias[i] - 3.0
+    wide.get_layer("logits").set_weights([new_kernel, new_bias])
+    return wide
 
 
 def shift_blank_logit(model: keras.Model, offset: float) -> keras.Model:

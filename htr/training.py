@@ -26,7 +26,7 @@ from .errors import DataError
 from .evaluate import evaluate
 from .image import pad_batch, preprocess
 from .model import (CHARSET_FILE, CONFIG_FILE, MODEL_FILE, WIDTH_REDUCTION, ModelConfig,
-                    build_model, compile_model, load_model_dir, save_model_dir)
+                    build_model, compile_model, load_model_dir, save_model_dir, widen_charset)
 from .readers import DataSpec, Sample, open_data, split_of
 from .recognizer import Recognizer
 from .text import Charset
@@ -55,6 +55,9 @@ class TrainConfig:
     workers: int = 2
     resume: bool = False
     init_from: Path | None = None  # a model folder whose weights and charset start the run
+    # With init_from: grow its charset by every character written at least this many times in
+    # the training texts (e.g. French letters), widening the output layer (widen_charset).
+    extend_charset: int | None = None
     select: tuple[str, ...] = ()  # validation sets whose mean CER picks the best epoch (): all
     command: str = ""
 
@@ -367,6 +370,13 @@ def train(config: TrainConfig) -> dict:
         if config.init_from:  # fine-tune or continue a shipped model (weights, not optimiser)
             model, charset, config.model = load_model_dir(config.init_from)
             print(f"starting from the weights of {config.init_from}", flush=True)
+            if config.extend_charset:
+                grown = Charset(charset.chars + Charset.from_texts(
+                    (s.text for s in data.train), config.extend_charset).chars)
+                if grown != charset:
+                    added = "".join(c for c in grown.chars if c not in charset.chars)
+                    print(f"charset grows by {len(added)} characters: {added}", flush=True)
+                    model, charset = widen_charset(model, config.model, charset, grown), grown
         else:
             charset = Charset.from_texts(s.text for s in data.train)
             model = build_model(charset.num_classes, config.model)

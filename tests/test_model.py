@@ -11,7 +11,8 @@ import pytest
 
 from htr.errors import ModelError
 from htr.model import (CHARSET_FILE, WIDTH_REDUCTION, ModelConfig, average_snapshots, build_model,
-                       compile_model, load_model_dir, save_model_dir, shift_blank_logit)
+                       compile_model, load_model_dir, save_model_dir, shift_blank_logit,
+                       widen_charset)
 from htr.text import Charset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +83,24 @@ def test_shifting_the_blank_logit_moves_the_blank_score_alone():
     after = np.asarray(shift_blank_logit(model, -1.5).predict_on_batch(x))
     assert np.allclose(after[..., Charset.BLANK], before[..., Charset.BLANK] - 1.5, atol=1e-5)
     assert np.allclose(after[..., 1:], before[..., 1:], atol=1e-6)
+
+
+def test_a_widened_charset_reads_the_old_characters_exactly_as_before():
+    old, new = Charset("abe "), Charset("abeé« ")
+    model = build_model(old.num_classes, SMALL)
+    x = np.random.default_rng(3).random((2, 32, 96, 1)).astype(np.float32)
+    before = np.asarray(model.predict_on_batch(x))
+    after = np.asarray(widen_charset(model, SMALL, old, new).predict_on_batch(x))
+    assert after.shape[-1] == new.num_classes
+    for c in [" ", "a", "b", "e"]:  # every old character keeps its scores, the blank too
+        assert np.allclose(after[..., new.encode(c)[0]], before[..., old.encode(c)[0]], atol=1e-5)
+    assert np.allclose(after[..., Charset.BLANK], before[..., Charset.BLANK], atol=1e-5)
+    # é starts as a less likely e; « (no base letter) starts flat, below every old character
+    e, e_acute, guillemet = (new.encode(c)[0] for c in "eé«")
+    assert np.allclose(after[..., e_acute], after[..., e] - 3.0, atol=1e-5)
+    assert np.ptp(after[..., guillemet]) < 1e-5
+    with pytest.raises(ModelError, match="lacks"):
+        widen_charset(model, SMALL, new, old)
 
 
 JAX_TRAIN = """
