@@ -212,7 +212,9 @@ class EmbeddedBackend(JobBackend):
     def _supervise(self) -> None:
         while not self._stop.is_set():
             try:
-                if self._lock_file is None and self._take_lock():
+                # The pool starts when there is work (a job, or one left by a restart), so that
+                # an app that never reads a document never loads the model twice.
+                if self._lock_file is None and self._pending() and self._take_lock():
                     self._recover()
                     self._start_workers()
                 if self._lock_file is not None:
@@ -222,6 +224,10 @@ class EmbeddedBackend(JobBackend):
                 log.exception("job pool supervisor")
             self._stop.wait(SUPERVISE)
         self._stop_workers()
+
+    def _pending(self) -> bool:
+        return self.db.execute("SELECT 1 FROM pages WHERE state IN ('queued', 'running') "
+                               "LIMIT 1").fetchone() is not None
 
     def _take_lock(self) -> bool:
         handle = open(self.data_dir / "pool.lock", "a+")
