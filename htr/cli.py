@@ -15,14 +15,16 @@ from pathlib import Path
 from .decode import DECODERS, DEFAULT_DECODER
 from .errors import HTRError, ImageError
 from .export import FORMATS
+from .lexicon import LANGUAGE_CHOICES
 from .page import LEVELS, RECOGNISE
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m htr", description="Read handwriting.")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("read", help="read page, line or word images")
-    r.add_argument("images", nargs="+", metavar="IMAGE")
+    r = sub.add_parser("read", help="read page, line or word images, and documents (every "
+                                    "page of a PDF, TIFF, HEIC/HEIF or WEBP)")
+    r.add_argument("images", nargs="+", metavar="FILE")
     r.add_argument("--level", choices=LEVELS, default="auto",
                    help="what each image shows: a page of lines, one line, one word; auto "
                         "(default) decides from the image")
@@ -39,9 +41,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="read the image along the lines of this PAGE-XML or ALTO file (from "
                         "Transkribus, eScriptorium, kraken), in its reading order, keeping its "
                         "line and region ids; one image only")
+    r.add_argument("--max-pages", type=int, default=200, metavar="N",
+                   help="read at most N pages of a document (PDF, TIFF, HEIF, WEBP; default 200)")
+    r.add_argument("--dpi", type=int, default=200,
+                   help="resolution PDF pages are rendered at (default 200)")
     r.add_argument("--decoder", choices=DECODERS,
                    help=f"greedy, beam or wordbeam (default: {DEFAULT_DECODER})")
     r.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
+    r.add_argument("--language", choices=LANGUAGE_CHOICES,
+                   help=f"the lexicon decoders' language: {', '.join(LANGUAGE_CHOICES[1:])}, or auto (the "
+                        f"default: each page, line or word picks the lexicon its reading fits best)")
     e = sub.add_parser("evaluate", help="score a model on a labelled data set")
     e.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
     e.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
@@ -52,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--decoder", action="append", choices=DECODERS,
                    help=f"decoder(s) to compare, one row each (default: {DEFAULT_DECODER})")
     e.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
+    e.add_argument("--language", action="append", choices=LANGUAGE_CHOICES,
+                   help="the lexicon decoders' language(s) to compare, one row each (default: auto)")
     e.add_argument("--level", choices=("line", "page"), default="line",
                    help="line: read the sets' line (or word) crops; page: read whole pages of "
                         "page-level sets (pagexml, alto) and score line detection and page CER")
@@ -107,9 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "blank-offset":
             return _blank_offset(Recognizer.load(args.model, "greedy"), args)
         if args.command == "read":
-            return _read(Recognizer.load(args.model, args.decoder, args.lexicon), args)
+            return _read(Recognizer.load(args.model, args.decoder, args.lexicon,
+                                         language=args.language), args)
         decoders = args.decoder or [None]  # None: the default decoder
-        recognizers = [Recognizer.load(args.model, d, args.lexicon) for d in decoders]
+        first = Recognizer.load(args.model, "greedy")
+        recognizers = [first.with_decoder(d, args.lexicon, language=lang)
+                       for d in decoders for lang in ([None] if d == "greedy" else args.language or [None])]
         return _evaluate(recognizers, args)
     except HTRError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -176,7 +190,16 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
     return 0
 
 
+#: Formats read as documents, page by page (the others are one image each, as before).
+_DOCUMENT_KINDS = ("PDF", "TIFF", "HEIF", "WEBP")
+
+
 def _read(recognizer, args: argparse.Namespace) -> int:
+    """Read every image, and every page of every document (PDF, TIFF, HEIF, WEBP), with a
+    progress bar on stderr when it is a terminal."""
+    import json
+
+    from .documents import DocumentError, Limits, open_document, sniff
     from .export import SourcePage, export
     from .image import load_image
     from .readers.pagexml import read_layout
@@ -190,22 +213,74 @@ def _read(recognizer, args: argparse.Namespace) -> int:
         print(f"error: --format {args.format} writes a binary file: give -o FILE or redirect "
               "standard output", file=sys.stderr)
         return 2
-    layout = read_layout(args.layout, Path(args.images[0])) if args.layout else None
-    failed = 0
-    pages = []
+    limits = Limits(max_pages=args.max_pages, dpi=args.dpi)
+    # What to read: (input name, its document or None for a plain image); documents opened
+    # first, so that the progress bar knows every page.
+    inputs, failed = [], 0
     for name in args.images:
-        try:
-            page = recognizer.read_page(load_image(name), args.level, layout)
-            pages.append(SourcePage(page, name, Path(name)))
-        except ImageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-    if not pages and args.format not in ("text", "json"):
+        document = None
+        path = Path(name)
+        if path.is_file() and path.stat().st_size <= limits.max_bytes:
+            with open(path, "rb") as f:
+                kind = sniff(f.read(1024))
+            if kind in _DOCUMENT_KINDS:
+                try:
+                    document = open_document([(name, path.read_bytes())], limits)
+                except DocumentError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    failed += 1
+                    continue
+                for note in document.notes:
+                    print(f"note: {note}", file=sys.stderr)
+        inputs.append((name, document))
+    layout = read_layout(args.layout, Path(args.images[0])) if args.layout and inputs else None
+    total = sum(len(d.pages) if d else 1 for _, d in inputs)
+    from tqdm import tqdm
+
+    progress = tqdm(total=total, unit="page", file=sys.stderr, disable=not sys.stderr.isatty(),
+                    leave=False)
+    entries, sources = [], []  # JSON entries (one per input), pages for the other exports
+    for name, document in inputs:
+        if document is None:
+            try:
+                page = recognizer.read_page(load_image(name), args.level, layout)
+                entries.append({"file": name, **page.to_dict()})
+                sources.append(SourcePage(page, name, Path(name)))
+            except ImageError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failed += 1
+            progress.update()
+            continue
+        pages = []
+        stem = Path(name).stem
+        for number, grey, error in document:
+            progress.set_description(f"{Path(name).name} p{number}")
+            if error is None:
+                try:
+                    page = recognizer.read_page(grey, args.level)
+                except ImageError as exc:
+                    error = DocumentError("unreadable_page", f"{name}: page {number}: {exc}",
+                                          number)
+            if error is not None:
+                print(f"error: {error}", file=sys.stderr)
+                pages.append({"page": number, "error": error.to_dict()})
+                failed += 1
+            else:
+                pages.append({"page": number, **page.to_dict()})
+                shown = name if args.format == "text" else f"{stem}-p{number:03d}.png"
+                sources.append(SourcePage(page, f"{shown} page {number}"
+                                          if args.format == "text" else shown, grey))
+            progress.update()
+        entries.append({"file": name, "pages": pages})
+    progress.close()
+    if not sources and args.format not in ("text", "json"):
         return 1  # nothing was read: no empty PDF or XML to stand for it
-    if not pages:  # the same empty output as one page without text
-        data = b"[]\n" if args.format == "json" else b""
+    if args.format == "json":  # one entry per input: a page, or a document {"file", "pages"}
+        data = (json.dumps(entries, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    elif not sources:  # the same empty output as one page without text
+        data = b""
     else:
-        data = export(pages, args.format).data
+        data = export(sources, args.format).data
     if args.output is not None:
         args.output.write_bytes(data)
     else:
@@ -221,19 +296,24 @@ def _evaluate(recognizers, args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .readers import DataSpec
 
-    print(f"{'data':40} {'decoder':9} {'n':>6} {'CER':>7} {'WER':>7} {'items/s':>8}")
+    print(f"{'data':40} {'decoder':14} {'n':>6} {'CER':>7} {'WER':>7} {'items/s':>8}")
     for text in args.data:
         spec = DataSpec.parse(text)
         samples = _split_samples(spec, args)
         samples = samples[:args.limit] if args.limit else samples
         if not samples:
-            print(f"{spec.name:40} {'':9} {0:>6}  (no samples in split {args.split!r})")
+            print(f"{spec.name:40} {'':14} {0:>6}  (no samples in split {args.split!r})")
             continue
         for recognizer in recognizers:
             ev = evaluate(recognizer, samples, desc=spec.name, progress=sys.stderr.isatty())
-            print(f"{spec.name:40} {recognizer.decoder:9} {ev.n:>6} {ev.cer:>7.2%} {ev.wer:>7.2%} "
-                  f"{ev.items_per_second:>8.1f}")
+            print(f"{spec.name:40} {_decoder_name(recognizer):14} {ev.n:>6} {ev.cer:>7.2%} "
+                  f"{ev.wer:>7.2%} {ev.items_per_second:>8.1f}")
     return 0
+
+
+def _decoder_name(recognizer) -> str:
+    """``wordbeam``, or ``wordbeam/fr`` where the decoder has a language."""
+    return f"{recognizer.decoder}/{recognizer.language}" if recognizer.language else recognizer.decoder
 
 
 def _split_samples(spec, args: argparse.Namespace) -> list:
