@@ -54,6 +54,15 @@ WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 _TOKEN_RE = re.compile(r"([^\W\d_]+(?:'[^\W\d_]+)*)|([.!?])")
 
 LOWER, CAP, UPPER = 0, 1, 2
+#: Languages a lexicon can be built for (wordfreq's codes); a reader's ``language`` may also be
+#: ``auto``: each reading picks the lexicon it fits best (:meth:`htr.Recognizer.choose_language`).
+LANGUAGES = ("en", "fr")
+LANGUAGE_CHOICES = ("auto", *LANGUAGES)
+#: French elided articles and pronouns (``l'``, ``qu'``), and how many of the most frequent words
+#: beginning with a vowel or h are listed with each.
+FRENCH_ELISIONS = ("l", "d", "j", "qu", "s", "c", "n", "m", "t", "jusqu", "lorsqu", "puisqu")
+ELIDED_WORDS = 8000
+
 FORMAT = "htr-lexicon/1"
 
 
@@ -199,26 +208,37 @@ class Lexicon:
     def build(cls, size: int = 50000, iam_dir: str | Path | None = DEFAULT_IAM,
               exclude_groups: Iterable[str] = (), extra_words: Iterable[str] = (),
               wordfreq_weight: float = 0.7, discount: float = 0.75, case_prior_strength: float = 4.0,
-              iam_lines: Sequence[str] | None = None, extra_lines: Sequence[str] = ()) -> "Lexicon":
-        """English's ``size`` most frequent words (wordfreq) plus every word of the IAM corpus
-        (test lines left out, see :func:`iam_corpus_lines`), with the corpus's bigrams.
+              iam_lines: Sequence[str] | None = None, extra_lines: Sequence[str] = (),
+              language: str = "en") -> "Lexicon":
+        """The ``size`` most frequent words of ``language`` (wordfreq: ``en`` or ``fr``) plus every
+        word of the corpus, with the corpus's bigrams. The corpus is IAM's (test lines left out,
+        see :func:`iam_corpus_lines`) for English, none by default for French.
 
         ``iam_lines`` replaces the corpus with given (normalised) lines; ``iam_dir=None`` and no
         ``iam_lines`` gives a wordfreq-only lexicon without bigrams. ``extra_lines`` are more corpus
         lines (e.g. the training transcriptions of a domain's data set: :func:`training_lines`).
+        French words that begin with a vowel or h also come elided (``l'homme``, ``qu'il``):
+        the decoder reads ``l'homme`` as one word, while wordfreq counts ``l`` and ``homme``.
         """
+        if language not in LANGUAGES:
+            raise ValueError(f"no lexicon for language {language!r}: choose one of {', '.join(LANGUAGES)}")
         try:
             import wordfreq
         except ImportError:
-            raise ImportError("building the English lexicon needs wordfreq: pip install wordfreq") from None
+            raise ImportError("building a lexicon needs wordfreq: pip install wordfreq") from None
 
         lines = list(iam_lines) if iam_lines is not None else (
             iam_corpus_lines(iam_dir, exclude_groups) if iam_dir is not None else [])
         lines += [normalize_text(x) for x in extra_lines]
         vocab: dict[str, None] = {}
-        for w in wordfreq.top_n_list("en", size, wordlist="best"):
-            if WORD_RE.fullmatch(w):
-                vocab[w.lower()] = None
+        top = [w for w in wordfreq.top_n_list(language, size, wordlist="best") if WORD_RE.fullmatch(w)]
+        for w in top:
+            vocab[w.lower()] = None
+        freq = {w: wordfreq.word_frequency(w, language) for w in vocab}
+        if language == "fr":
+            for w, f in _french_elisions(top[:ELIDED_WORDS], wordfreq).items():
+                if w not in vocab:
+                    vocab[w], freq[w] = None, f
         corpus = [tokenize(line) for line in lines]
         for toks in corpus:
             for t in toks:
@@ -233,7 +253,7 @@ class Lexicon:
         v = len(words)
 
         # Unigram: wordfreq's frequencies mixed with the corpus's.
-        wf = np.array([wordfreq.word_frequency(w, "en") for w in words], np.float64)
+        wf = np.array([freq.get(w) or wordfreq.word_frequency(w, language) for w in words], np.float64)
         wf = np.maximum(wf, 1e-9)
         wf /= wf.sum()
         counts = np.zeros(v, np.float64)
@@ -280,7 +300,7 @@ class Lexicon:
         keep = prob > 0
         keys, prob = keys[keep], prob[keep]
         order = np.argsort(keys)
-        meta = {"format": FORMAT, "wordfreq_size": size, "corpus_lines": len(lines),
+        meta = {"format": FORMAT, "language": language, "wordfreq_size": size, "corpus_lines": len(lines),
                 "corpus_tokens": int(n_tokens), "bigrams": int(len(keys)), "discount": discount}
         return cls(words, unigram, case_logp, keys[order], prob[order], backoff, meta)
 
@@ -369,6 +389,21 @@ class Lexicon:
                 raise ValueError(f"{path}: not a {FORMAT} file")
             return cls(words, z["unigram"], z["case_logp"].astype(np.float32), keys, z["bigram_prob"],
                        z["backoff"], meta)
+
+
+def _french_elisions(words: Sequence[str], wordfreq) -> dict[str, float]:
+    """``l'homme``, ``d'homme`` ... for each word of ``words`` that begins with a vowel or h, with
+    a frequency of freq(prefix) * freq(word) / freq("de"): wordfreq has no counts of the joined
+    form, and "de" (the commonest word) scales the prefix's share to about one in a few."""
+    scale = wordfreq.word_frequency("de", "fr")
+    prefixes = {p: wordfreq.word_frequency(p, "fr") / scale for p in FRENCH_ELISIONS}
+    out: dict[str, float] = {}
+    for w in words:
+        if w[0].lower() in "aeiouyhàâéèêëîïôœû" and "'" not in w:
+            f = wordfreq.word_frequency(w, "fr")
+            for p, share in prefixes.items():
+                out[f"{p}'{w.lower()}"] = f * share
+    return out
 
 
 def _base(word: str, vocab) -> str:
@@ -492,10 +527,13 @@ class PrefixTree:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m htr.lexicon", description="Build or inspect a lexicon.")
     sub = p.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build the English lexicon and bigram model")
+    b = sub.add_parser("build", help="build a lexicon and bigram model")
     b.add_argument("--out", type=Path, required=True, help="output file, e.g. models/default/lexicon.npz")
-    b.add_argument("--size", type=int, default=50000, help="wordfreq's top N English words")
-    b.add_argument("--iam", type=Path, default=DEFAULT_IAM, help="the iam-ascii folder")
+    b.add_argument("--language", choices=LANGUAGES, default="en",
+                   help="wordfreq's words of this language (default en); fr: no IAM corpus")
+    b.add_argument("--size", type=int, default=50000, help="wordfreq's top N words")
+    b.add_argument("--iam", type=Path, help="the iam-ascii folder (English only; default "
+                                            f"{DEFAULT_IAM})")
     b.add_argument("--words", type=Path, help="a file of extra words, one a line")
     b.add_argument("--exclude-groups", type=Path,
                    help="a file of IAM form groups (a01-000) to leave out as well, one a line")
@@ -517,8 +555,11 @@ def main(argv: list[str] | None = None) -> int:
                                               for s in open_data(spec) if split_of(s) == "val"})
         extra = _read_entries(args.words) if args.words else []
         corpus = [line for spec in args.corpus for line in training_lines(spec)]
-        lex = Lexicon.build(args.size, args.iam, exclude_groups=exclude, extra_words=[w for w, _ in extra],
-                            extra_lines=corpus)
+        if args.iam and args.language != "en":
+            p.error("--iam is IAM's English corpus: for --language en only")
+        iam = (args.iam or DEFAULT_IAM) if args.language == "en" else None
+        lex = Lexicon.build(args.size, iam, exclude_groups=exclude, extra_words=[w for w, _ in extra],
+                            extra_lines=corpus, language=args.language)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         lex.save(args.out)
         print(f"{args.out}: {len(lex)} words, {len(lex.bigram_keys)} bigrams, "

@@ -12,14 +12,23 @@ import numpy as np
 from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode, softmax
 from .errors import ModelError
 from .image import PREPROCESS_THREADS, ImageSource, load_image, pad_batch, preprocess
+from .lexicon import LANGUAGE_CHOICES
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
 from .results import Page, Recognition
 from .text import Charset
 
 #: The model that ships with the project, used when no other is named.
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
-#: The lexicon a model folder ships for the ``wordbeam`` decoder.
-LEXICON_FILE = "lexicon.npz"
+#: The lexicon a model folder ships for each language of the lexicon decoders (English's keeps
+#: the name it had when it was the only one).
+LEXICON_FILES = {"en": "lexicon.npz", "fr": "lexicon-fr.npz"}
+LEXICON_FILE = LEXICON_FILES["en"]
+DEFAULT_LANGUAGE = "auto"
+
+
+#: A word's log-probability under a lexicon that lacks it, when choosing a language: about a
+#: word met once in 30 million.
+UNKNOWN_WORD_LOGP = -17.0
 
 
 class Recognizer:
@@ -30,11 +39,16 @@ class Recognizer:
     """
 
     def __init__(self, model, charset: Charset, config: ModelConfig, lexicon=None,
-                 beam_width: int = 25, decoder: str | None = None, calibration=None) -> None:
+                 beam_width: int = 25, decoder: str | None = None, calibration=None,
+                 language: str | None = None) -> None:
         self.model = model
         self.charset = charset
         self.config = config
         self.lexicon = lexicon  # None: greedy decoding
+        #: The lexicon's language (``en``, ``fr``), ``auto`` (one recognizer per language in
+        #: :attr:`by_language`, chosen per reading), or None (greedy, or a lexicon of one's own).
+        self.language = language
+        self.by_language: dict[str, Recognizer] = {}
         self.beam_width = beam_width
         #: The decoder's name: ``greedy``, ``beam`` or ``wordbeam``.
         self.decoder = decoder or ("greedy" if lexicon is None else "wordbeam")
@@ -49,7 +63,8 @@ class Recognizer:
 
     @classmethod
     def load(cls, path: str | Path | None = None, decoder: str | None = None,
-             lexicon: str | Path | None = None, beam_width: int = 25) -> "Recognizer":
+             lexicon: str | Path | None = None, beam_width: int = 25,
+             language: str | None = None) -> "Recognizer":
         """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
 
         Decoders (:data:`htr.decode.DECODERS`): ``greedy`` (best path), ``beam`` (CTC prefix beam
@@ -58,42 +73,110 @@ class Recognizer:
         (for the default decoder, the shipped model's when the folder has none), or ``lexicon``:
         another built lexicon (``.npz``) or a plain word list, one word a line (names, a domain's
         vocabulary). Word and line confidences go through the folder's ``calibration.json`` when
-        it has a table for the decoder fitted on these weights.
+        it has a table for the decoder fitted on these weights. ``language`` (:data:`htr.lexicon.LANGUAGE_CHOICES`,
+        None for :data:`DEFAULT_LANGUAGE`) picks the lexicon of that language
+        (:data:`LEXICON_FILES`), or with ``auto`` lets each reading pick among those the folder has.
         """
         directory = Path(path or DEFAULT_MODEL)
         model, charset, config = load_model_dir(directory)
         recognizer = cls(model, charset, config, beam_width=beam_width)
         recognizer.directory = directory
-        return recognizer.with_decoder(decoder, lexicon)
+        return recognizer.with_decoder(decoder, lexicon, language=language)
 
     def with_decoder(self, decoder: str | None = None, lexicon: str | Path | None = None,
-                     beam_width: int | None = None) -> "Recognizer":
+                     beam_width: int | None = None, language: str | None = None) -> "Recognizer":
         """This recognizer's model (shared, not loaded again) with another decoder: see
-        :meth:`load` for ``decoder`` and ``lexicon``. A web app keeps one per decoder."""
+        :meth:`load` for ``decoder``, ``lexicon`` and ``language``. A web app keeps one per
+        decoder and language."""
         explicit = decoder is not None
         decoder = decoder or DEFAULT_DECODER
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
+        language = language or DEFAULT_LANGUAGE
+        if language not in LANGUAGE_CHOICES:
+            raise ValueError(f"unknown language {language!r}: choose one of {', '.join(LANGUAGE_CHOICES)}")
         directory = self.directory or DEFAULT_MODEL
         beam_width = beam_width or self.beam_width
-        words = None
-        if decoder in LEXICON_DECODERS:
-            source = Path(lexicon) if lexicon else directory / LEXICON_FILE
-            if not explicit and not lexicon and not source.is_file():  # English suits any model
-                source = DEFAULT_MODEL / LEXICON_FILE
-            if not source.is_file():
-                raise ModelError(f"{source}: no lexicon for the {decoder} decoder (build one with "
-                                 f"python -m htr.lexicon build --out {directory / LEXICON_FILE})")
-            words = _load_lexicon(source.resolve(), source.stat().st_mtime_ns)
-            words.trie  # built now, not on the first line read
+        calibration = Calibration.load(directory, decoder) if self.directory else None
+        if decoder not in LEXICON_DECODERS or lexicon:
+            words = None
+            if decoder in LEXICON_DECODERS:
+                source = Path(lexicon)
+                if not source.is_file():
+                    raise ModelError(f"{source}: no such lexicon file")
+                words = _load_lexicon(source.resolve(), source.stat().st_mtime_ns)
+                words.trie  # built now, not on the first line read
+            return self._sharing(words, beam_width, decoder, calibration, None)
+        available = [lang for lang in LEXICON_FILES if self._lexicon_file(lang, explicit) is not None]
+        if language == "auto" and len(available) > 1:
+            auto = self._sharing(None, beam_width, decoder, calibration, "auto")
+            auto.by_language = {lang: self._with_lexicon(decoder, beam_width, calibration, lang, explicit)
+                                for lang in available}
+            return auto
+        if language == "auto":  # one lexicon or none: nothing to choose from
+            language = available[0] if available else "en"
+        return self._with_lexicon(decoder, beam_width, calibration, language, explicit)
+
+    def _with_lexicon(self, decoder: str, beam_width: int, calibration, language: str,
+                      explicit: bool) -> "Recognizer":
+        source = self._lexicon_file(language, explicit)
+        if source is None:
+            target = (self.directory or DEFAULT_MODEL) / LEXICON_FILES[language]
+            name = {"en": "English", "fr": "French"}.get(language, language)
+            raise ModelError(f"{target}: no lexicon for the {decoder} decoder in {name} (build one "
+                             f"with python -m htr.lexicon build --language {language} --out {target})")
+        words = _load_lexicon(source.resolve(), source.stat().st_mtime_ns)
+        words.trie  # built now, not on the first line read
+        return self._sharing(words, beam_width, decoder, calibration, language)
+
+    def _lexicon_file(self, language: str, explicit: bool) -> Path | None:
+        """The folder's lexicon of ``language``; for English, the shipped model's when the folder
+        has none and no decoder was named (English words suit any model's charset)."""
+        source = (self.directory or DEFAULT_MODEL) / LEXICON_FILES[language]
+        if not source.is_file() and language == "en" and not explicit:
+            source = DEFAULT_MODEL / LEXICON_FILE
+        return source if source.is_file() else None
+
+    def _sharing(self, words, beam_width: int, decoder: str, calibration,
+                 language: str | None) -> "Recognizer":
         other = type(self)(self.model, self.charset, self.config, words, beam_width, decoder,
-                           Calibration.load(directory, decoder) if self.directory else None)
+                           calibration, language)
         other.directory = self.directory
         return other
 
+    def choose_language(self, probs: Sequence[np.ndarray]) -> str | None:
+        """The language whose lexicon fits the greedy reading of ``probs`` (one text's lines)
+        best: each word scores its unigram log-probability in that lexicon, or
+        :data:`UNKNOWN_WORD_LOGP` when the lexicon lacks it (misread words, absent from both,
+        cost both alike). None unless this recognizer is ``auto``."""
+        if not self.by_language:
+            return self.language
+        from .lexicon import tokenize
+
+        words = [t.lower() for p in probs for t in tokenize(greedy_decode(p, self.charset).text)
+                 if t is not None]
+
+        def fit(lexicon) -> float:
+            ids = (lexicon.word_id(w) for w in words)
+            return sum(UNKNOWN_WORD_LOGP if i is None else float(lexicon.unigram[i]) for i in ids)
+
+        scores = {lang: fit(r.lexicon) for lang, r in self.by_language.items()}
+        return max(scores, key=scores.get)
+
+    def decode_text(self, probs: Sequence[np.ndarray]) -> tuple[list[Recognition], str | None]:
+        """Decode the lines of one text (a page's, or one crop) with one language: an ``auto``
+        recognizer picks it first (:meth:`choose_language`). Returns the readings and the
+        language read in (None without a lexicon)."""
+        language = self.choose_language(probs)
+        reader = self.by_language.get(language, self) if self.by_language else self
+        return [reader.decode(p) for p in probs], language
+
     def decode(self, probs: np.ndarray) -> Recognition:
         """Text of one ``(frames, classes)`` probability matrix with this recognizer's decoder,
-        its confidences calibrated where the model folder has a calibration for it."""
+        its confidences calibrated where the model folder has a calibration for it (``auto``:
+        in the language this one reading fits best)."""
+        if self.by_language:
+            return self.decode_text([probs])[0][0]
         if self.decoder == "greedy" or self.lexicon is None:
             rec = greedy_decode(probs, self.charset)
         elif self.decoder == "beam":

@@ -1,0 +1,79 @@
+"""Reading in English or French: a lexicon per language, and ``auto`` picking the one a reading
+fits best."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from htr.errors import ModelError
+from htr.lexicon import Lexicon
+from htr.recognizer import Recognizer
+from htr.text import Charset
+
+ENGLISH = ["the", "cat", "sat", "on", "mat", "and", "a", "letter", "of", "his", "house"]
+FRENCH = ["le", "chat", "est", "sur", "la", "table", "et", "une", "lettre", "de", "sa", "maison"]
+
+
+def written(text: str, charset: Charset) -> np.ndarray:
+    """Per-frame probabilities of ``text`` written clearly, a blank frame after each character."""
+    rows = []
+    for ch in text:
+        for cls in (charset.encode(ch)[0], Charset.BLANK):
+            row = np.full(charset.num_classes, 1e-4)
+            row[cls] = 1.0
+            rows.append(row / row.sum())
+    return np.array(rows)
+
+
+@pytest.fixture(scope="module")
+def bilingual(tiny_model_dir, tmp_path_factory):
+    """The tiny model's folder with an English and a French lexicon beside it."""
+    folder = tmp_path_factory.mktemp("bilingual")
+    shutil.copytree(tiny_model_dir, folder, dirs_exist_ok=True)
+    Lexicon.from_words(ENGLISH).save(folder / "lexicon.npz")
+    Lexicon.from_words(FRENCH).save(folder / "lexicon-fr.npz")
+    return folder
+
+
+def test_auto_picks_the_language_the_reading_fits(bilingual):
+    recognizer = Recognizer.load(bilingual, "wordbeam", language="auto")
+    assert recognizer.language == "auto" and sorted(recognizer.by_language) == ["en", "fr"]
+    english = [written("the cat sat on the mat", recognizer.charset)]
+    french = [written("le chat est sur la table", recognizer.charset),
+              written("et une lettre de sa maison", recognizer.charset)]
+    assert recognizer.choose_language(english) == "en"
+    assert recognizer.choose_language(french) == "fr"
+    readings, language = recognizer.decode_text(french)
+    assert language == "fr" and [r.text for r in readings] == ["le chat est sur la table",
+                                                                "et une lettre de sa maison"]
+    # One line alone picks its own language too.
+    assert recognizer.decode(english[0]).text == "the cat sat on the mat"
+
+
+def test_a_language_given_by_hand_is_used_as_it_is(bilingual):
+    french = Recognizer.load(bilingual, "wordbeam", language="fr")
+    assert french.language == "fr" and not french.by_language
+    assert french.choose_language([written("the cat sat", french.charset)]) == "fr"
+    assert "maison" in french.lexicon and "house" not in french.lexicon
+
+
+def test_a_missing_lexicon_is_named_with_the_command_that_builds_it(tiny_model_dir):
+    with pytest.raises(ModelError, match=r"no lexicon for the wordbeam decoder in French.*htr.lexicon build --language fr"):
+        Recognizer.load(tiny_model_dir, "wordbeam", language="fr")
+    # auto with a single lexicon (here the shipped English one) simply uses it
+    assert Recognizer.load(tiny_model_dir, language="auto").language == "en"
+    with pytest.raises(ValueError, match="unknown language"):
+        Recognizer.load(tiny_model_dir, language="de")
+
+
+def test_the_french_lexicon_lists_elided_words():
+    lexicon = Lexicon.build(size=3000, iam_dir=None, language="fr",
+                            extra_lines=["Il a pris l'avion jusqu'à Montréal."])
+    assert lexicon.meta["language"] == "fr"
+    for word in ["maison", "l'homme", "qu'il", "d'une", "montréal", "jusqu'à"]:
+        assert word in lexicon, word
+    home = lexicon.unigram[lexicon.word_id("homme")]
+    assert lexicon.unigram[lexicon.word_id("l'homme")] < home  # rarer than the word alone
