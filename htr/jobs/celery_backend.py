@@ -172,7 +172,12 @@ def make_celery(settings: JobSettings):
         task_acks_late=True,                 # acknowledged when the page is read, not before
         worker_prefetch_multiplier=1,        # a worker holds one page at a time
         task_reject_on_worker_lost=True,     # a task whose worker died is queued again
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        # A lost worker's page goes back to the queue once unacknowledged for visibility_timeout;
+        # the workers look for such pages every few seconds (kombu's default: every 100 s).
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout / 5)),
+            "unacked_restore_throttle": 1},
         task_ignore_result=True,             # results go to the job's hash, not a result backend
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
