@@ -22,6 +22,7 @@ lines, in their order, and each keeps its id and its region's id.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
@@ -63,6 +64,7 @@ class PageReader:
         self.segmenter = segmenter or LineSegmenter()
         self.word_segmenter = word_segmenter or WordSegmenter()
         self.recognise = recognise
+        self._reading = threading.local()  # what one read() noted on its way (its languages)
 
     def read(self, image: ImageSource, level: str = "auto",
              layout: Sequence["PageLine"] | None = None) -> Page:
@@ -78,6 +80,13 @@ class PageReader:
         """
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
+        self._reading.languages = []  # per thread: a web worker reads on two
+        page = self._read(image, level, layout)
+        languages = self._reading.languages
+        # The language most of the page was read in (a layout's sideways notes are a text apart).
+        return dataclasses.replace(page, language=max(languages, key=languages.count)) if languages else page
+
+    def _read(self, image: ImageSource, level: str, layout: Sequence["PageLine"] | None) -> Page:
         grey = load_image(image)
         h, w = grey.shape
         if layout is not None:
@@ -103,6 +112,14 @@ class PageReader:
             return Page(w, h, self._read_lines(grey, layout.lines), level="page")
         return Page(w, h, (self._read_whole(grey, level),), level=level)
 
+    def _decode(self, probs: list[np.ndarray]) -> list[Recognition]:
+        """Decode one text's lines in one language (an ``auto`` recognizer picks it from them
+        all), noted for the page being read."""
+        recs, language = self.recognizer.decode_text(probs)
+        if probs and language is not None:
+            self._reading.languages.append(language)
+        return recs
+
     # --- one line or one word ----------------------------------------------------------------
 
     def _read_whole(self, grey: np.ndarray, level: str) -> Line:
@@ -110,7 +127,7 @@ class PageReader:
         box: Box = geometry.ink_box
         x0, y0, x1, y1 = box
         polygon = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-        rec = self.recognizer.decode(self.recognizer.probabilities([net_input])[0])
+        rec = self._decode(self.recognizer.probabilities([net_input]))[0]
         if level == "word":
             words = (Word(box, rec.text, rec.confidence),) if rec.text else ()
         else:
@@ -172,10 +189,9 @@ class PageReader:
 
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             prepared = list(pool.map(prepare, crops, found))
-        probs = self.recognizer.probabilities([p[0] for p in prepared])
+        recs = self._decode(self.recognizer.probabilities([p[0] for p in prepared]))
         out = []
-        for line, crop, (_, geometry), p in zip(found, crops, prepared, probs):
-            rec = self.recognizer.decode(p)
+        for line, crop, (_, geometry), rec in zip(found, crops, prepared, recs):
             # Word rows from the line's own ink: its polygon, a little grown (the crop keeps
             # more, for the network's sake).
             own = _inside(line, max(1, (line.box[3] - line.box[1]) // 30)).astype(bool)

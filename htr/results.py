@@ -118,6 +118,9 @@ class Page:
     lines: tuple[Line, ...] = ()
     level: str = "page"  # what the image was read as: "page", "line" or "word"
     sheet: tuple[Point, ...] | None = None
+    #: The language of the lexicon it was decoded with (``en``, ``fr``; chosen by ``auto``, or
+    #: given); None without one (the greedy decoder, a word list of one's own).
+    language: str | None = None
 
     @property
     def text(self) -> str:
@@ -128,4 +131,6 @@ class Page:
                "lines": [line.to_dict() for line in self.lines]}
         if self.sheet is not None:  # only for photos: a scan's output stays as it was
             out["sheet"] = [list(p) for p in self.sheet]
+        if self.language is not None:
+            out["language"] = self.language
         return out
