@@ -8,7 +8,6 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import document_files as files
 from htr.documents import DocumentError, Limits, open_document, page_from_dict, sniff
