@@ -33,9 +33,12 @@ from bench_decoders import probabilities, val_samples, word_matches  # noqa: E40
 
 from htr.decode import CALIBRATION_FILE, Calibration, greedy_decode, model_fingerprint  # noqa: E402
 from htr.lexicon import Lexicon  # noqa: E402
+from htr.recognizer import LEXICON_FILES, Recognizer  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
 
 BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
+#: The web app's default threshold under which a word is marked doubtful.
+DOUBTFUL = 0.5
 
 
 def half(group: str) -> str:
@@ -76,14 +79,37 @@ def reliability(conf: np.ndarray, ok: np.ndarray) -> list[dict]:
     return rows
 
 
+def auroc(conf: np.ndarray, ok: np.ndarray) -> float | None:
+    """How well the confidence ranks right words above wrong ones: the chance that a random right
+    word scores above a random wrong one (ties count half); None without both kinds."""
+    right, wrong = conf[ok > 0.5], conf[ok <= 0.5]
+    if not len(right) or not len(wrong):
+        return None
+    order = np.argsort(np.r_[right, wrong], kind="stable")
+    values = np.r_[right, wrong][order]
+    ranks = np.empty(len(values))
+    _, first, counts = np.unique(values, return_index=True, return_counts=True)
+    for start, n in zip(first, counts):  # mean rank of each run of ties
+        ranks[start:start + n] = start + (n + 1) / 2
+    rank_of = np.empty(len(values))
+    rank_of[order] = ranks
+    return float((rank_of[:len(right)].sum() - len(right) * (len(right) + 1) / 2) / (len(right) * len(wrong)))
+
+
 def summary(conf: np.ndarray, ok: np.ndarray) -> dict:
+    """Calibration (ECE, Brier) and, at the app's mark for doubtful words (DOUBTFUL), how many of
+    the wrong words it marks (recall) and how many of the marked words are wrong (precision)."""
+    marked, wrong = conf < DOUBTFUL, ok <= 0.5
     hi = conf >= 0.9
     ece = sum(abs(conf[m].mean() - ok[m].mean()) * m.sum() for lo, up in zip(BINS[:-1], BINS[1:])
               if (m := (conf >= lo) & (conf < up)).any()) / max(len(conf), 1)
     return {"n": int(len(conf)), "accuracy": float(ok.mean()) if len(ok) else 0.0,
             "n_ge_0.9": int(hi.sum()), "accuracy_ge_0.9": float(ok[hi].mean()) if hi.any() else None,
             "share_ge_0.9": float(hi.mean()) if len(hi) else 0.0, "ece": float(ece),
-            "brier": float(np.mean((conf - ok) ** 2)) if len(ok) else 0.0}
+            "brier": float(np.mean((conf - ok) ** 2)) if len(ok) else 0.0,
+            "wrong_marked": float(marked[wrong].mean()) if wrong.any() else None,
+            "marked_wrong": float(wrong[marked].mean()) if marked.any() else None,
+            "auroc": auroc(conf, ok)}
 
 
 def main() -> int:
@@ -93,13 +119,18 @@ def main() -> int:
     p.add_argument("--limit", type=int, default=300)
     p.add_argument("--beam-width", type=int, default=25)
     p.add_argument("--decoders", nargs="+", default=["greedy", "beam", "wordbeam"])
-    p.add_argument("--lexicon", type=Path, help="default: the model folder's lexicon.npz")
+    p.add_argument("--lexicon", type=Path, help="default: the model folder's lexicons, each item "
+                                                "decoded in the language it fits best")
     p.add_argument("--cache", type=Path)
     p.add_argument("--write", action="store_true", help=f"save the maps to MODEL/{CALIBRATION_FILE}")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
-    lexicon = Lexicon.load(args.lexicon or args.model / "lexicon.npz")
-    lexicon.trie
+    # Each item is decoded with the lexicon of its language, as the app's "auto" does; with a
+    # given --lexicon, that one alone.
+    files = {"en": args.lexicon} if args.lexicon else {
+        lang: args.model / name for lang, name in LEXICON_FILES.items() if (args.model / name).is_file()}
+    lexicons = {lang: Lexicon.load(path) for lang, path in files.items()}
+    chooser = Recognizer.load(args.model, "wordbeam", language="auto") if len(lexicons) > 1 else None
     from htr.beam import BeamDecoder
 
     items = []  # (set, half, reference, probs)
@@ -109,9 +140,12 @@ def main() -> int:
         probs, charset = probabilities(args.model, spec, samples, args.cache)
         name = Path(spec.split(":", 1)[1]).name
         items += [(name, half(s.group), s.text, x) for s, x in zip(samples, probs)]
+    beams = {lang: BeamDecoder(charset, lex, args.beam_width) for lang, lex in lexicons.items()}
+    language = (lambda x: chooser.choose_language([x])) if chooser else (lambda x: next(iter(lexicons)))
     decoders = {"greedy": lambda x: greedy_decode(x, charset),
-                "beam": BeamDecoder(charset, lexicon, args.beam_width).decode,
-                "wordbeam": lambda x: word_beam_search(x, charset, lexicon, beam_width=args.beam_width)}
+                "beam": lambda x: beams[language(x)].decode(x),
+                "wordbeam": lambda x: word_beam_search(x, charset, lexicons[language(x)],
+                                                       beam_width=args.beam_width)}
     counts = {h: sum(1 for it in items if it[1] == h) for h in ("fit", "report")}
     print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
           file=sys.stderr)
@@ -151,11 +185,14 @@ def main() -> int:
         print("|---|---|---|---|")
         for row in report[dname]["reliability"]:
             print(f"| {row['bin']} | {row['n']} | {row['confidence']:.3f} | {row['accuracy']:.1%} |")
-        print("\n| set | words | right | >=0.9 | right among >=0.9 | ECE |")
-        print("|---|---|---|---|---|---|")
+        print(f"\n| set | words | right | >=0.9 | right among >=0.9 | ECE | wrong words marked "
+              f"(< {DOUBTFUL}) | marked words wrong | AUROC |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
         for s, v in report[dname]["per_set"].items():
-            acc9 = f"{v['accuracy_ge_0.9']:.1%}" if v["accuracy_ge_0.9"] is not None else "-"
-            print(f"| {s} | {v['n']} | {v['accuracy']:.1%} | {v['n_ge_0.9']} | {acc9} | {v['ece']:.3f} |")
+            print(f"| {s} | {v['n']} | {v['accuracy']:.1%} | {v['n_ge_0.9']} | "
+                  f"{pct(v['accuracy_ge_0.9'])} | {v['ece']:.3f} | {pct(v['wrong_marked'])} | "
+                  f"{pct(v['marked_wrong'])} | {'-' if v['auroc'] is None else round(v['auroc'], 3)} |")
         sys.stdout.flush()
     if args.write:
         path = args.model / CALIBRATION_FILE
