@@ -350,7 +350,7 @@ def _evaluate_pages(recognizers, args: argparse.Namespace) -> int:
                                 recognise=args.recognise)
             lines = evaluate(recognizer, crops, desc=spec.name, progress=sys.stderr.isatty())
             d, drawn = ev.detection, ev.detection_drawn
-            print(f"{spec.name} ({recognizer.decoder}, reading {args.recognise}): {ev.n} pages, "
+            print(f"{spec.name} ({_decoder_name(recognizer)}, reading {args.recognise}): {ev.n} pages, "
                   f"{d.truth} true lines, "
                   f"{d.found} found")
             print(f"  line detection (IoU >= 0.5, one to one): precision {d.precision:.3f}  "
