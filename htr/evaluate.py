@@ -121,9 +121,11 @@ class PageEvaluation(_TextScores):
 
 
 def evaluate_pages(recognizer, pages: Sequence[PageSample], progress: bool = True,
-                   desc: str = "pages", recognise: str = "lines") -> PageEvaluation:
+                   desc: str = "pages", recognise: str = "lines",
+                   find_sheets: bool = True) -> PageEvaluation:
     """Read every page whole (level ``page``; ``recognise``: whole lines or word crops, see
-    :class:`htr.page.PageReader`) and score it.
+    :class:`htr.page.PageReader`) and score it. ``find_sheets=False`` reads photos without
+    looking for their sheet first (as before :mod:`htr.sheet`), for comparison.
 
     A page's time counts loading, segmentation, the network and decoding; segmentation (with
     finding and flattening a photo's sheet, :mod:`htr.sheet`) is also timed on its own (a
@@ -133,7 +135,7 @@ def evaluate_pages(recognizer, pages: Sequence[PageSample], progress: bool = Tru
     from .segment import LineSegmenter
     from .sheet import find_sheet
 
-    reader = PageReader(recognizer, recognise=recognise)
+    reader = PageReader(recognizer, recognise=recognise, find_sheets=find_sheets)
     segmenter = LineSegmenter()
     found, found_drawn = Detection(0, 0, 0), Detection(0, 0, 0)
     hypotheses, seconds, segment_seconds = [], [], []
@@ -144,7 +146,8 @@ def evaluate_pages(recognizer, pages: Sequence[PageSample], progress: bool = Tru
         seconds.append(time.perf_counter() - start)
         hypotheses.append(result.text)
         start = time.perf_counter()
-        sheet = find_sheet(grey)  # as the reader does: a photo's sheet found and flattened first
+        # As the reader does: a photo's sheet found and flattened first.
+        sheet = find_sheet(grey) if find_sheets else None
         segmenter.find_lines(grey if sheet is None else sheet.flatten(grey))
         segment_seconds.append(time.perf_counter() - start)
         boxes = [line.box for line in result.lines]
