@@ -103,3 +103,15 @@ def test_read_answers_in_the_order_asked_and_names_the_first_bad_image(tmp_path)
     empty.write_bytes(b"")
     with pytest.raises(ImageError, match="empty file"):
         recognizer.read([images[0], str(empty), str(tmp_path / "missing.png")])
+
+
+def test_the_shipped_model_reads_in_english_or_french_as_the_page_fits():
+    from conftest import stacked_lines
+    from htr.recognizer import Recognizer
+
+    recognizer = Recognizer.load()  # language auto: the model folder ships both lexicons
+    assert recognizer.language == "auto" and sorted(recognizer.by_language) == ["en", "fr"]
+    english = stacked_lines(sorted(p.name for p in FIXTURES.glob("line-iam-ondb-*.png")))
+    page = recognizer.read_page(english)
+    assert page.language == "en" and page.to_dict()["language"] == "en"
+    assert Recognizer.load(decoder="greedy").read_page(english).language is None
