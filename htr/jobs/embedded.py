@@ -124,6 +124,9 @@ class EmbeddedBackend(JobBackend):
         self._local = threading.local()
         self._stop = threading.Event()
         self._workers: list = []
+        self._started_at: dict[int, float] = {}
+        self._failures: dict[int, int] = {}
+        self._respawn_at: dict[int, float] = {}
         self._lock_file = None
         self._supervisor = None
         if run_pool and settings.workers > 0:
@@ -263,22 +266,35 @@ class EmbeddedBackend(JobBackend):
             target=worker_main, args=(str(self.db_path), self.settings.to_dict(), os.getpid()),
             name="htr-job-worker", daemon=True)
         process.start()
+        self._started_at[process.pid] = time.monotonic()
         return process
 
     def _replace_dead_workers(self) -> None:
+        now = time.monotonic()
         for i, process in enumerate(self._workers):
+            if process is None:
+                if now >= self._respawn_at.get(i, 0):
+                    self._workers[i] = self._spawn()
+                continue
             if process.is_alive():
                 continue
             pid = process.pid
-            log.warning("job worker %d stopped (exit %s): starting another", pid, process.exitcode)
             with _Tx(connect(self.db_path)) as db:
                 _give_up_or_requeue(db, self.settings.max_attempts, "p.worker = ?", (pid,),
                                     "its worker stopped")
+            # One that could not even start (the model does not load) is not started again in a
+            # tight loop: it waits, longer each time (up to a minute).
+            quick = now - self._started_at.get(pid, 0) < 30
+            self._failures[i] = self._failures.get(i, 0) + 1 if quick else 0
+            wait = min(60.0, 2.0 ** self._failures[i]) if quick else 0.0
+            log.warning("job worker %d stopped (exit %s): another in %.0f s", pid,
+                        process.exitcode, wait)
             process.close()
-            self._workers[i] = self._spawn()
+            self._workers[i] = None
+            self._respawn_at[i] = now + wait
 
     def worker_pids(self) -> list[int]:
-        return [p.pid for p in self._workers]
+        return [p.pid for p in self._workers if p is not None]
 
     def _delete_old(self) -> None:
         if getattr(self, "_next_cleanup", 0) > time.time():
@@ -298,6 +314,7 @@ class EmbeddedBackend(JobBackend):
                      self.settings.keep_seconds)
 
     def _stop_workers(self) -> None:
+        self._workers = [p for p in self._workers if p is not None]
         for process in self._workers:
             if process.is_alive():
                 process.terminate()
