@@ -51,6 +51,8 @@ CREATE INDEX IF NOT EXISTS pages_state ON pages(state);
 #: supervisor's rounds (dead workers, the lock, deletion of old results).
 POLL = 0.2
 SUPERVISE = 0.5
+#: How much lower the workers' CPU priority is than the app's (``nice``).
+NICE = 10
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -348,6 +350,12 @@ def _die_with_parent(parent: int) -> None:
 
 def worker_main(db_path: str, settings: dict, parent: int) -> None:
     _die_with_parent(parent)
+    # Background work: the app's own requests (a single image read while someone waits) come
+    # first on a busy machine.
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     from .reading import PageWorker
