@@ -284,10 +284,18 @@ def _remove_edges(ink: np.ndarray) -> np.ndarray:
     return np.where(drop[labels], 0, ink).astype(np.uint8)
 
 
+#: Thickest ruled line (working pixels, or 1/250 of its length if more). A scan's rules are 1-2
+#: pixels thick; in a phone photo, blurred and flattened, they spread to 2-6 (the Copiste
+#: validation pages as synthetic photos, ``bench/bench_photos.py``: median 3.2, largest 5.8).
+RULE_THICK = 8.0
+#: Largest scatter (pixels, standard deviation) of a rule's centre line about a straight line.
+RULE_WANDER = 2.0
+
+
 def _remove_rules(ink: np.ndarray) -> np.ndarray:
-    """Remove ruled lines: straight, unbroken, a few pixels thick and longer than 40 % of the
-    width (vertical: of the height). Handwritten strokes are never that long and straight; an
-    underline long enough to go is no loss for finding lines."""
+    """Remove ruled lines: straight, unbroken, a few pixels thick (:data:`RULE_THICK`) and
+    longer than 40 % of the width (vertical: of the height). Handwritten strokes are never that
+    long and straight; an underline long enough to go is no loss for finding lines."""
     h, w = ink.shape
     out = ink
     for axis in (0, 1):
@@ -305,16 +313,20 @@ def _remove_rules(ink: np.ndarray) -> np.ndarray:
         n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
         span = stats[:, cv2.CC_STAT_WIDTH] if axis == 0 else stats[:, cv2.CC_STAT_HEIGHT]
         thick = stats[:, cv2.CC_STAT_AREA] / np.maximum(1, span)
-        rule = (span >= 0.4 * length) & (thick <= max(4.0, length / 250))
+        rule = (span >= 0.4 * length) & (thick <= max(RULE_THICK, length / 250))
         rule[0] = False
         for i in np.flatnonzero(rule):
-            # A rule is straight and unbroken: a line fitted through it leaves only its
-            # thickness, and it is ink nearly all along. A row of cursive joined up by the
-            # closing wanders more and has gaps.
+            # A rule is straight and unbroken: its centre line (the mean row of its ink in
+            # each column) lies on a straight line, and it is ink nearly all along. A row of
+            # cursive joined up by the closing wanders more and has gaps. The centre line, not
+            # every pixel: a blurred rule's thickness alone would scatter its pixels as much.
             ys, xs = np.nonzero((labels == i) & (pieces > 0))
             u, v = (xs, ys) if axis == 0 else (ys, xs)
-            covered = np.unique(u).size / max(1, np.ptp(u) + 1)
-            if covered < 0.8 or np.std(v - np.polyval(np.polyfit(u, v, 1), u)) > 2.0:
+            cols, at = np.unique(u, return_inverse=True)
+            covered = cols.size / max(1, np.ptp(u) + 1)
+            centre = np.bincount(at, weights=v) / np.bincount(at)
+            if covered < 0.8 or cols.size < 2 or np.std(
+                    centre - np.polyval(np.polyfit(cols, centre, 1), cols)) > RULE_WANDER:
                 rule[i] = False
         if rule.any():
             mask = cv2.dilate((rule[labels] & (pieces > 0)).astype(np.uint8), np.ones((3, 3), np.uint8))

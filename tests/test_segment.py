@@ -175,6 +175,21 @@ def test_ruled_lines_are_not_text_lines():
     assert all(iou(l.box, b) >= 0.5 for l, b in zip(lines, boxes))
 
 
+def test_blurred_ruled_lines_of_a_nearly_blank_page_are_not_text_lines():
+    # A photographed notebook page with two lines written on it: its faint rules, blurred by the
+    # camera, are several pixels thick and must still go as rules, not be read as lines.
+    page, boxes = draw_page(TEXT[:2], top=180, step=100)
+    ruled = page.astype(np.float32)
+    rules = np.zeros_like(ruled)
+    for y in range(90, 1450, 50):
+        cv2.line(rules, (60, y + 8), (1040, y + 8), 1.0, 3)
+    ruled = ruled * (1 - 0.3 * rules)
+    ruled = np.clip(cv2.GaussianBlur(ruled, (0, 0), 1.6), 0, 255).astype(np.uint8)
+    lines = find_lines(ruled)
+    assert len(lines) == 2
+    assert all(iou(l.box, b) >= 0.5 for l, b in zip(lines, boxes))
+
+
 def test_large_photo_maps_back_to_original_pixels():
     page, boxes = draw_page(TEXT[:4], size=(1000, 1500), top=200, step=150)
     big = cv2.resize(page, (2000, 3000), interpolation=cv2.INTER_LINEAR)
