@@ -48,6 +48,16 @@ COARSE_SPACING = 16
 COMPONENT_FAINT = 0.5
 #: ...and so are lines whose ink is, on average, fainter than this fraction.
 FAINT_RATIO = 0.6
+#: Ink has sharp edges: its darkness falls off within a few pixels round each stroke, even in a
+#: blurred photo. A component whose edges are softer than this (the mean grey-level gradient on
+#: its rim over its depth, 1/pixels: the ramp is wider than 1/SOFT_EDGE working pixels) is a
+#: blotch: the shading of a wall or a table, a stain, a smudge...
+SOFT_EDGE = 0.18
+#: ...and where blotches make more than this share of all the marks' area, the image is a
+#: textured surface, not a page of writing: it has no lines. Measured (area share at
+#: SOFT_EDGE): a plastered wall 0.97-0.99; the Hooker and Copiste validation pages, scans and
+#: synthetic photos, at most 0.26 (a stain beside two words of a signature), median 0.
+SOFT_SHARE = 0.6
 #: Smoothing of the coarse density map, in line spacings: along the lines (bridges letters and
 #: word gaps; wider gives fewer broken lines, fewer fragments) and across them (narrow enough
 #: to keep neighbouring lines apart). Tuned on the Hooker letters.
@@ -120,10 +130,17 @@ class LineSegmenter:
         n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
         # Specks (paper grain, dust) and faint marks (the grain of an empty sheet, which the
         # contrast stretch of normalize_ink blows up into "ink") would only add noise below.
-        contrast = _contrast(small, ink, labels, stats, cents)
+        contrast, depth = _contrast(small, ink, labels, stats, cents, with_depth=True)
         keep = (stats[:, cv2.CC_STAT_AREA] >= 4) & (contrast >= 0.1)
         keep[0] = False
         if not keep.any():
+            return Layout([], size=(w, h))
+        # A textured surface (a photo of a wall, no sheet found on it) binarises into blotches
+        # with soft edges: where they are most of the marks, there is no writing to find (the
+        # few sharp specks of such a surface would only be read as lines of noise).
+        soft = keep & (_edge_sharpness(small, ink, labels, depth) < SOFT_EDGE)
+        area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+        if area[soft].sum() > SOFT_SHARE * area[keep].sum():
             return Layout([], size=(w, h))
         level = _ink_level(contrast[keep], stats[keep])
         keep &= contrast >= COMPONENT_FAINT * level
@@ -208,10 +225,11 @@ def _binarise(flat: np.ndarray) -> np.ndarray:
 
 
 def _contrast(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray, stats: np.ndarray,
-              cents: np.ndarray) -> np.ndarray:
+              cents: np.ndarray, with_depth: bool = False):
     """Each component's mean darkness against the paper round it, in the image as it was
     (before the contrast stretch): 1 - ink grey / paper grey. Pen ink scores 0.3 and more,
-    pencil 0.15 and more, the grain of blank paper under 0.1."""
+    pencil 0.15 and more, the grain of blank paper under 0.1. ``with_depth``: also the
+    difference itself (paper grey - ink grey, grey levels)."""
     h, w = grey.shape
     g = grey.astype(np.float32)
     n = stats.shape[0]
@@ -226,7 +244,24 @@ def _contrast(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray, stats: np.n
     paper = cv2.blur(cv2.dilate(paper, np.ones((7, 7), np.uint8)), (5, 5))
     py = np.minimum((cents[:, 1] / c).astype(int), paper.shape[0] - 1)
     px = np.minimum((cents[:, 0] / c).astype(int), paper.shape[1] - 1)
-    return 1.0 - mean / np.maximum(paper[py, px], 1.0)
+    contrast = 1.0 - mean / np.maximum(paper[py, px], 1.0)
+    return (contrast, paper[py, px] - mean) if with_depth else contrast
+
+
+def _edge_sharpness(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray,
+                    depth: np.ndarray) -> np.ndarray:
+    """Each component's mean grey-level gradient along its rim (its pixels next to paper) over
+    its depth (paper grey - ink grey): 1 / the width, in pixels, over which its darkness rises
+    from the paper's. A pen stroke scores 0.3 and more in a scan, about 0.25 and more in a
+    blurred phone photo; the blotches of a plastered wall about 0.13."""
+    g = grey.astype(np.float32)
+    grad = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3),
+                         cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    rim = (ink > 0) & (cv2.erode(ink, np.ones((3, 3), np.uint8), borderValue=1) == 0)
+    n = depth.shape[0]
+    count = np.bincount(labels[rim], minlength=n)[:n]
+    total = np.bincount(labels[rim], weights=grad[rim], minlength=n)[:n]
+    return total / np.maximum(count, 1) / np.maximum(depth, 1.0)
 
 
 def _remove_edges(ink: np.ndarray) -> np.ndarray:
