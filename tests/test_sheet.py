@@ -81,6 +81,24 @@ def reader():
 
 # --- finding the sheet (no model) -------------------------------------------------------------
 
+def test_the_sheet_in_json_matches_the_api_schema():
+    import json
+
+    import jsonschema
+
+    from htr.results import Page
+
+    spec = json.loads((Path(__file__).resolve().parents[1] / "openapi.json").read_text())
+    schema = spec["components"]["schemas"]["Page"]["properties"]["sheet"]
+    photo, _, _ = photograph(stacked_lines(list(LINES)))
+    sheet = find_sheet(photo)
+    out = Page(photo.shape[1], photo.shape[0], (), sheet=sheet.outline).to_dict()
+    jsonschema.validate(out["sheet"], schema)
+    with pytest.raises(jsonschema.ValidationError):  # three corners are no sheet
+        jsonschema.validate(out["sheet"][:3], schema)
+    assert "sheet" not in Page(100, 100, ()).to_dict()
+
+
 def test_the_sheet_of_a_photo_is_found_at_its_corners():
     page = stacked_lines(list(LINES))
     for seed, turn in ((0, 6.0), (1, -8.0), (2, 2.0)):
