@@ -24,6 +24,7 @@ RUN python -m venv .venv \
 
 # The library, the shipped model and the web app; nothing else (see .dockerignore).
 COPY htr/ htr/
+COPY web/ web/
 COPY models/default/ models/default/
 COPY app.py wsgi.py gunicorn.conf.py openapi.json ./
 COPY templates/ templates/

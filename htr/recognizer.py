@@ -144,6 +144,17 @@ class Recognizer:
         other.directory = self.directory
         return other
 
+    def in_language(self, language: str | None) -> "Recognizer":
+        """This recognizer reading in ``language`` (``en``, ``fr``; ``auto`` or None: as it is),
+        sharing its model and lexicons: what a server does with a request's ``language=``.
+        Raises :class:`ValueError` for a language this recognizer has no lexicon for."""
+        if language in (None, "auto") or language == self.language or self.lexicon is None and not self.by_language:
+            return self  # greedy (and a word list of one's own) reads without a language
+        if language in self.by_language:
+            return self.by_language[language]
+        have = ", ".join(["auto", *self.by_language] if self.by_language else [self.language or "none"])
+        raise ValueError(f"no {language!r} lexicon loaded for the {self.decoder} decoder: choose one of {have}")
+
     def choose_language(self, probs: Sequence[np.ndarray]) -> str | None:
         """The language whose lexicon fits the greedy reading of ``probs`` (one text's lines)
         best: each word scores its unigram log-probability in that lexicon, or

@@ -211,6 +211,20 @@ def test_api_every_decoder_and_the_word_level(client):
     assert len(body["lines"][0]["words"]) <= 1
 
 
+def test_api_reads_in_the_language_asked_or_the_one_the_page_fits(client, openapi):
+    page = page_png()
+    auto = client.post("/api/v1/read", data=upload(page, "page.png")).get_json()
+    validate(openapi, "Page", auto)
+    assert auto["language"] == "en"  # English lines: auto picks the English lexicon
+    french = client.post("/api/v1/read", data=upload(page, "page.png", language="fr")).get_json()
+    assert french["language"] == "fr" and french["text"] != auto["text"]
+    greedy = client.post("/api/v1/read", data=upload(page, "page.png", decoder="greedy",
+                                                      language="fr")).get_json()
+    assert "language" not in greedy  # no lexicon, no language
+    assert_error(client.post("/api/v1/read", data=upload(page, "page.png", language="de")),
+                 400, "invalid_option", openapi)
+
+
 def test_blank_image_reads_as_no_lines(client):
     blank = encode(Image.new("L", (600, 400), 250))
     body = client.post("/api/v1/read", data=upload(blank)).get_json()

@@ -12,7 +12,7 @@ from htr.export import SourcePage, export
 
 from . import info
 from .engine import read_upload
-from .uploads import _download_stem, _format, _layout, _options, _uploads
+from .uploads import _download_stem, _format, _language, _layout, _options, _uploads
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
 
@@ -34,7 +34,8 @@ def register(app: Flask) -> None:
         level, decoder, baseline = _options(engine)
         fmt = _format()
         files = _uploads(1)
-        result = read_upload(files[0], level, decoder, baseline, layout=_layout(files[0].name))
+        result = read_upload(files[0], level, decoder, baseline, layout=_layout(files[0].name),
+                             language=_language())
         page = result.pop("_page")
         if fmt == "json":
             return jsonify(result)

@@ -118,8 +118,13 @@ class Engine:
         self.tmpdir = _private_tesseract_dir()
         return version
 
-    def read(self, grey, level: str, decoder: str, layout=None):
-        recognizer = self.recognizer(decoder)
+    def read(self, grey, level: str, decoder: str, layout=None, language: str | None = None):
+        """Read one image with a decoder, in ``language`` (``en``, ``fr``; ``auto`` or None:
+        the one the page fits best)."""
+        try:
+            recognizer = self.recognizer(decoder).in_language(language)
+        except ValueError as exc:
+            raise UploadError("invalid_option", f"{exc}.") from None
         with self.lock:
             return recognizer.read_page(grey, level=level, layout=layout)
 
@@ -168,7 +173,7 @@ def _warm_up(recognizer) -> None:
     recognizer.read_page(image, level="line")
 
 def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
-                display: bool = False, layout=None) -> dict:
+                display: bool = False, layout=None, language: str | None = None) -> dict:
     """Read one upload into the API's result (a dict), or raise :class:`UploadError`. The
     :class:`htr.results.Page` itself is kept under ``_page`` for the exports (not JSON).
     ``layout``: the lines of a PAGE-XML or ALTO file to read along."""
@@ -183,7 +188,7 @@ def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
         tess = engine.pool.submit(engine.tesseract, grey, level, cfg["HTR_TESSERACT_LANG"],
                                   cfg["HTR_TESSERACT_TIMEOUT"])
     try:
-        page = engine.read(grey, level, decoder, layout)
+        page = engine.read(grey, level, decoder, layout, language)
     except ImageError as exc:
         raise _image_error(exc, cfg["HTR_MAX_PIXELS"]) from None
     read = time.perf_counter()

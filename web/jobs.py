@@ -13,7 +13,7 @@ from htr.documents import DocumentError, Limits, open_document, page_from_dict
 from htr.export import SourcePage, export
 from htr.jobs import FINAL, JobBackend, JobNotFound
 
-from .uploads import Upload, UploadError, _download_stem, _options, _uploads
+from .uploads import Upload, UploadError, _download_stem, _language, _options, _uploads
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -31,7 +31,7 @@ def limits() -> Limits:
                   max_pixels=cfg["HTR_MAX_PIXELS"], dpi=cfg["HTR_DPI"])
 
 
-def start_job(files: list[Upload], level: str, decoder: str) -> str:
+def start_job(files: list[Upload], level: str, decoder: str, language: str = "auto") -> str:
     """Open the uploads as one document (their pages one after the other) and queue it: the
     job's id, or :class:`UploadError` when a file cannot be opened at all."""
     jobs = backend()
@@ -40,7 +40,7 @@ def start_job(files: list[Upload], level: str, decoder: str) -> str:
                                  current_app.config["HTR_DOCUMENT_FORMATS"])
     except DocumentError as exc:
         raise UploadError(exc.code, exc.message) from None
-    return jobs.submit(document, {"level": level, "decoder": decoder})
+    return jobs.submit(document, {"level": level, "decoder": decoder, "language": language})
 
 
 def job_status(job_id: str) -> dict:
@@ -83,7 +83,7 @@ def register(app: Flask) -> None:
     def api_jobs():
         level, decoder, _ = _options(engine)
         files = _uploads(app.config["HTR_MAX_FILES"])
-        job_id = start_job(files, level, decoder)
+        job_id = start_job(files, level, decoder, _language())
         url = url_for("api_job", job_id=job_id)
         status = job_status(job_id)
         return jsonify({"id": job_id, "url": url, "state": status["state"],

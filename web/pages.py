@@ -16,8 +16,8 @@ from htr.jobs import FINAL
 from . import info
 from .engine import read_upload
 from .jobs import backend, job_status, start_job
-from .uploads import (UploadError, _data_url, _download_stem, _exported, _options, _uploads,
-                      display_image)
+from .uploads import (UploadError, _data_url, _download_stem, _exported, _language, _options,
+                      _uploads, display_image)
 
 #: The exports offered as downloads on the results page, beside text and JSON, and their labels.
 EXPORTS = {"page": "PAGE-XML", "alto": "ALTO", "hocr": "hOCR", "pdf": "Searchable PDF"}
@@ -38,6 +38,7 @@ def register(app: Flask) -> None:
     def read_form():
         try:
             level, decoder, baseline = _options(engine)
+            language = _language()
             files = _uploads(app.config["HTR_MAX_FILES"])
             # A PDF, TIFF, HEIF or WEBP file, or several images asked for as one document, is
             # read as a job: the answer is its progress page.
@@ -46,14 +47,14 @@ def register(app: Flask) -> None:
                 k in app.config["HTR_DOCUMENT_FORMATS"] and k not in app.config["HTR_FORMATS"]
                 for k in kinds)
             if as_document and app.extensions.get("htr_jobs") is not None:
-                job_id = start_job(files, level, decoder)
+                job_id = start_job(files, level, decoder, language)
                 return redirect(url_for("job_page", job_id=job_id), 303)
         except UploadError as exc:
             return render_template("index.html", info=info(app), error=exc.message), exc.status
         results, statuses, read = [], [], []
         for upload in files:
             try:
-                result = read_upload(upload, level, decoder, baseline, display=True)
+                result = read_upload(upload, level, decoder, baseline, display=True, language=language)
             except UploadError as exc:
                 results.append({"file": upload.name, "error": exc.to_dict()})
                 statuses.append(exc.status)
@@ -68,7 +69,7 @@ def register(app: Flask) -> None:
         document = ({fmt: _exported(read, fmt, "document") for fmt in EXPORTS}
                     if len(read) > 1 else None)
         return render_template("results.html", info=info(app), results=results, level=level,
-                               decoder=decoder, baseline=baseline, document=document,
+                               decoder=decoder, baseline=baseline, language=language, document=document,
                                exports=EXPORTS), status
 
     @app.get("/jobs/<job_id>")

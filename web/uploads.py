@@ -19,6 +19,7 @@ from htr.documents import DOCUMENT_FORMATS
 from htr.documents import sniff as _sniff
 from htr.errors import DataError, ImageError
 from htr.image import load_image
+from htr.lexicon import LANGUAGE_CHOICES
 from htr.export import FORMATS, SourcePage, export
 
 LEVELS = ("auto", "page", "line", "word")  # htr.page.LEVELS (imported lazily: TensorFlow)
@@ -171,6 +172,15 @@ def _options(engine) -> tuple[str, str, bool]:
         raise UploadError("invalid_option", f"Unknown baseline {baseline!r}: use 'tesseract' or "
                           "leave it out.")
     return level, decoder, baseline == "tesseract"
+
+
+def _language() -> str:
+    """The form's ``language``: ``auto`` (the default), ``en`` or ``fr``."""
+    language = request.form.get("language", "auto") or "auto"
+    if language not in LANGUAGE_CHOICES:
+        raise UploadError("invalid_option", f"Unknown language {language!r}: choose one of "
+                          f"{', '.join(LANGUAGE_CHOICES)}.")
+    return language
 
 
 def _format() -> str:

@@ -55,9 +55,9 @@ class PageWorker:
         decoder = options.get("decoder")
         level = options.get("level") or "auto"
         try:
-            recognizer = self.recognizer(decoder)
+            recognizer = self.recognizer(decoder).in_language(options.get("language"))
             page = recognizer.read_page(grey, level=level)
-        except HTRError as exc:
+        except (HTRError, ValueError) as exc:  # ValueError: a language without its lexicon
             return page_error(number, source.name, DocumentError(
                 "unreadable_page", f"{source.name}: page {index + 1}: {exc}", number)), False
         read = time.perf_counter()
