@@ -159,10 +159,7 @@ def display_image(data: bytes, grey, size: int) -> str:
 # --- request helpers --------------------------------------------------------------------------
 
 def _options(engine) -> tuple[str, str, bool]:
-    level = request.form.get("level", "auto") or "auto"
-    if level not in LEVELS:
-        raise UploadError("invalid_option", f"Unknown level {level!r}: choose one of "
-                          f"{', '.join(LEVELS)}.")
+    level = _choice("level", LEVELS, "auto")
     decoder = request.form.get("decoder", engine.default_decoder) or engine.default_decoder
     if decoder not in engine.decoders:
         raise UploadError("invalid_option", f"Unknown or unavailable decoder {decoder!r}: choose "
@@ -174,21 +171,22 @@ def _options(engine) -> tuple[str, str, bool]:
     return level, decoder, baseline == "tesseract"
 
 
+def _choice(field: str, allowed, default: str) -> str:
+    """The form's ``field``: one of ``allowed``, ``default`` when left out or empty."""
+    value = request.form.get(field, default) or default
+    if value not in allowed:
+        raise UploadError("invalid_option", f"Unknown {field} {value!r}: choose one of "
+                          f"{', '.join(allowed)}.")
+    return value
+
+
 def _language() -> str:
     """The form's ``language``: ``auto`` (the default), ``en`` or ``fr``."""
-    language = request.form.get("language", "auto") or "auto"
-    if language not in LANGUAGE_CHOICES:
-        raise UploadError("invalid_option", f"Unknown language {language!r}: choose one of "
-                          f"{', '.join(LANGUAGE_CHOICES)}.")
-    return language
+    return _choice("language", LANGUAGE_CHOICES, "auto")
 
 
 def _format() -> str:
-    fmt = request.form.get("format", "json") or "json"
-    if fmt not in FORMATS:
-        raise UploadError("invalid_option", f"Unknown format {fmt!r}: choose one of "
-                          f"{', '.join(FORMATS)}.")
-    return fmt
+    return _choice("format", FORMATS, "json")
 
 
 def _layout(image_name: str):
