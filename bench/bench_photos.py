@@ -17,6 +17,10 @@ page``. Sheet outlines found in the photos are checked against the true corners 
     python bench/bench_photos.py [--hooker ../shared/data/hooker] [--copiste ../shared/data/copiste]
                                  [--limit N] [--decoder wordbeam] [--seed 0] [--save 4]
 
+``--surfaces N`` also photographs N of the backgrounds with no page on them (the same textures,
+light falling off, blur, noise, JPEG) and counts the lines the segmenter finds there (none is
+right).
+
 ``--save N`` writes the first N photos and an overlay of what was found on them (sheet outline
 blue, found lines red, true lines green) to /tmp/photo_<page>.jpg and /tmp/photo_<page>_found.png.
 """
@@ -161,6 +165,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", type=int, default=0, help="write the first N photos and overlays to /tmp")
     p.add_argument("--no-scans", action="store_true", help="read the photos only")
+    p.add_argument("--surfaces", type=int, default=0,
+                   help="also count the lines found on N photos of a bare background (no page)")
     p.add_argument("--without-sheet", action="store_true",
                    help="also read the photos as they are, without finding the sheet (before)")
     args = p.parse_args()
@@ -170,6 +176,8 @@ def main() -> int:
     from htr.page import PageReader
     from htr.recognizer import DEFAULT_MODEL, Recognizer
 
+    if args.surfaces:
+        surfaces(args.surfaces)
     recognizer = Recognizer.load(args.model or DEFAULT_MODEL, decoder=args.decoder)
     reader = PageReader(recognizer)  # for the overlays
     rng = np.random.default_rng(args.seed)
@@ -215,6 +223,24 @@ def main() -> int:
               f"{np.median(corner_err) if corner_err else float('nan'):.2%}; finding it took "
               f"{np.mean(sheet_seconds) * 1000:.0f} ms per photo", flush=True)
     return 0
+
+
+def surfaces(n: int, size: tuple[int, int] = (1200, 1600)) -> None:
+    """Photos of a bare table (seeds 100, 101, ...): the lines the segmenter finds on each."""
+    from htr.segment import LineSegmenter
+
+    h, w = size
+    found = []
+    for k in range(n):
+        rng = np.random.default_rng(100 + k)
+        tex = _texture(rng, h, w)
+        xx = np.arange(w, dtype=np.float32)[None, :]
+        light = np.clip(0.85 + 0.3 * (xx - w / 2) / w, 0.6, 1.05)
+        photo = cv2.GaussianBlur(tex * light[..., None], (0, 0), 1.0) + rng.normal(0, 3, tex.shape)
+        grey = load_image(jpeg(np.clip(photo, 0, 255).astype(np.uint8), 75))
+        found.append(len(LineSegmenter().find_lines(grey)) if find_sheet(grey) is None else -1)
+    print(f"bare backgrounds, no page: lines found on each of {n} (-1: a sheet was found): "
+          f"{found}", flush=True)
 
 
 def _report(what: str, ev) -> None:
