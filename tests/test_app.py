@@ -473,6 +473,25 @@ def test_api_reads_along_an_uploaded_layout_and_gives_its_ids_back(client):
     assert r.status_code == 400 and r.get_json()["error"] == "invalid_layout"
 
 
+def test_the_upload_page_reads_along_a_layout_file_too(client):
+    from urllib.parse import unquote
+
+    from htr.readers.pagexml import read_page_lines
+
+    xml = HOOKER_PAGE.with_suffix(".xml").read_bytes()
+    image = HOOKER_PAGE.with_suffix(".jpg").read_bytes()
+    r = client.post("/read", data={**upload(image, "JDH_2_16_90_003.jpg", decoder="greedy"),
+                                   "layout": (io.BytesIO(xml), "page.xml")})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    data = re.search(r'href="data:application/json;charset=utf-8,([^"]+)"', html).group(1)
+    lines = json.loads(unquote(data))["lines"]
+    assert [ln["id"] for ln in lines] == [g.id for g in read_page_lines(HOOKER_PAGE.with_suffix(".xml"))]
+    two = client.post("/read", data={"file": [(io.BytesIO(image), "a.jpg"), (io.BytesIO(image), "b.jpg")],
+                                     "layout": (io.BytesIO(xml), "page.xml")})
+    assert two.status_code == 400 and "one image" in two.get_data(as_text=True)
+
+
 def test_results_page_offers_every_export_per_page_and_for_the_document(client):
     r = client.post("/read", data={"file": [(io.BytesIO(page_png()), "a.png"),
                                             (io.BytesIO(page_png()), "b.png")],

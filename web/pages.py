@@ -16,8 +16,8 @@ from htr.jobs import FINAL
 from . import info
 from .engine import read_upload
 from .jobs import backend, job_status, start_job
-from .uploads import (UploadError, _data_url, _download_stem, _exported, _language, _options,
-                      _uploads, display_image)
+from .uploads import (UploadError, _data_url, _download_stem, _exported, _language, _layout,
+                      _options, _uploads, display_image)
 
 #: The exports offered as downloads on the results page, beside text and JSON, and their labels.
 EXPORTS = {"page": "PAGE-XML", "alto": "ALTO", "hocr": "hOCR", "pdf": "Searchable PDF"}
@@ -40,12 +40,19 @@ def register(app: Flask) -> None:
             level, decoder, baseline = _options(engine)
             language = _language()
             files = _uploads(app.config["HTR_MAX_FILES"])
+            layout = _layout(files[0].name)
+            if layout is not None and len(files) > 1:
+                raise UploadError("invalid_option", "A layout file describes one image: upload "
+                                  "that image alone with it.")
             # A PDF, TIFF, HEIF or WEBP file, or several images asked for as one document, is
             # read as a job: the answer is its progress page.
             kinds = [sniff(f.data) for f in files]
             as_document = request.form.get("document") == "1" or any(
                 k in app.config["HTR_DOCUMENT_FORMATS"] and k not in app.config["HTR_FORMATS"]
                 for k in kinds)
+            if as_document and layout is not None:
+                raise UploadError("invalid_option", "A layout file describes one image, not a "
+                                  "document: upload the image alone with it.")
             if as_document and app.extensions.get("htr_jobs") is not None:
                 job_id = start_job(files, level, decoder, language)
                 return redirect(url_for("job_page", job_id=job_id), 303)
@@ -54,7 +61,8 @@ def register(app: Flask) -> None:
         results, statuses, read = [], [], []
         for upload in files:
             try:
-                result = read_upload(upload, level, decoder, baseline, display=True, language=language)
+                result = read_upload(upload, level, decoder, baseline, display=True,
+                                     layout=layout, language=language)
             except UploadError as exc:
                 results.append({"file": upload.name, "error": exc.to_dict()})
                 statuses.append(exc.status)
