@@ -166,7 +166,7 @@ def main() -> int:
         kx, ky = isotonic(raw[fit], ok[fit])
         cal = Calibration(kx, ky)
         tables[dname] = {"x": [round(float(v), 5) for v in kx], "y": [round(float(v), 5) for v in ky],
-                         "fit_words": int(fit.sum())}
+                         "fit_words": int(fit.sum()), "data": args.data, "limit": args.limit}
         rep = ~fit
         c = cal(raw[rep])
         report[dname] = {"raw": summary(raw[rep], ok[rep]), "calibrated": summary(c, ok[rep]),
@@ -202,9 +202,8 @@ def main() -> int:
         decs.update(tables)
         path.write_text(json.dumps({
             "model": fp, "beam_width": args.beam_width,
-            "data": args.data, "limit": args.limit,
             "note": "word confidence -> P(word right), isotonic fit on the 'fit' half of the "
-                    "validation groups (bench/calibration.py)",
+                    "validation groups of each table's data (bench/calibration.py)",
             "decoders": decs}, indent=1) + "\n")
         print(f"\nwrote {path}", file=sys.stderr)
     if args.json:
