@@ -99,6 +99,16 @@ def test_a_pdf_is_read_page_by_page_with_progress(client, openapi):
     assert "Page 2 of 3" in html and 'rel="prev"' in html and 'rel="next"' in html
     assert html.count('class="result"') == 1 and "letter.pdf, page 2" in html
     assert f'href="/api/v1/jobs/{created["id"]}/result?format=pdf"' in html
+    # Every page has a small picture in the page list, made when the browser asks for it.
+    assert html.count(f'src="/jobs/{created["id"]}/pages/') == 3
+    thumb = client.get(f"/jobs/{created['id']}/pages/2/thumbnail.jpg")
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(thumb.data))
+    size = result["pages"][1]["width"], result["pages"][1]["height"]
+    assert thumb.mimetype == "image/jpeg" and picture.width == 120
+    assert abs(picture.height - 120 * size[1] / size[0]) <= 1  # the page's proportions
+    assert client.get(f"/jobs/{created['id']}/pages/4/thumbnail.jpg").status_code == 404
 
 
 def test_bad_documents_name_their_pages_and_the_rest_is_read(client, openapi):

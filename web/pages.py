@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, redirect, render_template, request, url_for
 
-from htr.documents import page_from_dict, sniff
+from htr.documents import DocumentError, page_from_dict, sniff
 from htr.export import SourcePage
 from htr.jobs import FINAL
 
@@ -112,13 +112,44 @@ def register(app: Flask) -> None:
             ("alto", "-alto.zip"), ("hocr", ".hocr"))}
         return render_template("document.html", info=info(app), results=results, job=status,
                                number=number, downloads=downloads, document=None,
-                               exports=EXPORTS)
+                               exports=EXPORTS, thumbnail_width=THUMBNAIL_WIDTH)
+
+    @app.get("/jobs/<job_id>/pages/<int:number>/thumbnail.jpg")
+    def job_thumbnail(job_id: str, number: int):
+        """A small picture of one page of a finished job's document, for the page list (made
+        when asked: a browser fetches only the ones it shows)."""
+        status = job_status(job_id)
+        if status["state"] not in FINAL:
+            abort(404)
+        try:
+            grey = backend().document(job_id).render(number)
+        except DocumentError:
+            abort(404)
+        return Response(thumbnail_jpeg(grey, THUMBNAIL_WIDTH), content_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
 
     @app.post("/jobs/<job_id>/cancel")
     def job_cancel(job_id: str):
         job_status(job_id)
         backend().cancel(job_id)
         return redirect(url_for("job_page", job_id=job_id), 303)
+
+
+#: Width in pixels of a page's picture in a document's page list.
+THUMBNAIL_WIDTH = 120
+
+
+def thumbnail_jpeg(grey, width: int) -> bytes:
+    """A page image shrunk to ``width`` pixels (its proportions kept), as JPEG bytes."""
+    import io
+
+    from PIL import Image
+
+    image = Image.fromarray(grey)
+    image.thumbnail((width, width * 4), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
 
 
 def _result_view(name: str, result: dict, image: str, source: SourcePage,
