@@ -3,6 +3,7 @@ workers, and the latency of single-image reads (``/api/v1/read``) while a long P
 
     python bench/bench_jobs.py --pages 20                 # the shipped model, all of it
     python bench/bench_jobs.py --pages 20 --skip celery   # without Redis and Celery
+    python bench/bench_jobs.py --pages 10 --memory 10     # memory while documents are read for 10 min
 
 Each backend is warmed up first (its workers load the model and read a one-page document), then
 one PDF of ``--pages`` pages (three real handwritten lines each, scanned at 100 dpi, rendered at
@@ -145,6 +146,49 @@ def latency(pdf: bytes, reads: int, model: str | None) -> tuple[list[float], lis
         return alone, busy, done_during
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process, in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory(minutes: float, pdf: bytes, pages: int, model: str | None, workers: int = 2) -> list[tuple[float, float]]:
+    """Documents read back to back by the embedded backend for ``minutes``: (seconds, MB) of this
+    process (the web side's job store) and its workers together, sampled every 15 s after a
+    warm-up document."""
+    from htr.documents import open_document
+    from htr.jobs import JobSettings
+    from htr.jobs.embedded import EmbeddedBackend
+
+    samples: list[tuple[float, float]] = []
+    with tempfile.TemporaryDirectory() as data_dir:
+        backend = EmbeddedBackend(JobSettings(model=model, data_dir=data_dir, workers=workers,
+                                              default_decoder=DECODER))
+        try:
+            wait_done(backend, backend.submit(open_document([("warm-up.pdf", files.pdf(1, 3))]), {}))
+            started = time.monotonic()
+            job, next_sample, read = None, started, 0
+            while time.monotonic() - started < minutes * 60:
+                status = backend.status(job) if job else None
+                if status is None or status["state"] in ("done", "failed", "cancelled"):
+                    if status is not None:
+                        assert status["state"] == "done" and not status["pages_failed"], status
+                        read += status["pages_done"]
+                    job = backend.submit(open_document([("bench.pdf", pdf)]), {})
+                if time.monotonic() >= next_sample:
+                    pids = [os.getpid(), *backend.worker_pids()]
+                    samples.append((time.monotonic() - started, sum(rss_mb(p) for p in pids)))
+                    print(f"  {samples[-1][0]:6.0f} s  {samples[-1][1]:7.0f} MB  ({read} pages read)",
+                          flush=True)
+                    next_sample += 15
+                time.sleep(0.2)
+        finally:
+            backend.close()
+    return samples
+
+
 def p95(values: list[float]) -> float:
     return sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
 
@@ -157,12 +201,22 @@ def main() -> None:
     p.add_argument("--skip", action="append", default=[],
                    choices=("embedded1", "embedded2", "celery", "latency"))
     p.add_argument("--decoder", default="wordbeam")
+    p.add_argument("--memory", type=float, metavar="MINUTES",
+                   help="only this: memory of the embedded backend (2 workers) reading documents "
+                        "back to back for MINUTES")
     args = p.parse_args()
     global DECODER
     DECODER = args.decoder
     pdf = files.pdf(args.pages, 3)
     print(f"{os.cpu_count()} CPU cores; a PDF of {args.pages} pages of 3 handwritten lines",
           flush=True)
+    if args.memory:
+        samples = memory(args.memory, pdf, args.pages, args.model)
+        values = [mb for _, mb in samples]
+        last = [mb for t, mb in samples if t >= samples[-1][0] - 120]
+        print(f"memory (this process and 2 workers): first {values[0]:.0f} MB, max {max(values):.0f} MB, "
+              f"mean of the last 2 minutes {statistics.mean(last):.0f} MB")
+        return
     if "embedded1" not in args.skip:
         print(f"embedded, 1 worker:  {embedded(1, pdf, args.pages, args.model):.1f} pages/min",
               flush=True)
