@@ -58,3 +58,15 @@ def tiny_model_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("model")
     save_model_dir(directory, build_model(charset.num_classes, config), charset, config)
     return directory
+
+
+# The web app's tests: each module defines its own (module-scoped) ``app``.
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def openapi(app):
+    """The OpenAPI document the app serves."""
+    return app.test_client().get("/api/v1/openapi.json").get_json()

@@ -72,16 +72,6 @@ def app():
     assert after == static, "something was written under static/"
 
 
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def openapi(app):
-    return app.test_client().get("/api/v1/openapi.json").get_json()
-
-
 def validate(openapi: dict, schema_name: str, instance) -> None:
     """Check ``instance`` against a schema of the OpenAPI document (JSON Schema 2020-12)."""
     import jsonschema

@@ -34,16 +34,6 @@ def app(tiny_model_dir, tmp_path_factory):
     assert (data_dir / "jobs.sqlite3").is_file()
 
 
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def openapi(app):
-    return app.test_client().get("/api/v1/openapi.json").get_json()
-
-
 def submit(client, *documents, **fields):
     data = {"file": [(io.BytesIO(d), name) for name, d in documents], **fields}
     return client.post("/api/v1/jobs", data=data)
