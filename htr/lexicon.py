@@ -2,8 +2,9 @@
 
 A :class:`Lexicon` holds case-folded words (letters, with apostrophes inside: ``don't``), each with
 
-* a unigram log-probability: English word frequencies from ``wordfreq`` mixed with the counts of the
-  IAM text corpus (LOB sentences, the texts of IAM and IAM-OnDB);
+* a unigram log-probability: the language's word frequencies from ``wordfreq`` (English, or
+  French with elided forms: :func:`_french_elisions`) mixed with the counts of a text corpus (for
+  English the IAM corpus: LOB sentences, the texts of IAM and IAM-OnDB);
 * a case model: how likely the word is written ``lower``, ``Capitalised`` or ``UPPER`` (from IAM
   counts, smoothed towards the corpus-wide shares), so that names prefer their capital;
 * a word bigram model ``P(word | previous word)`` from the IAM corpus, interpolated absolute
