@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_decoders import probabilities, val_samples, word_matches  # noqa: E402
 
 from htr.decode import CALIBRATION_FILE, Calibration, greedy_decode, model_fingerprint  # noqa: E402
-from htr.lexicon import Lexicon  # noqa: E402
-from htr.recognizer import LEXICON_FILES, Recognizer  # noqa: E402
+from htr.lexicon import Lexicon, best_language  # noqa: E402
+from htr.recognizer import LEXICON_FILES  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
 
 BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
@@ -130,7 +130,6 @@ def main() -> int:
     files = {"en": args.lexicon} if args.lexicon else {
         lang: args.model / name for lang, name in LEXICON_FILES.items() if (args.model / name).is_file()}
     lexicons = {lang: Lexicon.load(path) for lang, path in files.items()}
-    chooser = Recognizer.load(args.model, "wordbeam", language="auto") if len(lexicons) > 1 else None
     from htr.beam import BeamDecoder
 
     items = []  # (set, half, reference, probs)
@@ -141,7 +140,7 @@ def main() -> int:
         name = Path(spec.split(":", 1)[1]).name
         items += [(name, half(s.group), s.text, x) for s, x in zip(samples, probs)]
     beams = {lang: BeamDecoder(charset, lex, args.beam_width) for lang, lex in lexicons.items()}
-    language = (lambda x: chooser.choose_language([x])) if chooser else (lambda x: next(iter(lexicons)))
+    language = lambda x: best_language([greedy_decode(x, charset).text], lexicons)  # noqa: E731
     decoders = {"greedy": lambda x: greedy_decode(x, charset),
                 "beam": lambda x: beams[language(x)].decode(x),
                 "wordbeam": lambda x: word_beam_search(x, charset, lexicons[language(x)],

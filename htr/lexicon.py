@@ -39,7 +39,7 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,10 @@ LOWER, CAP, UPPER = 0, 1, 2
 #: ``auto``: each reading picks the lexicon it fits best (:meth:`htr.Recognizer.choose_language`).
 LANGUAGES = ("en", "fr")
 LANGUAGE_CHOICES = ("auto", *LANGUAGES)
+LANGUAGE_NAMES = {"en": "English", "fr": "French"}
+#: A word's log-probability under a lexicon that lacks it, when choosing a language: about a
+#: word met once in 30 million.
+UNKNOWN_WORD_LOGP = -17.0
 #: French elided articles and pronouns (``l'``, ``qu'``), and how many of the most frequent words
 #: beginning with a vowel or h are listed with each.
 FRENCH_ELISIONS = ("l", "d", "j", "qu", "s", "c", "n", "m", "t", "jusqu", "lorsqu", "puisqu")
@@ -390,6 +394,20 @@ class Lexicon:
                 raise ValueError(f"{path}: not a {FORMAT} file")
             return cls(words, z["unigram"], z["case_logp"].astype(np.float32), keys, z["bigram_prob"],
                        z["backoff"], meta)
+
+
+def best_language(texts: Iterable[str], lexicons: Mapping[str, "Lexicon"]) -> str:
+    """The language (a key of ``lexicons``) whose lexicon fits ``texts`` best: each word scores
+    its unigram log-probability in that lexicon, or :data:`UNKNOWN_WORD_LOGP` when the lexicon
+    lacks it (misread words, absent from every lexicon, cost them all alike)."""
+    words = [t.lower() for text in texts for t in tokenize(text) if t is not None]
+
+    def fit(lexicon: Lexicon) -> float:
+        ids = (lexicon.word_id(w) for w in words)
+        return sum(UNKNOWN_WORD_LOGP if i is None else float(lexicon.unigram[i]) for i in ids)
+
+    scores = {language: fit(lexicon) for language, lexicon in lexicons.items()}
+    return max(scores, key=scores.get)
 
 
 def _french_elisions(words: Sequence[str], wordfreq) -> dict[str, float]:

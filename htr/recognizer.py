@@ -12,7 +12,7 @@ import numpy as np
 from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode, softmax
 from .errors import ModelError
 from .image import PREPROCESS_THREADS, ImageSource, load_image, pad_batch, preprocess
-from .lexicon import LANGUAGE_CHOICES
+from .lexicon import LANGUAGE_CHOICES, LANGUAGE_NAMES, best_language
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
 from .results import Page, Recognition
 from .text import Charset
@@ -24,11 +24,6 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
 LEXICON_FILES = {"en": "lexicon.npz", "fr": "lexicon-fr.npz"}
 LEXICON_FILE = LEXICON_FILES["en"]
 DEFAULT_LANGUAGE = "auto"
-
-
-#: A word's log-probability under a lexicon that lacks it, when choosing a language: about a
-#: word met once in 30 million.
-UNKNOWN_WORD_LOGP = -17.0
 
 
 class Recognizer:
@@ -122,7 +117,7 @@ class Recognizer:
         source = self._lexicon_file(language, explicit)
         if source is None:
             target = (self.directory or DEFAULT_MODEL) / LEXICON_FILES[language]
-            name = {"en": "English", "fr": "French"}.get(language, language)
+            name = LANGUAGE_NAMES.get(language, language)
             raise ModelError(f"{target}: no lexicon for the {decoder} decoder in {name} (build one "
                              f"with python -m htr.lexicon build --language {language} --out {target})")
         words = _load_lexicon(source.resolve(), source.stat().st_mtime_ns)
@@ -157,22 +152,12 @@ class Recognizer:
 
     def choose_language(self, probs: Sequence[np.ndarray]) -> str | None:
         """The language whose lexicon fits the greedy reading of ``probs`` (one text's lines)
-        best: each word scores its unigram log-probability in that lexicon, or
-        :data:`UNKNOWN_WORD_LOGP` when the lexicon lacks it (misread words, absent from both,
-        cost both alike). None unless this recognizer is ``auto``."""
+        best (:func:`htr.lexicon.best_language`); this recognizer's own language unless it is
+        ``auto``."""
         if not self.by_language:
             return self.language
-        from .lexicon import tokenize
-
-        words = [t.lower() for p in probs for t in tokenize(greedy_decode(p, self.charset).text)
-                 if t is not None]
-
-        def fit(lexicon) -> float:
-            ids = (lexicon.word_id(w) for w in words)
-            return sum(UNKNOWN_WORD_LOGP if i is None else float(lexicon.unigram[i]) for i in ids)
-
-        scores = {lang: fit(r.lexicon) for lang, r in self.by_language.items()}
-        return max(scores, key=scores.get)
+        return best_language((greedy_decode(p, self.charset).text for p in probs),
+                             {lang: r.lexicon for lang, r in self.by_language.items()})
 
     def decode_text(self, probs: Sequence[np.ndarray]) -> tuple[list[Recognition], str | None]:
         """Decode the lines of one text (a page's, or one crop) with one language: an ``auto``
