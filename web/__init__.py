@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from htr.lexicon import LANGUAGE_NAMES
+
 from .uploads import LEVELS
 
 
@@ -38,3 +40,4 @@ def register(app: Flask) -> None:
 
     for module in (errors, api, jobs, pages):
         module.register(app)
+    app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
