@@ -15,8 +15,7 @@ from pathlib import Path
 from flask import Request, request
 from PIL import Image, ImageOps
 
-from htr.documents import DOCUMENT_FORMATS
-from htr.documents import sniff as _sniff
+from htr.documents import DOCUMENT_FORMATS, sniff
 from htr.errors import DataError, ImageError
 from htr.image import load_image
 from htr.lexicon import LANGUAGE_CHOICES
@@ -68,10 +67,6 @@ class Upload:
 
     name: str
     data: bytes
-
-def sniff(data: bytes) -> str | None:
-    """The image format the bytes start with, whatever the file is called; None if unknown."""
-    return _sniff(data)
 
 def decode_upload(data: bytes, formats: list[str], max_pixels: int):
     """Check and decode an upload: ``(grey array, format, warnings)`` or :class:`UploadError`."""
