@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from htr.documents import mark_confidence
+from htr.documents import page_result
 from htr.errors import ImageError
 from htr.tesseract import tesseract_text
 
@@ -195,19 +195,17 @@ def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
     if baseline and cfg["HTR_TESSERACT"] and tess is None:  # auto: Tesseract told what we found
         tess = engine.pool.submit(engine.tesseract, grey, page.level, cfg["HTR_TESSERACT_LANG"],
                                   cfg["HTR_TESSERACT_TIMEOUT"])
-    result = mark_confidence(page.to_dict(), cfg["HTR_LOW_CONFIDENCE"])
-    result.update(file=upload.name, format=kind, text=page.text, decoder=decoder,
-                  model=engine.model_dir.name, warnings=notes,
-                  low_confidence_threshold=cfg["HTR_LOW_CONFIDENCE"])
-    result.setdefault("level", level)
     timings = {"decode_ms": _ms(decoded - started), "read_ms": _ms(read - decoded)}
+    result = page_result(page, file=upload.name, kind=kind, decoder=decoder,
+                         model=engine.model_dir.name, low_confidence=cfg["HTR_LOW_CONFIDENCE"],
+                         timings=timings, warnings=notes)
+    result.setdefault("level", level)
     if tess is not None:
         result["baseline"] = tess.result()
     elif baseline:
         result["baseline"] = {"engine": "tesseract", "available": False,
                               "message": "Tesseract is turned off on this server."}
-    timings["total_ms"] = _ms(time.perf_counter() - started)
-    result["timings"] = timings
+    timings["total_ms"] = _ms(time.perf_counter() - started)  # the same dict, in the result
     if display:
         result["_display"] = display_image(upload.data, grey, cfg["HTR_DISPLAY_SIZE"])
     result["_page"] = page
