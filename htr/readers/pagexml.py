@@ -245,10 +245,7 @@ def read_alto_lines(xml_path: Path | bytes, image: Path | None = None) -> list[P
                  and el.text), "pixel")
     if unit != "pixel":
         raise DataError(f"{xml_path}: ALTO measured in {unit}; only pixel coordinates are read")
-    if image is None:
-        name = next((el.text.strip() for el in tree.iter() if _local(el.tag) == "fileName"
-                     and el.text and el.text.strip()), "")
-        image = _find_image(xml_path, name)
+    image = image if image is not None else _alto_image(tree, xml_path)
     lines = []
     for block in (el for el in tree.iter() if _local(el.tag) == "TextBlock"):
         for line in _children(block, "TextLine"):
@@ -299,9 +296,7 @@ def read_alto(root: Path, *, source: str | None = None) -> list[Sample]:
     source = source if source is not None else Path(root).name
     samples: list[Sample] = []
     for xml_path, tree, rel, group in _documents(root, "alto", "ALTO"):
-        name = next((el.text.strip() for el in tree.iter() if _local(el.tag) == "fileName"
-                     and el.text and el.text.strip()), "")
-        image = _find_image(xml_path, name)
+        image = _alto_image(tree, xml_path)
         for i, line in enumerate(el for el in tree.iter() if _local(el.tag) == "TextLine"):
             words = [s.get("CONTENT", "") for s in line if _local(s.tag) == "String"]
             text, unreadable = unstrike(" ".join(words))
@@ -554,6 +549,13 @@ def _int_or(value: str | None, default: int | None = None) -> int | None:
         return int(float(value)) if value is not None else default
     except ValueError:
         return default
+
+
+def _alto_image(tree: ET.Element, xml_path: Path) -> Path:
+    """An ALTO file's page image: its ``sourceImageInformation/fileName`` (see :func:`_find_image`)."""
+    name = next((el.text.strip() for el in tree.iter() if _local(el.tag) == "fileName"
+                 and el.text and el.text.strip()), "")
+    return _find_image(xml_path, name)
 
 
 def _find_image(xml_path: Path, name: str) -> Path:
