@@ -10,9 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
     HTR_BIND=0.0.0.0:5000
 
-# make run's `system` target: Tesseract (the comparison column) and DejaVu (the searchable PDF's font).
+# make run's `system` target: Tesseract (the comparison column), DejaVu (the searchable PDF's font),
+# espeak-ng (Listen) and Apertium with its pairs (offline translation).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tesseract-ocr fonts-dejavu-core \
+    espeak-ng apertium apertium-eng-spa apertium-eng-cat apertium-fr-es apertium-fra-cat \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

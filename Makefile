@@ -6,8 +6,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Tesseract (the comparison column); DejaVu, the searchable PDF's font for the words' text layer.
-SYSTEM_PACKAGES := tesseract-ocr fonts-dejavu-core
+# Tesseract (the comparison column); DejaVu, the searchable PDF's font for the words' text layer;
+# espeak-ng speaks the text (Listen); Apertium and its pairs translate it offline.
+SYSTEM_PACKAGES := tesseract-ocr fonts-dejavu-core espeak-ng apertium apertium-eng-spa \
+	apertium-eng-cat apertium-fr-es apertium-fra-cat
 # The browser test drives Debian's chromium through Playwright (no browser download); the jobs'
 # tests start their own redis-server on a loopback port.
 TEST_SYSTEM_PACKAGES := chromium redis-server
