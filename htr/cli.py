@@ -1,5 +1,6 @@
 """Command line: ``python -m htr read IMAGE...``, ``python -m htr evaluate --data KIND:PATH``,
-``python -m htr average --output DIR SNAPSHOT...`` and ``python -m htr blank-offset --data KIND:PATH``.
+``python -m htr average --output DIR SNAPSHOT...``, ``python -m htr blank-offset --data KIND:PATH``
+and ``python -m htr export --format onnx|tflite --output FILE``.
 
 A thin shell over the library; exit status 0 when everything was read, 1 when some input failed,
 2 for a usage or data error.
@@ -17,6 +18,8 @@ from .errors import HTRError, ImageError
 from .export import FORMATS
 from .lexicon import LANGUAGE_CHOICES
 from .page import LEVELS, RECOGNISE
+from .runtimes import BACKENDS, QUANTIZATIONS
+from .runtimes import FORMATS as RUNTIME_FORMATS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--decoder", choices=DECODERS,
                    help=f"greedy, beam or wordbeam (default: {DEFAULT_DECODER})")
     r.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
+    r.add_argument("--backend", choices=BACKENDS,
+                   help="what runs the network: tensorflow or onnx (ONNX Runtime, same text; "
+                        "default: $HTR_BACKEND, else tensorflow)")
     r.add_argument("--language", choices=LANGUAGE_CHOICES,
                    help=f"the lexicon decoders' language: {', '.join(LANGUAGE_CHOICES[1:])}, or auto (the "
                         f"default: each page, line or word picks the lexicon its reading fits best)")
@@ -76,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--reference", type=Path,
                    help="model folder of the network, for its charset and configuration "
                         "(default: the first snapshot)")
+    x = sub.add_parser("export", help="write the recognition network (up to its per-frame scores) "
+                                      "for another runtime, with a model card beside it")
+    x.add_argument("--format", choices=RUNTIME_FORMATS, required=True,
+                   help="onnx (ONNX Runtime; any batch and width) or tflite (LiteRT/TFLite, "
+                        "built-in operators only; one line at a time, any width)")
+    x.add_argument("--quantize", choices=QUANTIZATIONS,
+                   help="float16 (half-size weights) or int8 (dynamic-range: int8 weights; "
+                        "reads a little differently); default: float32 as trained")
+    x.add_argument("--output", type=Path, required=True, metavar="FILE")
+    x.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
     b = sub.add_parser("blank-offset", help="measure greedy CER with the CTC blank's logit "
                                             "shifted, and shift it in the model (--write)")
     b.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
@@ -115,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "average":
             return _average(args)
-        if args.command == "blank-offset":
-            return _blank_offset(Recognizer.load(args.model, "greedy"), args)
+        if args.command == "export":
+            return _export(args)
+        if args.command == "blank-offset":  # shifts the Keras model's weights: TensorFlow's
+            return _blank_offset(Recognizer.load(args.model, "greedy", backend="tensorflow"), args)
         if args.command == "read":
             return _read(Recognizer.load(args.model, args.decoder, args.lexicon,
-                                         language=args.language), args)
+                                         language=args.language, backend=args.backend), args)
         decoders = args.decoder or [None]  # None: the default decoder
         first = Recognizer.load(args.model, "greedy")
         recognizers = [first.with_decoder(d, args.lexicon, language=lang)
@@ -150,6 +168,14 @@ def _average(args: argparse.Namespace) -> int:
     model, charset, config = average_snapshots(args.reference or args.snapshots[0], args.snapshots)
     save_model_dir(args.output, model, charset, config)
     print(f"{args.output}: the mean of {len(args.snapshots)} snapshots")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .runtimes import export_network
+
+    path = export_network(args.format, args.output, args.model, args.quantize)
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB; model card {path.name}.card.json and .card.md")
     return 0
 
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode, softmax
+from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode
 from .errors import ModelError
-from .image import PREPROCESS_THREADS, ImageSource, load_image, pad_batch, preprocess
+from .image import PREPROCESS_THREADS, ImageSource, load_image, preprocess
 from .lexicon import LANGUAGE_CHOICES, LANGUAGE_NAMES, best_language
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
 from .results import Page, Recognition
+from .runtimes import BACKEND_ENV, BACKENDS, batched_probabilities
 from .text import Charset
 
 #: The model that ships with the project, used when no other is named.
@@ -49,6 +51,9 @@ class Recognizer:
         self.decoder = decoder or ("greedy" if lexicon is None else "wordbeam")
         self.calibration = calibration  # None: the decoder's confidences as they come
         self.directory: Path | None = None  # the model folder, when loaded from one
+        #: What runs the network (:data:`htr.runtimes.BACKENDS`): ``model`` is the Keras model,
+        #: or an :class:`htr.runtimes.OnnxNetwork` answering like it.
+        self.backend = BACKENDS[0]
         self._beam = None  # the beam decoder (its prefix tree), built once
         if self.decoder == "beam" and lexicon is not None:
             from .beam import BeamDecoder
@@ -59,7 +64,7 @@ class Recognizer:
     @classmethod
     def load(cls, path: str | Path | None = None, decoder: str | None = None,
              lexicon: str | Path | None = None, beam_width: int = 25,
-             language: str | None = None) -> "Recognizer":
+             language: str | None = None, backend: str | None = None) -> "Recognizer":
         """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
 
         Decoders (:data:`htr.decode.DECODERS`): ``greedy`` (best path), ``beam`` (CTC prefix beam
@@ -71,11 +76,24 @@ class Recognizer:
         it has a table for the decoder fitted on these weights. ``language`` (:data:`htr.lexicon.LANGUAGE_CHOICES`,
         None for :data:`DEFAULT_LANGUAGE`) picks the lexicon of that language
         (:data:`LEXICON_FILES`), or with ``auto`` lets each reading pick among those the folder has.
+        ``backend`` (:data:`htr.runtimes.BACKENDS`; None: the ``HTR_BACKEND`` environment
+        variable, else ``tensorflow``) runs the network in TensorFlow (the Keras model) or in
+        ONNX Runtime (the folder's ``model.onnx`` when it was exported from these weights, else
+        one exported once into a cache: :func:`htr.runtimes.onnx_file_for`); both read the same
+        text.
         """
         directory = Path(path or DEFAULT_MODEL)
-        model, charset, config = load_model_dir(directory)
+        backend = backend or os.environ.get(BACKEND_ENV) or BACKENDS[0]
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        if backend == "onnx":
+            from .runtimes import load_onnx_dir
+
+            model, charset, config = load_onnx_dir(directory)
+        else:
+            model, charset, config = load_model_dir(directory)
         recognizer = cls(model, charset, config, beam_width=beam_width)
-        recognizer.directory = directory
+        recognizer.directory, recognizer.backend = directory, backend
         return recognizer.with_decoder(decoder, lexicon, language=language)
 
     def with_decoder(self, decoder: str | None = None, lexicon: str | Path | None = None,
@@ -136,7 +154,7 @@ class Recognizer:
                  language: str | None) -> "Recognizer":
         other = type(self)(self.model, self.charset, self.config, words, beam_width, decoder,
                            calibration, language)
-        other.directory = self.directory
+        other.directory, other.backend = self.directory, self.backend
         return other
 
     def in_language(self, language: str | None) -> "Recognizer":
@@ -218,15 +236,7 @@ class Recognizer:
 
         Images are batched with neighbours of similar width, so little is spent on padding.
         """
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
-        out: list[np.ndarray | None] = [None] * len(inputs)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            logits = np.asarray(self.model.predict_on_batch(pad_batch([inputs[i] for i in chunk])))
-            for row, i in enumerate(chunk):
-                frames = -(-inputs[i].shape[1] // WIDTH_REDUCTION)
-                out[i] = softmax(logits[row, :frames])
-        return out  # type: ignore[return-value]
+        return batched_probabilities(self.model, inputs, batch_size)
 
 
 @functools.lru_cache(maxsize=4)

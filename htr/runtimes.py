@@ -1,0 +1,372 @@
+"""The recognition network in other runtimes: exported to ONNX and TFLite, and read back with
+ONNX Runtime and LiteRT (TFLite) through the same contract as :class:`htr.Recognizer`.
+
+What is exported is the network up to its per-frame scores (logits); preprocessing
+(:func:`htr.image.preprocess`) and decoding (:mod:`htr.decode`, :mod:`htr.wordbeam`) stay in our
+code, and a model card beside each file (``FILE.card.json`` and ``FILE.card.md``) says what goes
+in and what comes out.
+
+- ONNX (tf2onnx, opset :data:`ONNX_OPSET`): any batch and any width; tf2onnx turns each Keras LSTM
+  into ONNX's own ``LSTM`` op. ``float16`` converts the weights and arithmetic to half precision
+  (inputs and outputs stay float32); ``int8`` is ONNX Runtime's dynamic quantisation (int8
+  weights, activations quantised on the fly).
+- TFLite (``tf.lite.TFLiteConverter``): built-in operators only (no Flex ops, so it runs in any
+  LiteRT, a phone's included). With a batch of one the converter can lower the LSTMs' tensor
+  lists to built-in ops (a ``WHILE`` loop of fully connected layers), which it cannot with a
+  variable batch; so the TFLite file reads **one line at a time, of any width**. ``float16``
+  stores half-precision weights (computed in float32); ``int8`` is dynamic-range quantisation
+  (int8 weights, float activations; no representative data set needed).
+
+:class:`OnnxNetwork` and :class:`TFLiteNetwork` load a file and answer ``predict_on_batch`` (what
+a Recognizer asks of its Keras model) and ``probabilities`` (what :meth:`Recognizer.probabilities`
+answers), so our decoders read their output unchanged. :func:`onnx_file_for` finds the ONNX file
+of a model folder's weights for ``Recognizer.load(..., backend="onnx")``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import ModelError
+from .text import Charset
+
+if TYPE_CHECKING:
+    from .model import ModelConfig
+
+# htr.model (Keras, so TensorFlow) is imported where it is used: the command line imports this
+# module for its choices before it quiets TensorFlow's start-up chatter.
+
+#: The files :func:`export_network` writes.
+FORMATS = ("onnx", "tflite")
+#: Ways to make an exported file smaller (None: float32 as trained).
+QUANTIZATIONS = ("float16", "int8")
+#: Runtimes a :class:`htr.Recognizer` reads with; the first is the default.
+BACKENDS = ("tensorflow", "onnx")
+#: The environment variable that picks a Recognizer's backend when none is named.
+BACKEND_ENV = "HTR_BACKEND"
+#: ONNX opset of exported files: ONNX Runtime 1.16 and later read it, and it has the LSTM op.
+ONNX_OPSET = 17
+#: A model folder's ONNX file (exported by ``python -m htr export --format onnx``).
+ONNX_FILE = "model.onnx"
+#: Name of the exported network's input and output.
+INPUT_NAME, OUTPUT_NAME = "image", "logits"
+
+
+def card_path(path: str | Path, suffix: str = ".json") -> Path:
+    """The model card beside an exported file: ``FILE.card.json`` (or ``.md``)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.card{suffix}")
+
+
+def read_card(path: str | Path) -> dict:
+    """The JSON model card of an exported file ({} when it has none)."""
+    card = card_path(path)
+    return json.loads(card.read_text()) if card.is_file() else {}
+
+
+def export_network(fmt: str, output: str | Path, model_dir: str | Path | None = None,
+                   quantize: str | None = None) -> Path:
+    """Write the network of ``model_dir`` (the shipped model when None) to ``output`` in ``fmt``
+    (:data:`FORMATS`), optionally quantised (:data:`QUANTIZATIONS`), with its model card beside
+    it. Returns ``output``. Needs TensorFlow (and tf2onnx for ONNX)."""
+    from .decode import model_fingerprint
+    from .model import MODEL_FILE, load_model_dir
+    from .recognizer import DEFAULT_MODEL
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if quantize not in (None, *QUANTIZATIONS):
+        raise ValueError(f"unknown quantisation {quantize!r}: choose one of {', '.join(QUANTIZATIONS)}")
+    directory = Path(model_dir or DEFAULT_MODEL)
+    model, charset, config = load_model_dir(directory)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    data = (_onnx_bytes if fmt == "onnx" else _tflite_bytes)(model, config, quantize)
+    # Written whole, then renamed: a backend that finds the file never finds half of it.
+    partial = output.with_name(f".{output.name}.{os.getpid()}.part")
+    partial.write_bytes(data)
+    os.replace(partial, output)
+    card = _card(fmt, quantize, output, directory, model_fingerprint(directory / MODEL_FILE),
+                 charset, config)
+    card_path(output).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n")
+    card_path(output, ".md").write_text(_card_markdown(card))
+    return output
+
+
+def _frozen_function(model, batch: int | None):
+    """The Keras network as a TensorFlow function of one image batch, its weights made
+    constants (converters read constants; TFLite would keep the variables empty)."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec = tf.TensorSpec((batch, model.input_shape[1], None, 1), tf.float32, name=INPUT_NAME)
+    function = tf.function(lambda image: model(image, training=False))
+    return function, spec, convert_variables_to_constants_v2(function.get_concrete_function(spec))
+
+
+def _onnx_bytes(model, config: ModelConfig, quantize: str | None) -> bytes:
+    import tf2onnx
+
+    function, spec, _ = _frozen_function(model, None)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec], opset=ONNX_OPSET)
+    _rename_output(proto, OUTPUT_NAME)
+    if quantize == "float16":
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        proto = convert_float_to_float16(proto, keep_io_types=True)
+    elif quantize == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        with tempfile.TemporaryDirectory() as tmp:
+            plain, quantised = Path(tmp) / "plain.onnx", Path(tmp) / "int8.onnx"
+            plain.write_bytes(proto.SerializeToString())
+            quantize_dynamic(plain, quantised, weight_type=QuantType.QInt8)
+            return quantised.read_bytes()
+    return proto.SerializeToString()
+
+
+def _rename_output(proto, name: str) -> None:
+    """Call the graph's one output ``name`` (tf2onnx names it after a TensorFlow tensor)."""
+    old = proto.graph.output[0].name
+    for node in proto.graph.node:
+        node.output[:] = [name if o == old else o for o in node.output]
+        node.input[:] = [name if i == old else i for i in node.input]
+    proto.graph.output[0].name = name
+
+
+def _tflite_bytes(model, config: ModelConfig, quantize: str | None) -> bytes:
+    import tensorflow as tf
+
+    _, _, frozen = _frozen_function(model, 1)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], model)
+    # Built-in operators only: a file that needs Flex (TensorFlow) ops is refused here rather
+    # than shipped to a phone runtime that cannot read it.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def _card(fmt: str, quantize: str | None, output: Path, directory: Path, fingerprint: str,
+          charset: Charset, config: ModelConfig) -> dict:
+    from .model import MODEL_FILE, WIDTH_REDUCTION
+
+    batch = "any" if fmt == "onnx" else 1
+    return {
+        "file": output.name,
+        "format": fmt,
+        "runtime": "ONNX Runtime (onnxruntime)" if fmt == "onnx"
+                   else "LiteRT / TensorFlow Lite, built-in operators only",
+        "opset": ONNX_OPSET if fmt == "onnx" else None,
+        "quantization": quantize or "none (float32)",
+        "source": {"model_folder": directory.name, "weights": MODEL_FILE,
+                   "weights_sha256_16": fingerprint},
+        "input": {
+            "name": INPUT_NAME, "dtype": "float32", "layout": "NHWC",
+            "shape": [batch, config.height, "width", 1],
+            "height": config.height,
+            "width": "any (one line or word); htr.image.preprocess makes it a multiple of 32",
+            "batch": batch,
+            "values": "grey image with ink = 1.0 and paper = 0.0, as htr.image.preprocess makes "
+                      "it: lighting corrected, a tilted line sheared level, cut to its ink and "
+                      f"scaled to {config.height} rows; lines of a batch are zero padded on the "
+                      "right (blank paper)",
+        },
+        "output": {
+            "name": OUTPUT_NAME, "dtype": "float32",
+            "shape": [batch, "frames", charset.num_classes],
+            "frames": f"One frame per {WIDTH_REDUCTION} input columns: a line of content width w "
+                      f"(before padding) keeps its first ceil(w / {WIDTH_REDUCTION}) frames",
+            "values": "logits (not normalised): apply a softmax over the last axis",
+            "blank_index": Charset.BLANK,
+        },
+        "charset": {
+            "classes": charset.num_classes,
+            "blank": Charset.BLANK,
+            "chars": "".join(charset.chars),
+            "mapping": "class 0 is the CTC blank; class i >= 1 is chars[i - 1]",
+        },
+        "decoding": "CTC: greedy (argmax per frame, merge repeats, drop blanks) is "
+                    "htr.decode.greedy_decode; the lexicon decoders are htr.beam and "
+                    "htr.wordbeam (models/default/lexicon.npz). In Python: "
+                    f"htr.runtimes.load_network('{output.name}').probabilities(inputs) gives "
+                    "what Recognizer.probabilities gives.",
+        "made_by": f"python -m htr export --format {fmt}"
+                   + (f" --quantize {quantize}" if quantize else "")
+                   + f" --output {output.name}",
+    }
+
+
+def _card_markdown(card: dict) -> str:
+    i, o, c = card["input"], card["output"], card["charset"]
+    return "\n".join([
+        f"# {card['file']}: the handwriting recogniser's network ({card['format']})", "",
+        f"- Runtime: {card['runtime']}" + (f", opset {card['opset']}" if card["opset"] else ""),
+        f"- Quantisation: {card['quantization']}",
+        f"- Made from `{card['source']['model_folder']}/{card['source']['weights']}` "
+        f"(SHA-256 {card['source']['weights_sha256_16']}...) by `{card['made_by']}`", "",
+        "## Input", "",
+        f"`{i['name']}`, {i['dtype']}, {i['layout']} {i['shape']}: batch {i['batch']}, height "
+        f"{i['height']}, width {i['width']}.", "", i["values"] + ".", "",
+        "## Output", "",
+        f"`{o['name']}`, {o['dtype']} {o['shape']}: {o['values']}. {o['frames']}. "
+        f"Blank index {o['blank_index']}.", "",
+        "## Charset", "",
+        f"{c['classes']} classes; {c['mapping']}:", "", "```", c["chars"], "```", "",
+        "## Decoding", "", card["decoding"], "",
+    ])
+
+
+def batched_probabilities(network, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
+    """Per-frame probabilities of preprocessed images from any network with
+    ``predict_on_batch``: batched as :meth:`htr.Recognizer.probabilities` batches them (sorted by
+    width, zero padded to the widest of each batch), so every runtime reads the same padded
+    inputs and gives the same text."""
+    from .decode import softmax
+    from .image import pad_batch
+    from .model import WIDTH_REDUCTION
+
+    order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
+    out: list[np.ndarray | None] = [None] * len(inputs)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        logits = np.asarray(network.predict_on_batch(pad_batch([inputs[i] for i in chunk])))
+        for row, i in enumerate(chunk):
+            frames = -(-inputs[i].shape[1] // WIDTH_REDUCTION)
+            out[i] = softmax(logits[row, :frames])
+    return out  # type: ignore[return-value]
+
+
+class OnnxNetwork:
+    """An exported ONNX file read with ONNX Runtime (CPU), answering like the Keras model."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such ONNX file")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3  # its warnings about unused initialisers are noise here
+        try:
+            self.session = ort.InferenceSession(str(self.path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
+            raise ModelError(f"{self.path}: not an ONNX model ONNX Runtime can read ({exc})") from None
+        self.input_name = self.session.get_inputs()[0].name
+        self.num_classes = self.session.get_outputs()[0].shape[-1]
+
+    def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+        """Logits ``(n, frames, classes)`` of a ``(n, height, width, 1)`` float32 batch."""
+        return self.session.run(None, {self.input_name: np.asarray(batch, np.float32)})[0]
+
+    def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
+        """What :meth:`htr.Recognizer.probabilities` gives, from this file."""
+        return batched_probabilities(self, inputs, batch_size)
+
+
+class TFLiteNetwork:
+    """An exported TFLite file read with LiteRT (``ai_edge_litert``), answering like the Keras
+    model. The file reads one image at a time (see the module's docstring): a batch is read row
+    by row, each row at the batch's padded width, so that it reads what the Keras model reads."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such TFLite file")
+        try:
+            self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+        except ValueError as exc:
+            raise ModelError(f"{self.path}: not a TFLite model LiteRT can read ({exc})") from None
+        self._input = self.interpreter.get_input_details()[0]["index"]
+        self._output = self.interpreter.get_output_details()[0]["index"]
+        self.num_classes = int(self.interpreter.get_output_details()[0]["shape"][-1])
+        self._shape: tuple[int, ...] | None = None
+
+    def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+        """Logits ``(n, frames, classes)`` of a ``(n, height, width, 1)`` float32 batch."""
+        batch = np.asarray(batch, np.float32)
+        shape = (1, *batch.shape[1:])
+        if shape != self._shape:  # a new width: the interpreter plans its tensors again
+            self.interpreter.resize_tensor_input(self._input, shape)
+            self.interpreter.allocate_tensors()
+            self._shape = shape
+        rows = []
+        for row in batch:
+            self.interpreter.set_tensor(self._input, row[None])
+            self.interpreter.invoke()
+            rows.append(self.interpreter.get_tensor(self._output)[0])
+        return np.stack(rows)
+
+    def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
+        """What :meth:`htr.Recognizer.probabilities` gives, from this file."""
+        return batched_probabilities(self, inputs, batch_size)
+
+
+def load_network(path: str | Path, threads: int | None = None) -> OnnxNetwork | TFLiteNetwork:
+    """An exported file's runner, by its extension (``.onnx`` or ``.tflite``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        return OnnxNetwork(path, threads)
+    if suffix == ".tflite":
+        return TFLiteNetwork(path, threads)
+    raise ModelError(f"{path}: not an exported network (.onnx or .tflite)")
+
+
+def cache_dir() -> Path:
+    """Where ONNX files exported on first use are kept: ``$HTR_CACHE/runtimes`` (default
+    ``~/.cache/htr/runtimes``), outside the repository."""
+    return Path(os.environ.get("HTR_CACHE", Path.home() / ".cache" / "htr")) / "runtimes"
+
+
+def onnx_file_for(directory: str | Path) -> Path:
+    """The ONNX file of a model folder's weights: the folder's own ``model.onnx`` when its card
+    says it was exported from these weights, else one exported now into :func:`cache_dir`
+    (once per weights; needs TensorFlow and tf2onnx)."""
+    from .decode import model_fingerprint
+    from .model import MODEL_FILE
+
+    directory = Path(directory)
+    weights = directory / MODEL_FILE
+    if not weights.is_file():
+        raise ModelError(f"{directory}: not a model folder (missing {MODEL_FILE})")
+    fingerprint = model_fingerprint(weights)
+    shipped = directory / ONNX_FILE
+    if shipped.is_file() and read_card(shipped).get("source", {}).get("weights_sha256_16") == fingerprint:
+        return shipped
+    cached = cache_dir() / f"{fingerprint}.onnx"
+    if not cached.is_file():
+        export_network("onnx", cached, directory)
+    return cached
+
+
+def load_onnx_dir(directory: str | Path, threads: int | None = None
+                  ) -> tuple[OnnxNetwork, Charset, ModelConfig]:
+    """A model folder read with ONNX Runtime: ``(network, charset, config)``, as
+    :func:`htr.model.load_model_dir` gives the Keras model (which is not loaded)."""
+    from .model import CHARSET_FILE, CONFIG_FILE, MODEL_FILE, ModelConfig
+
+    directory = Path(directory)
+    missing = [f for f in (MODEL_FILE, CHARSET_FILE, CONFIG_FILE) if not (directory / f).is_file()]
+    if missing:
+        raise ModelError(f"{directory}: not a model folder (missing {', '.join(missing)})")
+    charset = Charset.load(directory / CHARSET_FILE)
+    config = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+    network = OnnxNetwork(onnx_file_for(directory), threads)
+    if network.num_classes != charset.num_classes:
+        raise ModelError(f"{network.path}: {network.num_classes} outputs but the charset of "
+                         f"{directory} needs {charset.num_classes}")
+    return network, charset, config

@@ -1,0 +1,148 @@
+"""The shipped network in other runtimes (htr/runtimes.py): exported to ONNX and TFLite, read back
+with ONNX Runtime and LiteRT (``ai_edge_litert``) on the shipped-model fixture lines and words,
+and decoded by our own decoders into the text the Keras model reads.
+
+Each file is exported once for the module (about 1.5 s each).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from htr.metrics import cer
+from htr.readers.folder import read_folder
+from htr.recognizer import DEFAULT_MODEL
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "shipped"
+# int8 (dynamic-range: int8 weights, float activations) moves the scores a little. Measured
+# 2026-12-05 against the Keras model's greedy text: on these 15 fixtures ONNX 1.8%, TFLite 1.5%;
+# on 200 IAM and Hooker validation lines (bench/bench_runtimes.py) see the README. The bound
+# leaves room for numerical noise, not for a broken export (which reads ~100% wrong).
+INT8_CER_BOUND = 0.05
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (DEFAULT_MODEL / "model.keras").is_file(),
+                                 reason="no shipped model in models/default")]
+
+
+@pytest.fixture(scope="module")
+def keras_reading():
+    """The fixtures preprocessed, and what the Keras model reads in them (greedy)."""
+    from htr.image import preprocess
+    from htr.recognizer import Recognizer
+
+    recognizer = Recognizer.load(decoder="greedy", backend="tensorflow")
+    samples = read_folder(FIXTURES)
+    inputs = [preprocess(s.image(), recognizer.height) for s in samples]
+    texts = [recognizer.decode(p).text for p in recognizer.probabilities(inputs)]
+    return recognizer, samples, inputs, texts
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The shipped network exported: ONNX through the command line, the TFLite files through
+    the library (the same function)."""
+    from htr.cli import main
+    from htr.runtimes import export_network
+
+    folder = tmp_path_factory.mktemp("exported")
+    files = {"onnx": folder / "htr.onnx"}
+    assert main(["export", "--format", "onnx", "--output", str(files["onnx"])]) == 0
+    files["tflite"] = export_network("tflite", folder / "htr.tflite")
+    for quantize in ("float16", "int8"):
+        files[f"tflite-{quantize}"] = export_network("tflite", folder / f"htr-{quantize}.tflite",
+                                                     quantize=quantize)
+    return files
+
+
+def read_with(path: Path, keras_reading) -> list[str]:
+    from htr.runtimes import load_network
+
+    recognizer, _, inputs, _ = keras_reading
+    network = load_network(path, threads=2)
+    return [recognizer.decode(p).text for p in network.probabilities(inputs)]
+
+
+@pytest.mark.parametrize("name", ["onnx", "tflite", "tflite-float16"])
+def test_exported_network_reads_the_same_text_as_keras(name, exported, keras_reading):
+    texts = keras_reading[3]
+    assert read_with(exported[name], keras_reading) == texts
+    assert cer([s.text for s in keras_reading[1]], texts) < 0.5  # and Keras reads them at all
+
+
+def test_int8_tflite_reads_within_its_bound(exported, keras_reading):
+    texts = read_with(exported["tflite-int8"], keras_reading)
+    assert cer(keras_reading[3], texts) <= INT8_CER_BOUND
+
+
+def test_quantised_files_are_smaller(exported):
+    size = {name: path.stat().st_size for name, path in exported.items()}
+    assert size["tflite-float16"] < 0.55 * size["tflite"]
+    assert size["tflite-int8"] < 0.3 * size["tflite"]
+
+
+def test_tflite_file_uses_builtin_operators_only(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    ops = {op["op_name"] for op in Interpreter(model_path=str(exported["tflite"]))._get_ops_details()}
+    assert "WHILE" in ops and "FULLY_CONNECTED" in ops  # the LSTMs, lowered to built-in ops
+    assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), ops
+
+
+@pytest.mark.parametrize("name", ["onnx", "tflite-int8"])
+def test_model_card_says_how_to_feed_and_decode(name, exported, keras_reading):
+    recognizer = keras_reading[0]
+    card = json.loads(exported[name].with_name(exported[name].name + ".card.json").read_text())
+    assert card["charset"]["chars"] == "".join(recognizer.charset.chars)
+    assert card["charset"]["blank"] == card["output"]["blank_index"] == 0
+    assert card["input"]["height"] == recognizer.height == 40
+    assert card["input"]["batch"] == ("any" if name == "onnx" else 1)
+    assert card["output"]["shape"][-1] == recognizer.charset.num_classes
+    assert card["quantization"] == ("none (float32)" if name == "onnx" else "int8")
+    assert "softmax" in card["output"]["values"]
+    assert exported[name].with_name(exported[name].name + ".card.md").read_text().startswith("# ")
+
+
+def test_shipped_onnx_file_is_the_shipped_weights_and_reads_their_text(keras_reading):
+    """models/default/model.onnx (made by ``python -m htr export --format onnx --output
+    models/default/model.onnx``) is what the onnx backend reads: its card names the shipped
+    weights, and it reads what they read with the default decoder."""
+    from htr.decode import model_fingerprint
+    from htr.recognizer import Recognizer
+    from htr.runtimes import ONNX_FILE, onnx_file_for, read_card
+
+    shipped = DEFAULT_MODEL / ONNX_FILE
+    assert read_card(shipped)["source"]["weights_sha256_16"] == model_fingerprint(DEFAULT_MODEL / "model.keras")
+    assert onnx_file_for(DEFAULT_MODEL) == shipped
+    keras = keras_reading[0].with_decoder()  # the default decoder, on the loaded Keras model
+    onnx = Recognizer.load(backend="onnx")
+    assert onnx.backend == "onnx" and onnx.model.path == shipped
+    images = [s.image() for s in keras_reading[1]]
+    assert [r.text for r in onnx.read(images)] == [r.text for r in keras.read(images)]
+
+
+def test_onnx_backend_exports_a_folder_without_its_file_into_the_cache(tiny_model_dir, tmp_path,
+                                                                       monkeypatch):
+    from conftest import draw_text
+    from htr.image import preprocess
+    from htr.recognizer import Recognizer
+    from htr.runtimes import cache_dir
+
+    monkeypatch.setenv("HTR_CACHE", str(tmp_path))
+    monkeypatch.setenv("HTR_BACKEND", "onnx")  # what the app's HTR_BACKEND setting sets
+    onnx = Recognizer.load(tiny_model_dir, decoder="greedy")
+    assert onnx.backend == "onnx" and onnx.model.path.parent == cache_dir()
+    assert onnx.model.path.with_name(onnx.model.path.name + ".card.json").is_file()
+    keras = Recognizer.load(tiny_model_dir, decoder="greedy", backend="tensorflow")
+    inputs = [preprocess(draw_text(text), keras.height) for text in ("hello", "a longer line of words")]
+    for a, b in zip(onnx.probabilities(inputs), keras.probabilities(inputs)):
+        assert a.shape == b.shape and abs(a - b).max() < 1e-4
+
+
+def test_unknown_backend_is_refused(tiny_model_dir):
+    from htr.recognizer import Recognizer
+
+    with pytest.raises(ValueError, match="unknown backend 'torch'"):
+        Recognizer.load(tiny_model_dir, backend="torch")
