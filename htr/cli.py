@@ -16,6 +16,7 @@ from pathlib import Path
 from .decode import DECODERS, DEFAULT_DECODER
 from .errors import HTRError, ImageError
 from .export import FORMATS
+from .insights import LANGUAGES as INSIGHT_LANGUAGES
 from .lexicon import LANGUAGE_CHOICES
 from .page import LEVELS, RECOGNISE
 from .runtimes import BACKENDS, QUANTIZATIONS
@@ -57,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--language", choices=LANGUAGE_CHOICES,
                    help=f"the lexicon decoders' language: {', '.join(LANGUAGE_CHOICES[1:])}, or auto (the "
                         f"default: each page, line or word picks the lexicon its reading fits best)")
+    i = sub.add_parser("insights", help="key phrases, dates, amounts of money, phone numbers, "
+                                        "e-mail addresses and URLs of texts (text files, or "
+                                        "images and documents read first)")
+    i.add_argument("files", nargs="+", metavar="FILE")
+    i.add_argument("--language", choices=INSIGHT_LANGUAGES,
+                   help="the texts' language (default: an image's is the one it was read in, a "
+                        "text file's is en)")
+    i.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default: one entity a line) or json (a list, one object a file)")
+    i.add_argument("--model", type=Path, help="model folder, for images (default: the shipped model)")
     e = sub.add_parser("evaluate", help="score a model on a labelled data set")
     e.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
     e.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
@@ -125,6 +136,8 @@ def shift(text: str) -> float | str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "insights":  # TensorFlow only if an image is to be read
+        return _insights(args)
     _import_tensorflow_quietly()
     from .recognizer import Recognizer
 
@@ -227,6 +240,7 @@ def _read(recognizer, args: argparse.Namespace) -> int:
 
     from .documents import DocumentError, Limits, open_document, sniff
     from .export import SourcePage, export
+    from .insights import page_insights
     from .image import load_image
     from .readers.pagexml import read_layout
 
@@ -270,7 +284,7 @@ def _read(recognizer, args: argparse.Namespace) -> int:
         if document is None:
             try:
                 page = recognizer.read_page(load_image(name), args.level, layout)
-                entries.append({"file": name, **page.to_dict()})
+                entries.append({"file": name, **page.to_dict(), "insights": page_insights(page)})
                 sources.append(SourcePage(page, name, Path(name)))
             except ImageError as exc:
                 print(f"error: {exc}", file=sys.stderr)
@@ -292,7 +306,7 @@ def _read(recognizer, args: argparse.Namespace) -> int:
                 pages.append({"page": number, "error": error.to_dict()})
                 failed += 1
             else:
-                pages.append({"page": number, **page.to_dict()})
+                pages.append({"page": number, **page.to_dict(), "insights": page_insights(page)})
                 shown = name if args.format == "text" else f"{stem}-p{number:03d}.png"
                 sources.append(SourcePage(page, f"{shown} page {number}"
                                           if args.format == "text" else shown, grey))
@@ -314,6 +328,89 @@ def _read(recognizer, args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     return 1 if failed else 0
+
+
+def _insights(args: argparse.Namespace) -> int:
+    """Each file's insights: a text file's text, or the text read from an image or document."""
+    import json
+
+    from .documents import sniff
+    from .insights import understand
+
+    out, failed, recognizer = [], 0, None
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            print(f"error: {name}: {exc.strerror}", file=sys.stderr)
+            failed += 1
+            continue
+        if sniff(data[:1024]) is None:
+            try:
+                texts = [(name, data.decode("utf-8"), None)]
+            except UnicodeDecodeError:
+                print(f"error: {name}: neither an image, a document nor UTF-8 text",
+                      file=sys.stderr)
+                failed += 1
+                continue
+        else:
+            if recognizer is None:
+                _import_tensorflow_quietly()
+                from .recognizer import Recognizer
+
+                recognizer = Recognizer.load(args.model, language=args.language or "auto")
+            texts, errors = _read_texts(recognizer, name)
+            failed += errors
+        for shown, text, language in texts:
+            found = understand(text, args.language or language)
+            out.append({"file": shown, **found.to_dict()})
+    if args.format == "json":
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        for entry in out:
+            print(f"{entry['file']} ({entry['language']})")
+            print("  key phrases: " + "; ".join(" ".join(k["text"].split())
+                                                for k in entry["key_phrases"]))
+            for e in entry["entities"]:
+                value = e["value"]
+                if isinstance(value, dict):
+                    value = f"{value['amount']} {value['currency']}"
+                print(f"  {e['kind']:6} {' '.join(e['text'].split())!r} -> {value}  "
+                      f"[{e['start']}:{e['end']}]")
+    return 1 if failed else 0
+
+
+def _read_texts(recognizer, name: str) -> tuple[list[tuple[str, str, str | None]], int]:
+    """An image's or document's pages read: ``(name, text, language)`` each, and how many
+    pages could not be read (said on stderr)."""
+    from .documents import DocumentError, open_document
+    from .image import load_image
+
+    try:
+        path = Path(name)
+        document = open_document([(name, path.read_bytes())])
+    except DocumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return [], 1
+    if len(document.pages) == 1 and document.kind not in _DOCUMENT_KINDS:
+        try:
+            page = recognizer.read_page(load_image(name))
+        except ImageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return [], 1
+        return [(name, page.text, page.language)], 0
+    texts, failed = [], 0
+    for number, grey, error in document:
+        if error is None:
+            try:
+                page = recognizer.read_page(grey)
+                texts.append((f"{name} page {number}", page.text, page.language))
+                continue
+            except ImageError as exc:
+                error = exc
+        print(f"error: {error}", file=sys.stderr)
+        failed += 1
+    return texts, failed
 
 
 def _evaluate(recognizers, args: argparse.Namespace) -> int:

@@ -345,13 +345,16 @@ def mark_confidence(page: dict, threshold: float) -> dict:
 def page_result(page: Page, *, file: str, kind: str, decoder: str, model: str,
                 low_confidence: float, timings: dict, warnings: Sequence[str] = (),
                 number: int | None = None) -> dict:
-    """A read page as the API gives it (``/api/v1/read`` and each page of a job's document)."""
+    """A read page as the API gives it (``/api/v1/read`` and each page of a job's document),
+    with its key phrases and entities (:mod:`htr.insights`)."""
+    from .insights import page_insights
+
     result = mark_confidence(page.to_dict(), low_confidence)
     if number is not None:
         result["page"] = number
     result.update(file=file, format=kind, text=page.text, decoder=decoder, model=model,
                   warnings=list(warnings), low_confidence_threshold=low_confidence,
-                  timings=timings)
+                  timings=timings, insights=page_insights(page))
     return result
 
 

@@ -137,9 +137,12 @@ def to_text(pages: Sequence[SourcePage]) -> str:
 
 
 def to_json(pages: Sequence[SourcePage]) -> str:
-    """A list of the pages' :meth:`~htr.results.Page.to_dict`, each with its ``file`` name."""
-    return json.dumps([{"file": p.name, **p.page.to_dict()} for p in pages], ensure_ascii=False,
-                      indent=2) + "\n"
+    """A list of the pages' :meth:`~htr.results.Page.to_dict`, each with its ``file`` name and
+    its ``insights`` (:func:`htr.insights.page_insights`)."""
+    from .insights import page_insights
+
+    return json.dumps([{"file": p.name, **p.page.to_dict(), "insights": page_insights(p.page)}
+                       for p in pages], ensure_ascii=False, indent=2) + "\n"
 
 
 # --- geometry made to fit ---------------------------------------------------------------------

@@ -89,12 +89,13 @@ MONEY = re.compile(
     rf"|(?<![\d.,])(?:{_AMOUNT})\s?(?:{_SIGN}|{_CODE}|{_NAME})",  # 12,50 €, 12.50 EUR, 3 francs
     re.IGNORECASE)
 #: Pre-decimal British money: pounds, shillings and pence (£2.10s, £2 10s 6d, £2.10s.6d, 5s. 6d.,
-#: and with three numbers, which decimal money never has: £2/10/6, £12.10.6, £1/5/-).
+#: and with three numbers, which decimal money never has: £2/10/6, £12.10.6, £1/5/-). A full
+#: stop after the last ``s`` or ``d`` is left to the sentence.
 OLD_MONEY = re.compile(
     r"£\s?(?P<l>\d+)"
-    r"(?:[.\s/-]\s?(?P<s>\d{1,2})s\b\.?(?:\s?(?P<d>\d{1,2}[½¼¾]?)d\b\.?)?"
+    r"(?:[.\s/-]\s?(?P<s>\d{1,2})s\b(?:\.?\s?(?P<d>\d{1,2}[½¼¾]?)d\b)?"
     r"|[./-](?P<s2>\d{1,2})[./-](?P<d2>\d{1,2}[½¼¾]?(?![\d.,]?\d)|-))"
-    r"|(?<![\w£.])(?P<s3>\d{1,2})s\.?\s?(?P<d3>\d{1,2}[½¼¾]?)d\b\.?")
+    r"|(?<![\w£.])(?P<s3>\d{1,2})s\.?\s?(?P<d3>\d{1,2}[½¼¾]?)d\b")
 
 
 class InsightsError(HTRError):
@@ -154,8 +155,11 @@ def understand(text: str, language: str | None = "en", max_phrases: int = MAX_PH
     """The key phrases and entities of ``text``, written in ``language`` (``en``, ``fr``; None:
     English, as for a page read without a lexicon)."""
     language = _language(language)
-    return Insights(language, tuple(key_phrases(text, language, max_phrases)),
-                    tuple(entities(text, language)))
+    found = entities(text, language)
+    # A phrase that is (part of) an entity is shown as the entity: "March", "write on Thursday".
+    phrases = [k for k in key_phrases(text, language, max_phrases * 2)
+               if all(k.end <= e.start or k.start >= e.end for e in found)]
+    return Insights(language, tuple(phrases[:max_phrases]), tuple(found))
 
 
 def page_insights(page) -> dict:
@@ -184,23 +188,26 @@ def _yake(language: str, top: int):
 
 def key_phrases(text: str, language: str | None = "en", top: int = MAX_PHRASES) -> list[KeyPhrase]:
     """At most ``top`` key phrases of ``text``, the most relevant first; each occurs in the
-    text (as a whole-word match, the case and the line breaks as written there). Phrases inside
-    a better one, and phrases with no word of three letters or more (the ``tbe`` and ``Mr`` of a
-    misread line), are left out."""
+    text (as a whole-word match, the case and the line breaks as written there). Phrases that
+    share a word with a better one (its first or last word, or one of four letters or more: not
+    a stop word), and phrases with no word of three letters or more (the ``Mr`` or ``1887`` of
+    a line), are left out."""
     language = _language(language)
     if not text.strip() or top <= 0:
         return []
-    with _YAKE_LOCK:  # a YAKE extractor keeps state while it works
+    with _YAKE_LOCK:  # one text at a time per extractor: YAKE does not say it is thread-safe
         found = _yake(language, top).extract_keywords(text)
     out: list[KeyPhrase] = []
     for phrase, score in found:
-        words = phrase.split()
+        words = phrase.strip(_PUNCTUATION).split()  # YAKE may keep a sentence's full stop
+        if not words:
+            continue
         if not any(len(w) >= 3 and w.isalpha() for w in words):
             continue
-        lower = phrase.lower()
-        if any(_contains_words(k.text.lower(), lower) or _contains_words(lower, k.text.lower())
-               for k in out):
-            continue
+        # Its words that matter: YAKE's phrases neither start nor end with a stop word.
+        content = {w.lower() for w in (words[0], words[-1], *(w for w in words if len(w) >= 4))}
+        if any(content & {w.lower() for w in k.text.split()} for k in out):
+            continue  # says again part of a better phrase ("garden at Calcutta", "Calcutta")
         match = re.search(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)",
                           text, re.IGNORECASE)
         if match is None:  # YAKE changed the phrase beyond recognition: not worth showing
@@ -212,10 +219,7 @@ def key_phrases(text: str, language: str | None = "en", top: int = MAX_PHRASES) 
 
 
 _YAKE_LOCK = threading.Lock()
-
-
-def _contains_words(outer: str, inner: str) -> bool:
-    return f" {inner} " in f" {' '.join(outer.split())} "
+_PUNCTUATION = ".,;:!?\"'()[]{}«»“”‘’-–—"
 
 
 # --- entities ---------------------------------------------------------------------------------
