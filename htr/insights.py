@@ -6,12 +6,14 @@ Everything runs offline, with a library made for each job:
 
 * key phrases: YAKE (``yake``), with the stop words of the text's language; at most a few, each
   given as it is written in the text, where it first occurs;
-* dates and times: ``dateparser`` finds candidates (``search_dates``) and reads each one in the
-  text's language, day before month (:data:`DATE_ORDER`: British and French letters write
-  3/4/21 for the 3rd of April). dateparser is eager (it reads "may", "now", "second", "We" or a
-  bare "1887" as dates), so a candidate is kept only when it holds a digit and a month's name,
-  a numeric date (3/4/21, 1887-03-03) or a clock time (10:30, 14h30, 3 pm); relative words
-  ("tomorrow") are left out, as a letter's "tomorrow" has no date we can know;
+* dates and times: ``dateparser`` reads them in the text's language, day before month
+  (:data:`DATE_ORDER`: British and French letters write 3/4/21 for the 3rd of April). Its search
+  (``search_dates``) gives the candidates, with every month's name, numeric date and clock time
+  in the text (its search drops a whole sentence for one misread word). dateparser is eager (it
+  reads "may", "now", "second", "We" or a bare "1887" as dates), so a candidate is kept only when
+  it holds a digit and a month's name (capitalised in English: "may" is a verb), a numeric date
+  (3/4/21, 1887-03-03) or a clock time (10:30, 14h30, 3 pm); relative words ("tomorrow") are
+  left out, as a letter's "tomorrow" has no date we can know;
 * amounts of money: candidates around currency signs, codes and names, normalised by
   ``price-parser``; pre-decimal British money (£2.10s, 5s. 6d.) is counted in pounds:
   20 shillings to the pound, 12 pence to the shilling, so £2.10s is 2.50 GBP;
@@ -47,6 +49,8 @@ REGIONS: dict[str, str] = {"en": "GB", "fr": "FR"}
 #: Day before month in numeric dates (3/4/21 is the 3rd of April): the order of British and
 #: French writing, the languages (and the letters) the model reads.
 DATE_ORDER = "DMY"
+#: Languages that write the months' names with a capital letter (only those count as months).
+CAPITALISED_MONTHS = frozenset({"en"})
 #: Entity kinds, most specific first: an entity overlapping one found earlier in this order is
 #: dropped.
 PRIORITY: tuple[str, ...] = ("email", "url", "phone", "money", "date", "time")
@@ -367,7 +371,11 @@ def _calendar_words(language: str) -> tuple[frozenset[str], frozenset[str]]:
 def find_dates(text: str, language: str | None = "en") -> list[Entity]:
     """Dates and times (see the module's docstring for what is kept). Values: ``1887-03-03``,
     ``1887-03`` (a month), ``2021-04-03T10:30`` (with its time), ``--03-03`` (no year written),
-    ``10:30`` (a time alone)."""
+    ``10:30`` (a time alone).
+
+    Candidates are what dateparser's search finds, and also every month's name, numeric date
+    and clock time in the text: its search gives up on a whole sentence for one misread word
+    ("the 3rd of May 188I"), where the date is still there to read."""
     from dateparser.search import search_dates
 
     language = _language(language)
@@ -375,20 +383,26 @@ def find_dates(text: str, language: str | None = "en") -> list[Entity]:
         return []  # every date kept has a digit: spare dateparser the search
     with _DATE_LOCK:
         found = search_dates(text, languages=[language], settings=_DATE_SETTINGS) or []
-    out: list[Entity] = []
+    candidates: list[tuple[int, int]] = []
     cursor = 0
     for piece, _ in found:
         start = text.find(piece, cursor)
-        if start < 0:
-            continue
-        cursor = start + len(piece)
-        if out and start < out[-1].end:
-            continue  # already part of the date before it, widened
-        entity = _date_entity(text, start, start + len(piece), language)
-        if entity is not None:
+        if start >= 0:
+            candidates.append((start, start + len(piece)))
+            cursor = start + len(piece)
+    months, _ = _calendar_words(language)
+    candidates += [(m.start(), m.end()) for m in _TOKEN.finditer(text) if m.group().lower() in months]
+    candidates += [(m.start(), m.end()) for m in _NUMERIC_DATE.finditer(text)]
+    candidates += [(m.start(), m.end()) for m in _CLOCK.finditer(text)]
+    out: list[Entity] = []
+    for start, end in sorted(set(candidates), key=lambda c: (c[0], -c[1])):
+        if any(start < e.end and end > e.start for e in out):
+            continue  # part of a date already found
+        entity = _date_entity(text, start, end, language)
+        if entity is not None and not any(entity.start < e.end and entity.end > e.start
+                                          for e in out):
             out.append(entity)
-            cursor = max(cursor, entity.end)
-    return out
+    return sorted(out, key=lambda e: e.start)
 
 
 #: What dateparser's search leaves out around a month's name (it splits "le 1er mai 1887 à
@@ -415,8 +429,9 @@ def _date_entity(text: str, start: int, end: int, language: str) -> Entity | Non
     end = _trim_end(text, start, end, months, days)
     start, end = _widen(text, start, end, months, days)
     piece = text[start:end]
-    words = {t.lower() for t in _TOKEN.findall(piece)}
-    has_month = bool(words & months)
+    # English writes months with a capital: a lower-case "may" or "march" is a verb.
+    has_month = any(t.lower() in months and (language not in CAPITALISED_MONTHS or t[0].isupper())
+                    for t in _TOKEN.findall(piece))
     numeric = _NUMERIC_DATE.search(piece) is not None
     clock = _CLOCK.search(piece) is not None
     if not any(c.isdigit() for c in piece) or not (has_month or numeric or clock):
