@@ -36,8 +36,8 @@ def info(app: Flask) -> dict:
 
 
 def register(app: Flask) -> None:
-    from . import api, errors, jobs, pages
+    from . import api, errors, jobs, pages, workspace
 
-    for module in (errors, api, jobs, pages):
+    for module in (errors, api, jobs, pages, workspace):
         module.register(app)
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES

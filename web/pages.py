@@ -163,4 +163,5 @@ def _result_view(name: str, result: dict, image: str, source: SourcePage,
         "json_url": _data_url(json.dumps(result, indent=2, ensure_ascii=False),
                               "application/json"),
         "exports": {fmt: _exported([source], fmt, stem) for fmt in EXPORTS},
+        "source": source,  # the page image, for saving corrections (web.workspace)
     }
