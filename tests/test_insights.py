@@ -155,3 +155,114 @@ def test_the_cli_prints_the_insights_of_a_text_file(tmp_path):
     run = subprocess.run([sys.executable, "-m", "htr", "insights", str(letter)],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "'£2.10s' -> 2.5 GBP" in run.stdout and re.search(r"date .*1887-03-03", run.stdout)
+
+
+# --- in a real read: the API's JSON, the results page, a browser -------------------------------
+
+def drawn_letter(path: Path) -> Path:
+    """A small page of three printed lines with a date in the middle one (printed, so that the
+    model reads it well enough to find the date: it reads 1887 as 188I, which still leaves
+    "3rd of May")."""
+    import cv2
+    import numpy as np
+
+    rows = [np.full((40, 760), 255, np.uint8)]
+    for text in ("Dear Sir, I came on", "the 3rd of May 1887", "to see the garden"):
+        line = np.full((64, 760), 255, np.uint8)
+        cv2.putText(line, text, (40, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 20, 2, cv2.LINE_AA)
+        rows += [line, np.full((30, 760), 255, np.uint8)]
+    cv2.imwrite(str(path), np.vstack(rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def app():
+    from app import create_app
+
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def read_letter(app, tmp_path_factory):
+    """The API's answer for the drawn letter, read in English."""
+    image = drawn_letter(tmp_path_factory.mktemp("letter") / "letter.png")
+    r = app.test_client().post("/api/v1/read", data={
+        "file": (image.open("rb"), "letter.png"), "language": "en"})
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    return image, r.get_json()
+
+
+@pytest.mark.slow
+def test_the_json_of_a_read_holds_its_insights_and_fits_the_openapi_schema(app, read_letter,
+                                                                          openapi):
+    import jsonschema
+
+    _, body = read_letter
+    schema = {"$ref": "#/components/schemas/Page", "components": openapi["components"]}
+    jsonschema.Draft202012Validator(schema).validate(body)
+    insights = body["insights"]
+    assert insights["language"] == "en"
+    dates = [e for e in insights["entities"] if e["kind"] == "date"]
+    assert dates and dates[0]["value"] in ("1887-05-03", "--05-03")  # its year may be misread
+    for item in insights["entities"] + insights["key_phrases"]:
+        assert body["text"][item["start"]:item["end"]] == item["text"]
+    assert insights["key_phrases"]  # "garden", "Dear Sir"...
+    # The real handwriting of a fixture line too, read while the request waits.
+    r = app.test_client().post("/api/v1/read", data={
+        "file": ((FIXTURES / "line-iam-ondb-a01-020w-02.png").open("rb"), "line.png")})
+    line = r.get_json()
+    jsonschema.Draft202012Validator(schema).validate(line)
+    assert all(line["text"][k["start"]:k["end"]] == k["text"]
+               for k in line["insights"]["key_phrases"])
+
+
+@pytest.mark.slow
+def test_the_results_page_shows_the_panel_and_the_browser_marks_the_date(app, read_letter,
+                                                                          tmp_path):
+    import shutil
+    import threading
+
+    from werkzeug.serving import make_server
+
+    image, body = read_letter
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("chromium is missing: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{httpd.server_port}/")
+            page.get_by_label("Images to read").set_input_files(str(image))
+            page.get_by_label("Language").select_option("en")
+            page.get_by_role("button", name="Read", exact=True).click()
+            page.wait_for_selector(".result", timeout=120_000)
+            panel = page.locator(".insights")
+            expect(panel.get_by_role("heading", name="Understanding")).to_be_visible()
+            expect(panel.locator(".key-phrases li").first).to_be_visible()
+            entry = panel.locator(".entities li[data-kind=date]").first
+            expect(entry.locator(".kind")).to_have_text("Date")
+            # The date is marked in the text itself, saying what it is in words, not colour alone.
+            mark = page.locator(".lines li[data-line='1'] mark.entity[data-kind=date]").first
+            expect(mark).to_be_visible()
+            expect(mark).to_have_attribute("title", re.compile(r"^date: (1887-05-03|--05-03)$"))
+            expect(mark.locator(".sr-only")).to_have_text(re.compile(r"\(date: .*05-03\)"))
+            expect(mark.locator(".entity-label")).to_have_text("date")
+            # One mark for the whole date, whose words are its text.
+            date = next(e for e in body["insights"]["entities"] if e["kind"] == "date")
+            shown = mark.evaluate("m => Array.from(m.querySelectorAll('.w'))"
+                                  ".map(w => w.textContent).join(' ')")
+            assert shown == date["text"]
+            entry.locator("a").click()  # the list's link takes the focus to the mark
+            expect(mark).to_be_focused()
+            page.screenshot(path=str(tmp_path / "insights.png"), full_page=True)
+            assert not errors, errors
+            browser.close()
+    finally:
+        httpd.shutdown()
