@@ -241,7 +241,6 @@ def _read(recognizer, args: argparse.Namespace) -> int:
     from .documents import DocumentError, Limits, open_document, sniff
     from .export import SourcePage, export
     from .insights import page_insights
-    from .image import load_image
     from .readers.pagexml import read_layout
 
     if args.layout and len(args.images) != 1:
@@ -280,15 +279,19 @@ def _read(recognizer, args: argparse.Namespace) -> int:
     progress = tqdm(total=total, unit="page", file=sys.stderr, disable=not sys.stderr.isatty(),
                     leave=False)
     entries, sources = [], []  # JSON entries (one per input), pages for the other exports
+    # The plain images, read as one stream: their line and word crops share network calls.
+    plain = [name for name, document in inputs if document is None]
+    reads = (iter([_read_or_error(recognizer, plain[0], args.level, layout)]) if layout is not None
+             else recognizer.read_pages(plain, args.level))
     for name, document in inputs:
         if document is None:
-            try:
-                page = recognizer.read_page(load_image(name), args.level, layout)
+            page = next(reads)
+            if isinstance(page, ImageError):
+                print(f"error: {page}", file=sys.stderr)
+                failed += 1
+            else:
                 entries.append({"file": name, **page.to_dict(), "insights": page_insights(page)})
                 sources.append(SourcePage(page, name, Path(name)))
-            except ImageError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                failed += 1
             progress.update()
             continue
         pages = []
@@ -411,6 +414,14 @@ def _read_texts(recognizer, name: str) -> tuple[list[tuple[str, str, str | None]
         print(f"error: {error}", file=sys.stderr)
         failed += 1
     return texts, failed
+
+
+def _read_or_error(recognizer, name: str, level: str, layout):
+    """One image's page, or the :class:`ImageError` that stopped it."""
+    try:
+        return recognizer.read_page(name, level, layout)
+    except ImageError as exc:
+        return exc
 
 
 def _evaluate(recognizers, args: argparse.Namespace) -> int:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode
-from .errors import ModelError
+from .errors import ImageError, ModelError
 from .image import PREPROCESS_THREADS, ImageSource, load_image, preprocess
 from .lexicon import LANGUAGE_CHOICES, LANGUAGE_NAMES, best_language
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
@@ -230,6 +230,17 @@ class Recognizer:
 
             self._page_reader = PageReader(self)
         return self._page_reader.read(image, level, layout)
+
+    def read_pages(self, images: Iterable[ImageSource],
+                   level: str = "auto") -> Iterator[Page | ImageError]:
+        """:meth:`read_page` of many images, one result per image in order (a page, or the
+        :class:`~htr.errors.ImageError` of one that cannot be loaded); line and word images go
+        through the network together (:meth:`htr.page.PageReader.read_many`)."""
+        if self._page_reader is None:
+            from .page import PageReader
+
+            self._page_reader = PageReader(self)
+        return self._page_reader.read_many(images, level)
 
     def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
         """Per-frame class probabilities ``(frames, classes)`` of preprocessed images.

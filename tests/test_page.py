@@ -138,6 +138,27 @@ def test_the_level_can_be_forced(recognizer):
         recognizer.read_page(fixture("word-iam-ondb-d05-013-08-02.png"), level="paragraph")
 
 
+def test_many_images_are_read_together_in_order_each_as_what_it_shows(recognizer, tmp_path):
+    from htr.errors import ImageError
+
+    page, _ = compose_page(list(LINES)[:3])
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    images = [FIXTURES / "line-iam-ondb-l06-637z-04.png", broken, page,
+              FIXTURES / "word-iam-ondb-f03-188z-05-01.png"]
+    line, error, whole, word = recognizer.read_pages(images)
+    assert line.level == "line" and cer([LINES["line-iam-ondb-l06-637z-04.png"]],
+                                        [line.text]) <= PAGE_BOUND
+    assert isinstance(error, ImageError) and "broken.png" in str(error)
+    assert whole.level == "page" and len(whole.lines) == 3
+    assert word.level == "word" and word.text == "notice"
+    # As read one by one: the same levels, boxes and languages.
+    for image, together in ((images[0], line), (images[3], word)):
+        alone = recognizer.read_page(image)
+        assert (alone.level, alone.lines[0].box, alone.language) == \
+            (together.level, together.lines[0].box, together.language)
+
+
 @pytest.mark.slow
 def test_command_line_prints_the_page_as_json(tmp_path):
     image, _ = compose_page(list(LINES)[:2])
