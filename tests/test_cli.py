@@ -41,7 +41,7 @@ def test_read_reports_each_bad_file_and_still_reads_the_good_one(tiny_model_dir,
     assert run.returncode == 1
     results = json.loads(run.stdout)
     assert [r["file"] for r in results] == [str(good)]
-    assert set(results[0]) == {"file", "width", "height", "level", "lines", "language"}
+    assert set(results[0]) == {"file", "width", "height", "level", "lines", "language", "insights"}
     assert results[0]["language"] == "en"  # the one lexicon there is (the shipped English one)
     assert all(0 <= line["confidence"] <= 1 for line in results[0]["lines"])
     errors = run.stderr.strip().splitlines()

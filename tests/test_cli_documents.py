@@ -30,10 +30,11 @@ def test_read_every_page_of_pdfs_and_tiffs(tiny_model_dir, tmp_path):
     assert [e["file"] for e in entries] == [str(pdf), str(tif), str(png)]
     assert set(entries[0]) == {"file", "pages"}
     assert [p["page"] for p in entries[0]["pages"]] == [1, 2, 3]
-    assert all(set(p) == {"page", "width", "height", "level", "lines"} for p in entries[0]["pages"])
+    assert all(set(p) == {"page", "width", "height", "level", "lines", "insights"}
+               for p in entries[0]["pages"])
     assert [p.get("error", {}).get("error") for p in entries[1]["pages"]] == [
         None, "corrupt_page", None]
-    assert set(entries[2]) == {"file", "width", "height", "level", "lines"}  # an image, as before
+    assert set(entries[2]) == {"file", "width", "height", "level", "lines", "insights"}  # an image
     # (libtiff itself also writes a line about the broken page to stderr: not ours to word)
     errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
