@@ -51,6 +51,10 @@ class Engine:
         self.lock = threading.Lock()
         self.warmup = warmup
         self._load(default)  # raises: without its default decoder the app cannot work
+        if warmup:  # dateparser's and YAKE's data too: the first read then loads nothing
+            from htr.insights import warm_up as warm_up_insights
+
+            warm_up_insights()
         first = self.recognizers[default]
         self.height = first.height
         self.characters = len(first.charset)
