@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 
 import pytest
@@ -15,16 +16,20 @@ from PIL import Image
 from htr.readers.pagexml import read_pagexml
 from test_app import validate
 from test_workspace import drawn_page
+import document_files as files
 
 
 @pytest.fixture(scope="module")
 def app(tiny_model_dir, tmp_path_factory):
     from app import create_app
 
-    return create_app({
+    application = create_app({
         "TESTING": True, "HTR_MODEL": str(tiny_model_dir), "HTR_DECODERS": ["greedy"],
         "HTR_TESSERACT": False, "HTR_WARMUP": False, "HTR_BACKGROUND_LOAD": False,
-        "HTR_JOBS": False, "HTR_WORKSPACE": str(tmp_path_factory.mktemp("workspace"))})
+        "HTR_DATA_DIR": str(tmp_path_factory.mktemp("data")), "HTR_JOB_WORKERS": 1,
+        "HTR_WORKSPACE": str(tmp_path_factory.mktemp("workspace"))})
+    yield application
+    application.extensions["htr_jobs"].close()
 
 
 def png(grey) -> bytes:
@@ -125,3 +130,35 @@ def test_bad_requests_get_clear_answers(client, openapi):
         body = r.get_json()
         validate(openapi, "WorkspaceError", body)
         assert len(body["message"]) > 10
+
+
+@pytest.mark.slow
+def test_a_page_of_a_document_is_stored_from_its_job(client, openapi):
+    r = client.post("/api/v1/jobs", data={"file": (io.BytesIO(files.pdf(2)), "letter.pdf"),
+                                          "decoder": "greedy", "level": "page"})
+    job = r.get_json()
+    deadline = time.monotonic() + 120
+    while (status := client.get(job["url"]).get_json())["state"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    read = json.loads(json.dumps(status["pages"][1]))
+    assert read["lines"], read
+    read["lines"][0]["text"] = "Dear Sir"                 # corrected before the first save
+    r = client.post("/api/v1/pages", data={"result": json.dumps(read), "job": job["id"],
+                                           "page": "2"})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    page = r.get_json()
+    validate(openapi, "WorkspacePageInfo", page)
+    assert page["name"] == "letter.pdf, page 2" and page["source"] == f"job:{job['id']}:2"
+    stored = client.get(page["url"]).get_json()["page"]
+    assert stored["lines"][0]["text"] == "Dear Sir"
+    assert stored["lines"][0]["original"] == status["pages"][1]["lines"][0]["text"]
+    # The document's page, shown again, knows it was saved: its corrections come back.
+    html = client.get(f"/jobs/{job['id']}?page=2").get_data(as_text=True)
+    assert page["view_url"] in html and '"Dear Sir"' in html
+    # A page of a job that does not exist, or was not read, is refused.
+    for fields, status_code in (({"job": "0" * 32, "page": "1"}, 404),
+                                ({"job": job["id"], "page": "9"}, 400)):
+        r = client.post("/api/v1/pages", data={"result": json.dumps(read), **fields})
+        assert r.status_code == status_code
+        validate(openapi, "WorkspaceError", r.get_json())

@@ -89,7 +89,8 @@ def _result_field():
 
 
 def _job_image(job_id: str, number_text: str):
-    """A page of a finished job's document: its image as read, its name and its source key."""
+    """A page of a finished job's document: its image as read, its name, its source key and
+    the page as the job read it."""
     from htr.jobs import FINAL
 
     from .jobs import backend, job_status
@@ -105,7 +106,7 @@ def _job_image(job_id: str, number_text: str):
         raise InvalidPage(f"Page {number} of job {job_id} was not read: there is no image of it "
                           "to store.")
     image = backend().document(job_id).render(number)
-    return image, f"{status['file']}, page {number}", f"job:{job_id}:{number}"
+    return image, f"{status['file']}, page {number}", f"job:{job_id}:{number}", entry
 
 
 def _export_response(page_id: str, fmt: str) -> Response:
@@ -166,7 +167,14 @@ def register(app: Flask) -> None:
     def api_pages_create():
         result = _result_field()
         if request.form.get("job"):
-            image, name, source = _job_image(request.form["job"], request.form.get("page", ""))
+            image, name, source, read = _job_image(request.form["job"],
+                                                   request.form.get("page", ""))
+            # What the job read is what the model read: the lines' originals, where not sent.
+            if isinstance(result, dict) and isinstance(result.get("lines"), list) and \
+                    len(result["lines"]) == len(read["lines"]):
+                for line, as_read in zip(result["lines"], read["lines"]):
+                    if isinstance(line, dict):
+                        line.setdefault("original", as_read["text"])
         else:
             upload = _uploads(1)[0]
             image, name, source = upload.data, upload.name, None
