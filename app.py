@@ -74,6 +74,13 @@ DEFAULTS: dict = {
     "HTR_JOB_MAX_ATTEMPTS": 3,               # a page whose reading stops its worker this often fails
     "HTR_BROKER_URL": os.environ.get("HTR_BROKER_URL") or None,  # redis://...: Celery instead
     "HTR_VISIBILITY_TIMEOUT": 600,           # Celery: a lost worker's page goes to another after
+    # Listen and translate (web.language_tools): espeak-ng and Apertium, and their limits.
+    "HTR_SPEECH": True,                      # False: no Listen buttons, /api/v1/speak says so
+    "HTR_ESPEAK_CMD": "espeak-ng",
+    "HTR_SPEECH_MAX_CHARS": 3000,            # characters spoken at once (about three minutes)
+    "HTR_TRANSLATION": True,                 # False: no Translate control, /api/v1/translate says so
+    "HTR_APERTIUM_CMD": "apertium",
+    "HTR_TRANSLATION_MAX_CHARS": 20000,      # characters translated at once
 }
 
 

@@ -32,6 +32,7 @@ def info(app: Flask) -> dict:
         "low_confidence_threshold": cfg["HTR_LOW_CONFIDENCE"],
         "limits": {"max_bytes": cfg["MAX_CONTENT_LENGTH"], "max_pixels": cfg["HTR_MAX_PIXELS"],
                    "max_files": cfg["HTR_MAX_FILES"], "max_pages": cfg["HTR_MAX_PAGES"]},
+        **app.extensions.get("htr_language_tools", {}),  # speech, translation (web.language_tools)
     }
 
 
@@ -40,4 +41,7 @@ def register(app: Flask) -> None:
 
     for module in (errors, api, jobs, pages, workspace):
         module.register(app)
+    from . import language_tools  # Listen and Translate
+
+    language_tools.register(app)
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES

@@ -50,5 +50,6 @@ def register(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault(
             "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
-            "style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'")
+            "style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+            "media-src 'self' blob:")  # blob: the speech the page fetched, played
         return response
