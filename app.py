@@ -69,6 +69,9 @@ DEFAULTS: dict = {
     "HTR_DPI": 200,                          # PDF pages are rendered at this resolution
     "HTR_DATA_DIR": None,                    # embedded backend's folder; None: ~/.local/share/htr
     "HTR_WORKSPACE": None,                   # corrected pages (web.workspace); None: DATA_DIR/workspace
+    "HTR_MODELS_DIR": None,                  # fine-tuned models (web.models); None: DATA_DIR/models
+    "HTR_FINETUNE_MINUTES": 5,               # "Learn my handwriting": its time budget
+    "HTR_FINETUNE_MAX_MINUTES": 15,          # the most a request may ask for
     "HTR_JOB_WORKERS": 1,                    # embedded worker processes (each loads the model)
     "HTR_JOB_KEEP_SECONDS": 24 * 3600,       # finished jobs' results are deleted after this
     "HTR_JOB_MAX_ATTEMPTS": 3,               # a page whose reading stops its worker this often fails

@@ -119,6 +119,18 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--write", type=shift, nargs="?", const="best", metavar="OFFSET",
                    help="shift the model folder's blank logit by the offset with the lowest mean "
                         "CER over the sets, or by OFFSET (--write=-1) when the sets disagree")
+    f = sub.add_parser("finetune", help="adapt a model to one person's hand from their "
+                                          "corrected lines (minutes on a CPU)")
+    f.add_argument("--model", type=Path, help="model folder to start from (default: the shipped model)")
+    f.add_argument("--data", action="append", required=True, metavar="KIND:PATH",
+                   help="corrected lines (repeatable), any set train.py takes, e.g. "
+                        "pagexml:WORKSPACE or folder:my-lines")
+    f.add_argument("--output", type=Path, required=True, help="model folder to write")
+    f.add_argument("--time-budget", type=float, default=5.0, metavar="MINUTES",
+                   help="stop training before this (default 5)")
+    f.add_argument("--freeze", choices=("cnn", "encoder", "none"), default="cnn",
+                   help="what stays as it was: cnn (default) the convolutions; encoder those, the "
+                        "projection and the first BiLSTM; none")
     return p
 
 
@@ -144,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "average":
             return _average(args)
+        if args.command == "finetune":
+            return _finetune(args)
         if args.command == "export":
             return _export(args)
         if args.command == "blank-offset":  # shifts the Keras model's weights: TensorFlow's
@@ -173,6 +187,27 @@ def _import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .finetune import FinetuneConfig, finetune
+    from .recognizer import DEFAULT_MODEL
+
+    with tqdm(total=100, unit="%", disable=not sys.stderr.isatty()) as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message)
+            bar.update(round(100 * fraction) - bar.n)
+
+        result = finetune(args.model or DEFAULT_MODEL, args.data, args.output,
+                          FinetuneConfig(time_budget_minutes=args.time_budget, freeze=args.freeze),
+                          progress=progress, log=tqdm.write)
+    scores = ("" if result.cer is None else f"; held-back pages CER {result.base_cer:.2%} (base) "
+              f"-> {result.cer:.2%}")
+    print(f"{args.output}: fine-tuned on {result.train_lines} lines of {result.train_pages} pages "
+          f"in {result.seconds:.0f} s{scores}")
+    return 0
 
 
 def _average(args: argparse.Namespace) -> int:

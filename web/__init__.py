@@ -41,6 +41,9 @@ def register(app: Flask) -> None:
 
     for module in (errors, api, jobs, pages, workspace):
         module.register(app)
+    from . import models  # the models list, model=, Learn my handwriting
+
+    models.register(app)
     from . import language_tools  # Listen and Translate
 
     language_tools.register(app)

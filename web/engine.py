@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,6 +48,12 @@ class Engine:
         self.default_decoder = default
         self.recognizers: dict = {}
         self.failed: dict[str, str] = {}
+        #: Other models than the default (``model=``), loaded when first named: the
+        #: least recently used is dropped beyond ``model_cache_size`` (web.models sets the store).
+        self.store = None
+        self.model_cache_size = 2
+        self._models: OrderedDict[str, dict] = OrderedDict()
+        self._models_lock = threading.Lock()
         self._ready = {name: threading.Event() for name in self.decoders}
         self.lock = threading.Lock()
         self.warmup = warmup
@@ -106,6 +113,46 @@ class Engine:
                               f"server: choose one of {', '.join(self.recognizers)}.")
         return self.recognizers[decoder]
 
+    def recognizer_for(self, decoder: str, model: str | None = None):
+        """The recognizer of a decoder for ``model`` (a name from the models list; None or the
+        default's name: the default model, loaded at start-up). Another model is loaded on first
+        use and kept among the ``model_cache_size`` most recently used; a model folder written
+        again under the same name is loaded afresh. Unknown names: :class:`UploadError`."""
+        if not model or model == self.model_dir.name or self.store is None:
+            if model and model != self.model_dir.name:
+                raise UploadError("invalid_option", f"There is no model {model!r}: this server "
+                                  f"offers {self.model_dir.name} only.")
+            return self.recognizer(decoder)
+        from htr.errors import ModelError
+        from htr.model import MODEL_FILE
+        from htr.recognizer import Recognizer
+
+        if decoder not in self.decoders:
+            raise UploadError("invalid_option", f"The {decoder} decoder is not available on this "
+                              f"server: choose one of {', '.join(self.recognizers)}.")
+        try:
+            path = self.store.find(model)
+            stamp = (path / MODEL_FILE).stat().st_mtime_ns
+            with self._models_lock:
+                entry = self._models.get(model)
+                if entry is None or entry["stamp"] != stamp:
+                    first = Recognizer.load(path, decoder=self.default_decoder)
+                    entry = {"stamp": stamp, self.default_decoder: first}
+                    self._models[model] = entry
+                    while len(self._models) > self.model_cache_size:
+                        self._models.popitem(last=False)
+                    log.info("loaded model %s", model)
+                self._models.move_to_end(model)
+                if decoder not in entry:
+                    entry[decoder] = entry[self.default_decoder].with_decoder(decoder)
+                return entry[decoder]
+        except ModelError as exc:
+            raise UploadError("invalid_option", str(exc)) from None
+
+    def models_loaded(self) -> list[str]:
+        """The names of the models in memory, the default first."""
+        return [self.model_dir.name, *self._models]
+
     def _tesseract_version(self, cmd: str | None) -> str | None:
         """Tesseract's version, or None when it cannot be run. pytesseract hands the image to
         the binary through a temporary file: those go to a private directory of this process
@@ -122,11 +169,12 @@ class Engine:
         self.tmpdir = _private_tesseract_dir()
         return version
 
-    def read(self, grey, level: str, decoder: str, layout=None, language: str | None = None):
+    def read(self, grey, level: str, decoder: str, layout=None, language: str | None = None,
+             model: str | None = None):
         """Read one image with a decoder, in ``language`` (``en``, ``fr``; ``auto`` or None:
-        the one the page fits best)."""
+        the one the page fits best), with ``model`` (None: the default)."""
         try:
-            recognizer = self.recognizer(decoder).in_language(language)
+            recognizer = self.recognizer_for(decoder, model).in_language(language)
         except ValueError as exc:
             raise UploadError("invalid_option", f"{exc}.") from None
         with self.lock:
@@ -176,14 +224,24 @@ def _warm_up(recognizer) -> None:
     cv2.putText(image, "warm up", (10, 34), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.1, 20, 2)
     recognizer.read_page(image, level="line")
 
+def requested_model() -> str | None:
+    """The request's ``model=`` (form field or query), or None for the default model."""
+    from flask import request
+
+    return (request.values.get("model") or "").strip() or None
+
+
 def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
-                display: bool = False, layout=None, language: str | None = None) -> dict:
+                display: bool = False, layout=None, language: str | None = None,
+                model: str | None = None) -> dict:
     """Read one upload into the API's result (a dict), or raise :class:`UploadError`. The
     :class:`htr.results.Page` itself is kept under ``_page`` for the exports (not JSON).
-    ``layout``: the lines of a PAGE-XML or ALTO file to read along."""
+    ``layout``: the lines of a PAGE-XML or ALTO file to read along. ``model``: a model's name
+    (None: the request's ``model=``, else the default model)."""
     from flask import current_app
 
     cfg, engine = current_app.config, current_app.extensions["htr"]
+    model = model or requested_model() or engine.model_dir.name
     started = time.perf_counter()
     grey, kind, notes = decode_upload(upload.data, cfg["HTR_FORMATS"], cfg["HTR_MAX_PIXELS"])
     decoded = time.perf_counter()
@@ -192,7 +250,7 @@ def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
         tess = engine.pool.submit(engine.tesseract, grey, level, cfg["HTR_TESSERACT_LANG"],
                                   cfg["HTR_TESSERACT_TIMEOUT"])
     try:
-        page = engine.read(grey, level, decoder, layout, language)
+        page = engine.read(grey, level, decoder, layout, language, model)
     except ImageError as exc:
         raise _image_error(exc, cfg["HTR_MAX_PIXELS"]) from None
     read = time.perf_counter()
@@ -201,7 +259,7 @@ def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
                                   cfg["HTR_TESSERACT_TIMEOUT"])
     timings = {"decode_ms": _ms(decoded - started), "read_ms": _ms(read - decoded)}
     result = page_result(page, file=upload.name, kind=kind, decoder=decoder,
-                         model=engine.model_dir.name, low_confidence=cfg["HTR_LOW_CONFIDENCE"],
+                         model=model, low_confidence=cfg["HTR_LOW_CONFIDENCE"],
                          timings=timings, warnings=notes)
     result.setdefault("level", level)
     if tess is not None:

@@ -40,7 +40,29 @@ def start_job(files: list[Upload], level: str, decoder: str, language: str = "au
                                  current_app.config["HTR_DOCUMENT_FORMATS"])
     except DocumentError as exc:
         raise UploadError(exc.code, exc.message) from None
-    return jobs.submit(document, {"level": level, "decoder": decoder, "language": language})
+    options = {"level": level, "decoder": decoder, "language": language}
+    options.update(job_model())
+    return jobs.submit(document, options)
+
+
+def job_model() -> dict:
+    """The request's ``model=`` as a job's options: its name and folder (the workers load it),
+    or nothing for the default model; :class:`UploadError` for a model that is not offered."""
+    from htr.errors import ModelError
+
+    from .engine import requested_model
+
+    engine = current_app.extensions["htr"]
+    name = requested_model()
+    if not name or name == engine.model_dir.name:
+        return {}
+    try:
+        path = engine.store.find(name) if engine.store is not None else None
+    except ModelError as exc:
+        raise UploadError("invalid_option", str(exc)) from None
+    if path is None:
+        raise UploadError("invalid_option", f"There is no model {name!r} on this server.")
+    return {"model": name, "model_dir": str(path)}
 
 
 def job_status(job_id: str) -> dict:

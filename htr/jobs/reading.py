@@ -20,15 +20,26 @@ class PageWorker:
     def __init__(self, settings: JobSettings) -> None:
         self.settings = settings
         self._recognizers: dict = {}
+        self._other: dict = {}  # {"dir": folder, decoder: recognizer}: a job's other model
 
     def load(self) -> None:
         self.recognizer(self.settings.default_decoder)
 
-    def recognizer(self, decoder: str | None):
+    def recognizer(self, decoder: str | None, model_dir: str | None = None):
+        """The recognizer of ``decoder`` for the settings' model, or for ``model_dir`` (a job's
+        ``model=``: kept with the most recently used other model, one at a time)."""
         from ..decode import DEFAULT_DECODER
         from ..recognizer import Recognizer
 
         decoder = decoder or self.settings.default_decoder or DEFAULT_DECODER
+        if model_dir:
+            if self._other.get("dir") != model_dir:
+                self._other = {"dir": model_dir}
+            if decoder not in self._other:
+                base = next((r for k, r in self._other.items() if k != "dir"), None)
+                self._other[decoder] = (base.with_decoder(decoder) if base is not None else
+                                        Recognizer.load(model_dir, decoder))
+            return self._other[decoder]
         if decoder not in self._recognizers:
             base = next(iter(self._recognizers.values()), None)
             self._recognizers[decoder] = (base.with_decoder(decoder) if base is not None else
@@ -55,7 +66,8 @@ class PageWorker:
         decoder = options.get("decoder")
         level = options.get("level") or "auto"
         try:
-            recognizer = self.recognizer(decoder).in_language(options.get("language"))
+            recognizer = self.recognizer(decoder, options.get("model_dir")).in_language(
+                options.get("language"))
             page = recognizer.read_page(grey, level=level)
         except (HTRError, ValueError) as exc:  # ValueError: a language without its lexicon
             return page_error(number, source.name, DocumentError(
@@ -64,7 +76,8 @@ class PageWorker:
         ms = lambda s: round(s * 1000, 1)  # noqa: E731
         result = page_result(
             page, file=source.name, kind=source.kind, decoder=recognizer.decoder,
-            model=self.model_name, low_confidence=self.settings.low_confidence, number=number,
+            model=options.get("model") or self.model_name,
+            low_confidence=self.settings.low_confidence, number=number,
             timings={"decode_ms": ms(rendered - started), "read_ms": ms(read - rendered),
                      "total_ms": ms(read - started)})
         result.setdefault("level", level)

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""How much fine-tuning on a person's corrected lines helps (htr.finetune): per writer the shipped
+model never trained on, CER of the base and of the fine-tuned model on that writer's other lines,
+the time it took, and what the fine-tuned model forgets (its CER on other writers' lines).
+
+    nice -n 10 python bench/bench_finetune.py --out runs/bench-finetune.json [--writers 150 151]
+        [--lines 50] [--curve 10 25 50 100] [--budget 5]
+
+Writers: IAM writers of ``../shared/data/iam-forms`` (a set the shipped weights never trained on;
+writer 297, who also wrote training lines of ``iam-lines``, is left out), those with the most
+lines first. Each writer's forms are taken in a fixed order (a hash of the form's name): the first
+forms give the N "corrected" lines (the last form cut at N lines, its other lines unused), the
+remaining forms are read to score. The fine-tuning itself holds back about a fifth of the N lines,
+whole forms, to stop on. Forgetting: the held-out writers of ``iam-lines`` (a fixed sample).
+Results go to a JSON file, one record per run as it finishes, so a long run can be read midway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from htr.evaluate import evaluate  # noqa: E402
+from htr.finetune import FinetuneConfig, finetune, page_of  # noqa: E402
+from htr.readers import split_of  # noqa: E402
+from htr.readers.folder import read_folder  # noqa: E402
+from htr.recognizer import Recognizer  # noqa: E402
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+#: Writers of iam-forms who also wrote lines the shipped model trained on (iam-lines, train split).
+SEEN_WRITERS = {"297"}
+
+
+def writer_lines() -> dict[str, list]:
+    out: dict[str, list] = defaultdict(list)
+    for s in read_folder(DATA / "iam-forms"):
+        if s.group not in SEEN_WRITERS:
+            out[s.group].append(s)
+    return dict(out)
+
+
+def split_writer(samples: list, n: int, min_test: int) -> tuple[list, list]:
+    """(up to n lines to train on, the lines to read): forms in a fixed hash order, the last
+    forms kept to read (at least ``min_test`` lines), the first n lines of the others (in order
+    within a form) to train on; a form cut by n is read by neither. The curve's smaller sets are
+    the first lines of the same list, read against the same lines."""
+    forms: dict[str, list] = defaultdict(list)
+    for s in samples:
+        forms[page_of(s)].append(s)
+    order = sorted(forms, key=lambda f: hashlib.md5(f.encode()).hexdigest())
+    reserved: list = []
+    while order and len(reserved) < min_test:
+        reserved = forms[order.pop()] + reserved
+    train = [s for f in order for s in sorted(forms[f], key=lambda s: s.id)][:n]
+    used = {page_of(s) for s in train}
+    test = [s for f in order if f not in used for s in forms[f]] + reserved
+    return train, test
+
+
+def score(recognizers: dict, samples: list) -> dict:
+    return {name: evaluate(r, samples, progress=False).cer for name, r in recognizers.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=Path("models/default"))
+    p.add_argument("--writers", nargs="*", help="IAM writer ids (default: the --count with most lines)")
+    p.add_argument("--count", type=int, default=10, help="writers, those with most lines first")
+    p.add_argument("--lines", type=int, default=50,
+                   help="corrected lines per writer (a writer with fewer than this + --min-test "
+                        "lines: all but --min-test)")
+    p.add_argument("--curve", type=int, nargs="*", default=[],
+                   help="also fine-tune on these fewer lines (the same lines read)")
+    p.add_argument("--curve-writers", type=int, default=4, help="writers the curve is run on")
+    p.add_argument("--budget", type=float, default=5.0, help="fine-tuning time budget, minutes")
+    p.add_argument("--forget", type=int, default=120, help="other writers' lines for forgetting")
+    p.add_argument("--min-test", type=int, default=10, help="least lines left to score on")
+    p.add_argument("--out", type=Path, default=Path("runs/bench-finetune.json"))
+    args = p.parse_args(argv)
+
+    by_writer = writer_lines()
+    ranked = sorted(by_writer, key=lambda w: (-len(by_writer[w]), w))
+    writers = args.writers or ranked[:args.count]
+    others = [s for s in read_folder(DATA / "iam-lines") if split_of(s) == "val"]
+    others = list(np.random.default_rng(0).choice(np.array(others, dtype=object),
+                                                  min(args.forget, len(others)), replace=False))
+    base = Recognizer.load(args.model, decoder="greedy")
+    base_wb = base.with_decoder("wordbeam", language="en")
+    base_other = score({"greedy": base, "wordbeam": base_wb}, others)
+    print(f"base on {len(others)} lines of other writers: {base_other}", flush=True)
+    results = {"model": str(args.model), "budget_minutes": args.budget, "writers": writers,
+               "lines": {w: len(by_writer[w]) for w in writers}, "others": len(others),
+               "base_other": base_other, "load_start": os.getloadavg(), "runs": []}
+    curve_writers = writers[:args.curve_writers]  # those with the most lines
+    # Writers with too few lines for --lines besides --min-test train on all the others.
+    main_n = {w: len(split_writer(by_writer[w], args.lines, args.min_test)[0]) for w in writers}
+    plan = [(w, main_n[w], True) for w in writers]
+    plan += [(w, n, False) for n in args.curve for w in curve_writers if n < main_n[w]]
+    for writer, n, main_run in plan:
+        pool, test = split_writer(by_writer[writer], main_n[writer], args.min_test)
+        train = pool[:n]
+        if n > len(pool) or len(test) < args.min_test:
+            print(f"writer {writer}: {len(by_writer[writer])} lines, too few for {n}", flush=True)
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            load = os.getloadavg()
+            start = time.time()
+            result = finetune(args.model, train, Path(tmp) / f"w{writer}",
+                              FinetuneConfig(time_budget_minutes=args.budget),
+                              log=lambda line: print(f"  {writer}/{n}: {line}", flush=True))
+            seconds = time.time() - start
+            tuned = Recognizer.load(Path(tmp) / f"w{writer}", decoder="greedy")
+            tuned_wb = tuned.with_decoder("wordbeam", language="en")
+            own_base = score({"greedy": base, "wordbeam": base_wb}, test)
+            own = score({"greedy": tuned, "wordbeam": tuned_wb}, test)
+            other = score({"greedy": tuned, "wordbeam": tuned_wb}, others) if main_run else None
+        record = {"writer": writer, "lines": n, "main": main_run, "test_lines": len(test),
+                  "train_forms": len({page_of(s) for s in train}),
+                  "test_forms": len({page_of(s) for s in test}),
+                  "base": own_base, "tuned": own, "other": other, "seconds": seconds,
+                  "train_seconds": result.train_seconds, "epochs": result.epochs,
+                  "best_epoch": result.best_epoch, "stopped": result.stopped,
+                  "held_back": result.val_lines, "load_before": load, "load_after": os.getloadavg()}
+        results["runs"].append(record)
+        print(f"writer {writer}, {n} lines ({len(test)} to read): greedy {own_base['greedy']:.2%} -> "
+              f"{own['greedy']:.2%}, wordbeam {own_base['wordbeam']:.2%} -> {own['wordbeam']:.2%}; "
+              f"{seconds:.0f} s; other writers {other}; load {load[0]:.1f}", flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+    summarize(results)
+    return 0
+
+
+def summarize(results: dict) -> None:
+    main_runs = [r for r in results["runs"] if r["main"]]
+    if not main_runs:
+        return
+    for dec in ("greedy", "wordbeam"):
+        b = np.mean([r["base"][dec] for r in main_runs])
+        t = np.mean([r["tuned"][dec] for r in main_runs])
+        o = np.mean([r["other"][dec] for r in main_runs])
+        print(f"{dec}: own lines {b:.2%} -> {t:.2%} ({(t - b) / b:+.0%}); other writers "
+              f"{results['base_other'][dec]:.2%} -> {o:.2%}")
+    print(f"fine-tuning seconds: mean {np.mean([r['seconds'] for r in main_runs]):.0f}, "
+          f"max {max(r['seconds'] for r in main_runs):.0f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
