@@ -17,6 +17,8 @@ from .decode import DECODERS, DEFAULT_DECODER
 from .errors import HTRError, ImageError
 from .export import FORMATS
 from .insights import LANGUAGES as INSIGHT_LANGUAGES
+from .language_cli import add_parsers as add_language_parsers
+from .language_cli import run as run_language_command
 from .lexicon import LANGUAGE_CHOICES
 from .page import LEVELS, RECOGNISE
 from .runtimes import BACKENDS, QUANTIZATIONS
@@ -131,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--freeze", choices=("cnn", "encoder", "none"), default="cnn",
                    help="what stays as it was: cnn (default) the convolutions; encoder those, the "
                         "projection and the first BiLSTM; none")
+    add_language_parsers(sub)  # speak, translate
     return p
 
 
@@ -150,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "insights":  # TensorFlow only if an image is to be read
         return _insights(args)
+    if args.command in ("speak", "translate"):  # the same
+        return run_language_command(args)
     _import_tensorflow_quietly()
     from .recognizer import Recognizer
 

@@ -5,6 +5,7 @@ the text, in the text's language; real Apertium translates English and French li
 from __future__ import annotations
 
 import io
+import json
 import wave
 
 import pytest
@@ -119,3 +120,40 @@ def test_no_pair_too_long_and_no_apertium_get_clear_errors():
     with pytest.raises(translate.TranslationError) as err:
         translate.translate("Hello", "en", "es", command="no-such-apertium")
     assert err.value.code == "unavailable"
+
+
+# --- the command line -------------------------------------------------------------------------
+
+def test_cli_speaks_texts_and_files_into_one_wav(tmp_path, capsys):
+    from htr.cli import main
+
+    letter = tmp_path / "letter.txt"
+    letter.write_text(FRENCH + "\n", encoding="utf-8")
+    out = tmp_path / "out.wav"
+    assert main(["speak", "Dear John,", str(letter), "--language", "fr", "-o", str(out)]) == 0
+    seconds = speech.duration(out.read_bytes())
+    chars = len("Dear John,") + len(FRENCH)
+    assert 0.03 * chars <= seconds <= 0.3 * chars
+    assert f"{seconds:.1f} s of speech" in capsys.readouterr().err
+    assert main(["speak", "x" * 3001, "-o", str(out)]) == 2
+    assert "at most 3,000" in capsys.readouterr().err
+
+
+def test_cli_translates_line_by_line_and_says_it_is_machine_translation(tmp_path, capsys):
+    from htr.cli import main
+
+    assert main(["translate", "--to", "es", "The cat is on the table.\nMy brother is here."]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 2 and "gato" in lines[0] and "hermano" in lines[1]
+    assert "Machine translation (Apertium), English to Spanish" in captured.err
+    letter = tmp_path / "lettre.txt"
+    letter.write_text("Le chat est sur la table.", encoding="utf-8")
+    assert main(["translate", "--from", "fr", "--to", "es", "--format", "json", str(letter)]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry["file"] == str(letter) and entry["machine_translation"] is True
+    assert "gato" in entry["text"]
+    assert main(["translate", "--list"]) == 0
+    assert "en -> es  (English to Spanish, apertium eng-spa)" in capsys.readouterr().out
+    assert main(["translate", "--to", "de", "Hello"]) == 2
+    assert "Spanish (es)" in capsys.readouterr().err
