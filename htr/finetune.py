@@ -60,7 +60,7 @@ class FinetuneConfig:
     augment_strength: float = 0.4
     #: Held-back share of the pages (at least one page; none when there is only one page).
     val_fraction: float = 0.2
-    patience: int = 4
+    patience: int = 6
     freeze: str = "cnn"  # FROZEN: "cnn", "encoder" or "none"
     #: Unigram log-probability percentile of the base lexicon given to typed words it lacks.
     word_percentile: float = 90.0
@@ -283,14 +283,17 @@ def finetune(base: str | Path, data: Sequence[str] | Sequence[Sample], output: s
             say(f"epoch {epoch + 1}: loss {loss:.3f}"
                 + (f", held-back CER {score:.2%}" if score is not None else "")
                 + f" ({seconds:.0f} s)")
-            if score is None or score < best_cer:
+            # A tie takes the later weights (a few held-back lines score in coarse steps, and the
+            # later epoch fits the hand better) but does not count as progress.
+            if score is None or score <= best_cer:
+                stale = 0 if score is None or score < best_cer else stale + 1
                 best_cer = score if score is not None else best_cer
-                best_weights, best_epoch, stale = model.get_weights(), epoch + 1, 0
+                best_weights, best_epoch = model.get_weights(), epoch + 1
             else:
                 stale += 1
-                if stale >= cfg.patience:
-                    stopped = "early"
-                    break
+            if stale >= cfg.patience:
+                stopped = "early"
+                break
             if time.time() - train_start + seconds > budget:
                 stopped = "time budget"
                 break

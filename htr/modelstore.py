@@ -107,8 +107,9 @@ def describe(path: Path, default: bool = False) -> ModelInfo:
         base_cer, cer = card.get("base_cer"), card.get("cer")
         scores = (f"; held-back pages CER {base_cer:.1%} -> {cer:.1%}"
                   if base_cer is not None and cer is not None else "")
-        summary = (f"fine-tuned on {card.get('train_lines')} lines of {card.get('train_pages')} "
-                   f"pages in {card.get('seconds', 0):.0f} s{scores}")
+        pages = card.get("train_pages")
+        summary = (f"fine-tuned on {card.get('train_lines')} lines of {pages} "
+                   f"page{'' if pages == 1 else 's'} in {card.get('seconds', 0):.0f} s{scores}")
         short = {k: card.get(k) for k in ("data", "train_lines", "train_pages", "val_lines",
                                           "val_pages", "base_cer", "cer", "seconds", "words_added")}
         return ModelInfo(path.name, str(path), Path(card.get("base", "")).name or None,
@@ -118,7 +119,7 @@ def describe(path: Path, default: bool = False) -> ModelInfo:
     if readme.is_file():
         for line in readme.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip() and not line.startswith("#"):
-                summary = line.strip()
+                summary = re.split(r"(?<=[.:])\s", line.strip())[0].rstrip(":.")
                 break
     return ModelInfo(path.name, str(path), None, created, summary[:200], default, None)
 
