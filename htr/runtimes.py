@@ -259,6 +259,9 @@ class OnnxNetwork:
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3  # its warnings about unused initialisers are noise here
+        # Idle threads sleep instead of spinning: on a machine busy with other work, spinning
+        # threads took the cores from the ones working (measured: 22 against 35 lines/s).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.path), options,
                                                 providers=["CPUExecutionProvider"])
