@@ -114,13 +114,25 @@ def test_shipped_onnx_file_is_the_shipped_weights_and_reads_their_text(keras_rea
     from htr.runtimes import ONNX_FILE, onnx_file_for, read_card
 
     shipped = DEFAULT_MODEL / ONNX_FILE
-    assert read_card(shipped)["source"]["weights_sha256_16"] == model_fingerprint(DEFAULT_MODEL / "model.keras")
+    assert read_card(shipped)["source"]["weights_sha256_16"] == model_fingerprint(DEFAULT_MODEL / "model.keras"), \
+        "models/default/model.onnx is not of these weights: python -m htr export --format onnx --output models/default/model.onnx"
     assert onnx_file_for(DEFAULT_MODEL) == shipped
     keras = keras_reading[0].with_decoder()  # the default decoder, on the loaded Keras model
     onnx = Recognizer.load(backend="onnx")
     assert onnx.backend == "onnx" and onnx.model.path == shipped
     images = [s.image() for s in keras_reading[1]]
     assert [r.text for r in onnx.read(images)] == [r.text for r in keras.read(images)]
+
+
+def test_read_command_reads_the_same_text_with_either_backend(capsys):
+    from htr.cli import main
+
+    line = str(FIXTURES / "line-hooker-JDH_2_16_65_003_tr_3_tl_1.png")
+    texts = []
+    for backend in ("tensorflow", "onnx"):
+        assert main(["read", line, "--level", "line", "--backend", backend]) == 0
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1] and "than they can" in texts[0]
 
 
 def test_onnx_backend_exports_a_folder_without_its_file_into_the_cache(tiny_model_dir, tmp_path,
