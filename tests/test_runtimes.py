@@ -158,3 +158,14 @@ def test_unknown_backend_is_refused(tiny_model_dir):
 
     with pytest.raises(ValueError, match="unknown backend 'torch'"):
         Recognizer.load(tiny_model_dir, backend="torch")
+
+
+@pytest.mark.parametrize("name", ["htr.onnx", "htr.tflite", "htr.keras"])
+def test_a_file_that_is_not_an_exported_network_is_refused(name, tmp_path):
+    from htr.errors import ModelError
+    from htr.runtimes import load_network
+
+    path = tmp_path / name
+    path.write_bytes(b"not a network")
+    with pytest.raises(ModelError, match=name):
+        load_network(path)
