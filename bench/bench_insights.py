@@ -2,10 +2,12 @@
 """How long understanding a page of text takes (:mod:`htr.insights`): the first call in a
 process (loading dateparser's and YAKE's data), then each page after it, in English and French.
 
-    python bench/bench_insights.py [--repeat 20]
+    python bench/bench_insights.py [--repeat 20] [--pagexml ../shared/data/hooker --limit 150]
 
-The page is a letter of about 1,700 characters with every kind of entity in it, as a page read
-from a scan gives (lines joined by newlines), with a few recognition errors.
+The page is a letter of about 1,000 characters with every kind of entity in it, as a page read
+from a scan gives (lines joined by newlines), with a few recognition errors. ``--pagexml DIR``
+also understands the true text of the PAGE-XML pages in DIR (their lines joined by newlines):
+the time they take, and what was found in them, a few of each kind, to look over.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ J. Dupont
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--pagexml", type=Path, help="a folder of PAGE-XML pages (English)")
+    parser.add_argument("--limit", type=int, default=150, help="pages of --pagexml at most")
     args = parser.parse_args()
     started = time.perf_counter()
     from htr.insights import understand
@@ -77,6 +81,34 @@ def main() -> None:
         print(f"{language}: {len(page)} characters, {len(first.key_phrases)} key phrases, "
               f"{len(first.entities)} entities; first call {once:.2f} s, then median "
               f"{statistics.median(times) * 1000:.0f} ms (max {max(times) * 1000:.0f} ms) per page")
+    if args.pagexml:
+        pagexml(args.pagexml, args.limit)
+
+
+def pagexml(folder: Path, limit: int) -> None:
+    from collections import Counter, defaultdict
+
+    from lxml import etree
+
+    from htr.insights import understand
+
+    kinds, examples, chars, seconds = Counter(), defaultdict(list), 0, 0.0
+    files = sorted(folder.glob("*.xml"))[:limit]
+    for path in files:
+        tree = etree.parse(str(path))
+        text = "\n".join(u.text or "" for u in tree.xpath(
+            "//*[local-name()='TextLine']/*[local-name()='TextEquiv']/*[local-name()='Unicode']"))
+        chars += len(text)
+        started = time.perf_counter()
+        found = understand(text, "en")
+        seconds += time.perf_counter() - started
+        for e in found.entities:
+            kinds[e.kind] += 1
+            examples[e.kind].append(f"{' '.join(e.text.split())!r} -> {e.value}")
+    print(f"{folder}: {len(files)} pages, {chars:,} characters in {seconds:.1f} s "
+          f"({seconds / max(len(files), 1) * 1000:.0f} ms a page); found {dict(kinds)}")
+    for kind, shown in examples.items():
+        print(f"  {kind}: " + "; ".join(shown[:8]))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ Everything runs offline, with a library made for each job:
   reads "may", "now", "second", "We" or a bare "1887" as dates), so a candidate is kept only when
   it holds a digit and a month's name (capitalised in English: "may" is a verb), a numeric date
   (3/4/21, 1887-03-03) or a clock time (10:30, 14h30, 3 pm); relative words ("tomorrow") are
-  left out, as a letter's "tomorrow" has no date we can know;
+  left out, as a letter's "tomorrow" has no date we can know. Two-digit years are dateparser's
+  (Python's) reading, 69-99 in the 1900s and 00-68 in the 2000s: a letter's "Dec 21/95" comes
+  out as 1995-12-21 even when it was written in 1895;
 * amounts of money: candidates around currency signs, codes and names, normalised by
   ``price-parser``; pre-decimal British money (£2.10s, 5s. 6d.) is counted in pounds:
   20 shillings to the pound, 12 pence to the shilling, so £2.10s is 2.50 GBP;
@@ -412,6 +414,10 @@ _DAY_BEFORE = re.compile(r"(?:(?P<weekday>[^\W\d_]{3,})[,.]?\s+)?(?:the\s+)?"
                          r"(?P<day>\d{1,2}(?:st|nd|rd|th|er|re|e)?)\s+(?:(?:of|de|du)\s+)?$",
                          re.IGNORECASE)
 _YEAR_AFTER = re.compile(r",?\s+\d{4}(?!\w)")
+#: The day (and year) after a month's name, as English letters write it: "Aug 14/79",
+#: "Sept. 4/81", "May 29 1908", "Dec 29th, 1881".
+_DAY_AFTER = re.compile(r"\.?\s*\d{1,2}(?:st|nd|rd|th)?(?![\d:h.,]\d)(?:\s*/\s*(?:\d{4}|\d{2})(?!\d)"
+                        r"|,?\s+\d{4}(?!\w))?", re.IGNORECASE)
 _TIME_AFTER = re.compile(r",?\s+(?:(?:at|à|a|vers|about|around)\s+)?\d{1,2}(?:[:h]\d{2}|\s?[ap]\.?m"
                          r"(?:\.|\b))(?![\w:])", re.IGNORECASE)
 
@@ -443,6 +449,8 @@ def _date_entity(text: str, start: int, end: int, language: str) -> Entity | Non
     if not (has_month or numeric):
         return Entity("time", piece, start, end, _clock(when))
     if "day" not in data.parts:
+        if not re.search(r"\d{4}", piece):
+            return None  # "48 March": a number dateparser takes for the year 2048, not a date
         day = f"{when.year:04d}-{when.month:02d}"
     elif "year" in data.parts:
         day = when.date().isoformat()
@@ -479,16 +487,20 @@ def _trim_end(text: str, start: int, end: int, months: frozenset[str],
 
 def _widen(text: str, start: int, end: int, months: frozenset[str],
            days: frozenset[str]) -> tuple[int, int]:
-    """The span grown by the day before a month's name, the year after it and a time after
-    the date, where dateparser's search left them out."""
+    """The span grown by the day before a month's name (or the day after it, with its year),
+    the year after it and a time after the date, where dateparser's search left them out."""
     tokens = _TOKEN.findall(text, start, end)
+    before = None
     if tokens and tokens[0].lower() in months:
         before = _DAY_BEFORE.search(text, max(0, start - 40), start)
         if before is not None:
             weekday = before.group("weekday")
             start = before.start() if weekday and weekday.lower() in days else before.start("day")
-    if tokens and tokens[-1].lower() in months and (after := _YEAR_AFTER.match(text, end)):
-        end = after.end()
+    if tokens and tokens[-1].lower() in months:
+        after = _YEAR_AFTER.match(text, end) if before is not None or len(tokens) > 1 \
+            else _DAY_AFTER.match(text, end)
+        if after is not None:
+            end = after.end()
     if not _CLOCK.search(text, start, end) and (after := _TIME_AFTER.match(text, end)):
         end = after.end()
     return start, end

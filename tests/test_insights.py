@@ -73,6 +73,7 @@ def test_recognised_text_with_errors_still_gives_its_entities_and_no_silly_dates
     "We went to the market and bought 3 loaves of bread for the children on the second day.",
     "tbe lettr was writen in may and I saw 2 of them at 4 oclock, yesterday or tomorrow",
     "Recieved yuor lettre of 12th Febuary wich I answer at once.",
+    "see page 48 March and the note",  # not the year 2048
     "Je vous remercie de votre lettre et des 2 livres que vous m'avez envoyés.",
 ])
 def test_ordinary_sentences_hold_no_entity(sentence):
@@ -101,6 +102,8 @@ def test_a_french_letter_is_read_in_french():
     ("See you on 3 March.", "date", "--03-03"),  # no year written: ISO 8601's --MM-DD
     ("We left in March 1887 for India.", "date", "1887-03"),
     ("I came on\nthe 3rd of May 188I to see", "date", "--05-03"),  # the year misread
+    ("Kew, Dec 29th, 1881", "date", "1881-12-29"),  # month first, as English letters also write
+    ("Kew Sept. 4/81.", "date", "1981-09-04"),  # two-digit years as Python reads them
     ("Come at 10:30 please.", "time", "10:30"),
     ("Ring 020 7946 0958 today", "phone", "+442079460958"),
     ("Write to J.Smith@Example.ORG.", "email", "j.smith@example.org"),
