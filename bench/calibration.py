@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""Word confidence calibration: fit a monotone map per decoder on half of the validation groups,
-report a reliability table on the other half, and (``--write``) save the maps into the model
-folder's ``calibration.json``, which :meth:`htr.Recognizer.load` applies.
+"""Word confidence calibration: fit a map per decoder on half of the validation groups, report a
+reliability table on the other half, and (``--write``) save the maps into the model folder's
+``calibration.json``, which :meth:`htr.Recognizer.load` applies.
 
     python bench/calibration.py --model models/default \\
         --data iam-ondb:../shared/data/iam-ondb --data pagexml:../shared/data/hooker \\
-        --data folder:../shared/data/iam-lines --data folder:../shared/data/kaggle-names \\
+        --data folder:../shared/data/iam-lines --data folder:../shared/data/iam-forms \\
+        --data alto:../shared/data/copiste --data folder:../shared/data/kaggle-names \\
         [--limit 300] [--cache /tmp/probs] [--write] [--json out.json]
+
+Greedy decoding gets a monotone (isotonic) map of its raw confidence. The lexicon decoders
+(beam, wordbeam) get a logistic word model instead (:class:`htr.decode.WordConfidence`): their
+own confidence ranks words poorly, and what the network alone read in the same frames, and
+whether the word is in the lexicon, tell right from wrong better (AUROC in the report).
 
 The confidence calibrated is the one the product shows: a word's (``Recognition.words()``), its
 least confident character's. A word is right when the minimum-edit alignment of the reading's and
@@ -31,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_decoders import probabilities, val_samples, word_matches  # noqa: E402
 
-from htr.decode import CALIBRATION_FILE, Calibration, greedy_decode, model_fingerprint  # noqa: E402
+from htr.decode import (CALIBRATION_FILE, LEXICON_DECODERS, WORD_FEATURES, Calibration,  # noqa: E402
+                        WordConfidence, greedy_decode, model_fingerprint, word_features)
 from htr.lexicon import Lexicon, best_language  # noqa: E402
 from htr.recognizer import LEXICON_FILES  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
@@ -67,6 +74,17 @@ def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ky = np.r_[ky[0], ky, ky[-1]]
     kx, idx = np.unique(kx, return_index=True)
     return kx, ky[idx]
+
+
+def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.ndarray:
+    """Weights of a logistic regression of y (0/1) on the rows of x (Newton's method, a little
+    L2 so that a feature constant on the fit words cannot run away)."""
+    w = np.zeros(x.shape[1])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(x.shape[1])
+        w -= np.linalg.solve(hessian, x.T @ (p - y) + l2 * w)
+    return w
 
 
 def reliability(conf: np.ndarray, ok: np.ndarray) -> list[dict]:
@@ -141,33 +159,44 @@ def main() -> int:
         items += [(name, half(s.group), s.text, x) for s, x in zip(samples, probs)]
     beams = {lang: BeamDecoder(charset, lex, args.beam_width) for lang, lex in lexicons.items()}
     language = lambda x: best_language([greedy_decode(x, charset).text], lexicons)  # noqa: E731
-    decoders = {"greedy": lambda x: greedy_decode(x, charset),
-                "beam": lambda x: beams[language(x)].decode(x),
-                "wordbeam": lambda x: word_beam_search(x, charset, lexicons[language(x)],
-                                                       beam_width=args.beam_width)}
+    decoders = {"greedy": lambda x, lang: greedy_decode(x, charset),
+                "beam": lambda x, lang: beams[lang].decode(x),
+                "wordbeam": lambda x, lang: word_beam_search(x, charset, lexicons[lang],
+                                                             beam_width=args.beam_width)}
     counts = {h: sum(1 for it in items if it[1] == h) for h in ("fit", "report")}
     print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
           file=sys.stderr)
     tables, report = {}, {}
     for dname in args.decoders:
-        words = []  # (set, half, raw confidence, right)
+        words, features = [], []  # (set, half, raw confidence, right); word features
         for sname, h, ref, x in items:
-            rec = decoders[dname](x)
+            lang = language(x)
+            rec = decoders[dname](x, lang)
             ws = rec.words()
             _, hyp_ok = word_matches(ref, rec.text)
             assert len(ws) == len(hyp_ok), (rec.text, [w.text for w in ws])
             words += [(sname, h, w.confidence, ok) for w, ok in zip(ws, hyp_ok)]
+            if dname in LEXICON_DECODERS:
+                features.append(word_features(rec, greedy_decode(x, charset), lexicons[lang]))
         sets = np.array([w[0] for w in words])
         halves = np.array([w[1] for w in words])
         raw = np.array([w[2] for w in words], np.float64)
         ok = np.array([w[3] for w in words], np.float64)
         fit = halves == "fit"
-        kx, ky = isotonic(raw[fit], ok[fit])
-        cal = Calibration(kx, ky)
-        tables[dname] = {"x": [round(float(v), 5) for v in kx], "y": [round(float(v), 5) for v in ky],
-                         "fit_words": int(fit.sum()), "data": args.data, "limit": args.limit}
         rep = ~fit
-        c = cal(raw[rep])
+        if dname in LEXICON_DECODERS:
+            # A lexicon decoder's own confidence ranks its words poorly: a logistic model of
+            # what the network alone read in the same frames, and of the lexicon (WORD_FEATURES).
+            x = np.concatenate(features)
+            weights = logistic(x[fit], ok[fit])
+            tables[dname] = {"weights": [round(float(v), 5) for v in weights],
+                             "features": list(WORD_FEATURES)}
+            c = WordConfidence(weights).predict(x[rep])
+        else:
+            kx, ky = isotonic(raw[fit], ok[fit])
+            tables[dname] = {"x": [round(float(v), 5) for v in kx], "y": [round(float(v), 5) for v in ky]}
+            c = Calibration(kx, ky)(raw[rep])
+        tables[dname].update(fit_words=int(fit.sum()), data=args.data, limit=args.limit)
         report[dname] = {"raw": summary(raw[rep], ok[rep]), "calibrated": summary(c, ok[rep]),
                          "reliability": reliability(c, ok[rep]),
                          "reliability_raw": reliability(raw[rep], ok[rep]),
@@ -201,8 +230,9 @@ def main() -> int:
         decs.update(tables)
         path.write_text(json.dumps({
             "model": fp, "beam_width": args.beam_width,
-            "note": "word confidence -> P(word right), isotonic fit on the 'fit' half of the "
-                    "validation groups of each table's data (bench/calibration.py)",
+            "note": "word confidence -> P(word right), fitted on the 'fit' half of the validation "
+                    "groups of each table's data (bench/calibration.py): isotonic maps of the "
+                    "raw confidence (x, y), or a logistic word model (weights of features)",
             "decoders": decs}, indent=1) + "\n")
         print(f"\nwrote {path}", file=sys.stderr)
     if args.json:

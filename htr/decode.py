@@ -90,7 +90,7 @@ class Calibration:
     def __call__(self, confidence):
         return np.interp(confidence, self.x, self.y)
 
-    def apply(self, rec: Recognition) -> Recognition:
+    def _map(self, rec: Recognition) -> Recognition:
         if not rec.chars:
             return replace(rec, confidence=float(self(rec.confidence)))
         mapped = self(np.array([c.confidence for c in rec.chars]))
@@ -99,9 +99,10 @@ class Calibration:
         return Recognition(rec.text, confidence, chars)
 
     @classmethod
-    def load(cls, directory: str | Path, decoder: str) -> "Calibration | None":
+    def load(cls, directory: str | Path, decoder: str) -> "Calibration | WordConfidence | None":
         """The calibration of ``decoder`` in a model folder, or None: no table for it, or a table
-        fitted on other weights (a retrained model needs ``bench/calibration.py --write`` again)."""
+        fitted on other weights (a retrained model needs ``bench/calibration.py --write`` again).
+        A table of word-model weights gives a :class:`WordConfidence`."""
         path = Path(directory) / CALIBRATION_FILE
         if not path.is_file():
             return None
@@ -114,4 +115,93 @@ class Calibration:
             warnings.warn(f"{path} was fitted on other weights than {model_file}: confidences left "
                           "uncalibrated (python bench/calibration.py --write fits it again)", stacklevel=2)
             return None
+        if "weights" in table:
+            return WordConfidence(table["weights"])
         return cls(table["x"], table["y"])
+
+    def apply(self, rec: Recognition, greedy: Recognition | None = None,
+              lexicon=None) -> Recognition:
+        """``rec`` with every character's confidence mapped (``greedy`` and ``lexicon`` serve
+        :class:`WordConfidence` only)."""
+        return self._map(rec)
+
+
+#: What :class:`WordConfidence` predicts a lexicon decoder's word from (in this order).
+WORD_FEATURES = ("bias", "log_odds_word", "log_odds_greedy_min", "greedy_agrees",
+                 "greedy_agrees_ignoring_case", "in_lexicon", "log_length", "has_digit",
+                 "greedy_in_lexicon", "log_odds_greedy_mean")
+
+
+def _log_odds(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def word_features(rec: Recognition, greedy: Recognition, lexicon) -> np.ndarray:
+    """One row of :data:`WORD_FEATURES` per word of a lexicon decoder's reading ``rec``.
+
+    A lexicon decoder's own word confidence ranks its words poorly (AUROC 0.63-0.81 on the
+    validation sets): a word it had to guess at from the lexicon can still look certain. What
+    the network alone read in the same frames (``greedy``, best path) tells more: whether it
+    reads the same word, and how sure it was; so does whether the word is in ``lexicon`` at all
+    (a word read outside it is often a misread name or a garbled word).
+    """
+    rows = []
+    for w in rec.words():
+        inside = [c for c in greedy.chars if c.char != " " and (
+            w.start <= (c.start + c.end) / 2 <= w.end or w.start <= c.start < w.end)]
+        seen = "".join(c.char for c in inside)
+        conf = [c.confidence for c in inside]
+        rows.append((1.0, w.confidence, min(conf, default=0.0), seen == w.text,
+                     seen.lower() == w.text.lower(), w.text in lexicon, len(w.text),
+                     any(ch.isdigit() for ch in w.text), bool(seen) and seen in lexicon,
+                     float(np.mean(conf)) if conf else 0.0))
+    if not rows:
+        return np.zeros((0, len(WORD_FEATURES)))
+    a = np.array(rows, np.float64)
+    for k in (1, 2, 9):
+        a[:, k] = _log_odds(a[:, k])
+    a[:, 6] = np.log(a[:, 6])
+    return a
+
+
+class WordConfidence:
+    """The probability that a lexicon decoder's word is right, from :func:`word_features` by a
+    logistic model fitted on validation words (``bench/calibration.py``). Every character of a
+    word gets its word's probability (a space the smaller of its neighbours'), so that a word's
+    confidence, its least confident character's, is the model's; the line's is the geometric
+    mean of its characters', as with :class:`Calibration`."""
+
+    def __init__(self, weights) -> None:
+        self.weights = np.asarray(weights, np.float64)
+        if self.weights.shape != (len(WORD_FEATURES),):
+            raise ValueError(f"a word confidence model needs {len(WORD_FEATURES)} weights "
+                             f"({', '.join(WORD_FEATURES)})")
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(features @ self.weights)))
+
+    def apply(self, rec: Recognition, greedy: Recognition | None = None,
+              lexicon=None) -> Recognition:
+        if greedy is None or lexicon is None:
+            raise ValueError("a word confidence model needs the greedy reading and the lexicon")
+        if not rec.words():
+            return rec
+        p = iter(self.predict(word_features(rec, greedy, lexicon)))
+        word_p, values = None, []
+        for c in rec.chars:
+            if c.char == " ":
+                word_p = None
+                values.append(None)
+                continue
+            if word_p is None:
+                word_p = float(next(p))
+            values.append(word_p)
+        # A space between two words: the smaller of the two; at an edge: its one neighbour.
+        for i, v in enumerate(values):
+            if v is None:
+                near = [values[j] for j in (i - 1, i + 1) if 0 <= j < len(values) and values[j] is not None]
+                values[i] = min(near) if near else 1.0
+        chars = tuple(replace(c, confidence=v) for c, v in zip(rec.chars, values))
+        confidence = float(np.exp(np.mean(np.log(np.maximum(values, 1e-9)))))
+        return Recognition(rec.text, confidence, chars)

@@ -199,7 +199,12 @@ class Recognizer:
             from .wordbeam import word_beam_search
 
             rec = word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
-        return self.calibration.apply(rec) if self.calibration is not None else rec
+        if self.calibration is None:
+            return rec
+        # The word model weighs what the network alone read in the same frames (best path).
+        greedy = (rec if self.decoder == "greedy" or self.lexicon is None
+                  else greedy_decode(probs, self.charset))
+        return self.calibration.apply(rec, greedy, self.lexicon)
 
     @property
     def height(self) -> int:

@@ -12,7 +12,7 @@ from test_wordbeam import CHARSET, WORDS, frames  # noqa: E402
 
 from htr.beam import BeamDecoder, LexiconLM, _split  # noqa: E402
 from htr.decode import (CALIBRATION_FILE, DECODERS, DEFAULT_DECODER, Calibration,  # noqa: E402
-                        greedy_decode, model_fingerprint)
+                        WORD_FEATURES, WordConfidence, greedy_decode, model_fingerprint)
 from htr.lexicon import Lexicon  # noqa: E402
 from htr.results import CharSpan, Recognition  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
@@ -139,6 +139,26 @@ def test_calibration_maps_word_confidence_monotonically():
         Calibration([0.5], [0.5])
 
 
+def test_word_model_doubts_a_word_the_network_read_otherwise_and_the_lexicon_lacks():
+    # Word beam search read "the cat"; the network alone (best path) read "the cot", and
+    # "cat" is not in this lexicon: the second word is the doubtful one.
+    wordbeam = Recognition("the cat", 0.9, tuple(CharSpan(c, 2 * i, 2 * i + 1, 0.9)
+                                                  for i, c in enumerate("the cat")))
+    greedy = Recognition("the cot", 0.8, tuple(CharSpan(c, 2 * i, 2 * i + 1, p) for i, (c, p)
+                                               in enumerate(zip("the cot", [0.95] * 4 + [0.6] * 3))))
+    weights = dict.fromkeys(WORD_FEATURES, 0.0)
+    weights.update(greedy_agrees=1.5, in_lexicon=1.5, log_odds_greedy_mean=0.5, bias=-1.0)
+    model = WordConfidence([weights[f] for f in WORD_FEATURES])
+    out = model.apply(wordbeam, greedy, {"the", "cot"})
+    the, cat = out.words()
+    assert the.confidence > 0.5 > cat.confidence
+    # Every character of a word carries its word's probability; the space the smaller one.
+    assert {c.confidence for c in out.chars if c.char != " "} == {the.confidence, cat.confidence}
+    assert out.chars[3].confidence == cat.confidence and out.text == wordbeam.text
+    with pytest.raises(ValueError, match="weights"):
+        WordConfidence([1.0, 2.0])
+
+
 def test_calibration_file_is_for_its_weights_only(tmp_path):
     (tmp_path / "model.keras").write_bytes(b"weights")
     table = {"x": [0.0, 1.0], "y": [0.2, 0.9]}
@@ -147,6 +167,10 @@ def test_calibration_file_is_for_its_weights_only(tmp_path):
                                 "decoders": {"wordbeam": table}}))
     assert Calibration.load(tmp_path, "wordbeam")(1.0) == pytest.approx(0.9)
     assert Calibration.load(tmp_path, "beam") is None
+    table = {"weights": [0.0] * len(WORD_FEATURES), "features": list(WORD_FEATURES)}
+    path.write_text(json.dumps({"model": model_fingerprint(tmp_path / "model.keras"),
+                                "decoders": {"wordbeam": table}}))
+    assert isinstance(Calibration.load(tmp_path, "wordbeam"), WordConfidence)
     (tmp_path / "model.keras").write_bytes(b"retrained weights")
     with pytest.warns(UserWarning):
         assert Calibration.load(tmp_path, "wordbeam") is None
