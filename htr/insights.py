@@ -298,7 +298,8 @@ def find_money(text: str) -> list[Entity]:
         if shillings >= 20 or pence >= 12:
             continue  # not pounds, shillings and pence after all
         amount = Decimal(pounds) + Decimal(shillings) / 20 + pence / 240
-        out.append(Entity("money", m.group().rstrip(), m.start(), m.start() + len(m.group().rstrip()),
+        raw = m.group().rstrip()
+        out.append(Entity("money", raw, m.start(), m.start() + len(raw),
                           {"amount": _number(amount), "currency": "GBP"}))
     for m in MONEY.finditer(text):
         if any(m.start() < e.end and m.end() > e.start for e in out):
@@ -393,7 +394,8 @@ def find_dates(text: str, language: str | None = "en") -> list[Entity]:
             candidates.append((start, start + len(piece)))
             cursor = start + len(piece)
     months, _ = _calendar_words(language)
-    candidates += [(m.start(), m.end()) for m in _TOKEN.finditer(text) if m.group().lower() in months]
+    candidates += [(m.start(), m.end()) for m in _TOKEN.finditer(text)
+                   if m.group().lower() in months]
     candidates += [(m.start(), m.end()) for m in _NUMERIC_DATE.finditer(text)]
     candidates += [(m.start(), m.end()) for m in _CLOCK.finditer(text)]
     out: list[Entity] = []
@@ -416,8 +418,8 @@ _DAY_BEFORE = re.compile(r"(?:(?P<weekday>[^\W\d_]{3,})[,.]?\s+)?(?:the\s+)?"
 _YEAR_AFTER = re.compile(r",?\s+\d{4}(?!\w)")
 #: The day (and year) after a month's name, as English letters write it: "Aug 14/79",
 #: "Sept. 4/81", "May 29 1908", "Dec 29th, 1881".
-_DAY_AFTER = re.compile(r"\.?\s*\d{1,2}(?:st|nd|rd|th)?(?![\d:h.,]\d)(?:\s*/\s*(?:\d{4}|\d{2})(?!\d)"
-                        r"|,?\s+\d{4}(?!\w))?", re.IGNORECASE)
+_DAY_AFTER = re.compile(r"\.?\s*\d{1,2}(?:st|nd|rd|th)?(?![\d:h.,]\d)"
+                        r"(?:\s*/\s*(?:\d{4}|\d{2})(?!\d)|,?\s+\d{4}(?!\w))?", re.IGNORECASE)
 _TIME_AFTER = re.compile(r",?\s+(?:(?:at|à|a|vers|about|around)\s+)?\d{1,2}(?:[:h]\d{2}|\s?[ap]\.?m"
                          r"(?:\.|\b))(?![\w:])", re.IGNORECASE)
 

@@ -123,7 +123,7 @@
       tag.setAttribute("aria-hidden", "true");
       tag.textContent = label;
       var note = document.createElement("span");
-      note.className = "sr-only";
+      note.className = "sr-only entity-note";
       note.textContent = " (" + label + ": " + value + ")";
       last.appendChild(tag);
       last.appendChild(note);
