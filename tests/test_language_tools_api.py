@@ -140,3 +140,22 @@ def test_the_page_offers_listen_and_only_the_translations_installed(app, bare_cl
     assert "Translate into" not in controls(app, "de")  # no pair from German: no Translate
     assert "Listen to the page" in controls(app, "de")
     assert controls(bare_client.application, "en").strip() == ""  # neither installed: nothing
+
+
+def test_a_document_page_offers_listening_to_the_whole_document(app, bare_client):
+    from flask import render_template
+
+    from web import info
+
+    def render(application, done: int, failed: int) -> str:
+        with application.test_request_context("/jobs/abc"):
+            return render_template(
+                "_listen_document.html", info=info(application), number=2,
+                job={"pages_done": done, "pages_failed": failed},
+                downloads={"json": {"url": "/api/v1/jobs/abc/result?format=json"}})
+
+    html = render(app, 3, 1)
+    assert '<button type="button" class="listen-document-go">Listen to the whole document</button>' in html
+    assert 'data-result-url="/api/v1/jobs/abc/result?format=json"' in html and 'data-page="2"' in html
+    assert render(app, 2, 2).strip() == ""  # no page read: nothing to hear
+    assert render(bare_client.application, 3, 0).strip() == ""  # no espeak-ng: no button
