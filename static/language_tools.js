@@ -1,9 +1,10 @@
-// Listen and Translate (templates/_listen_translate.html, templates/_listen_document.html,
+// Listen and Translate (templates/_listen_translate.html, _listen_document.html, _listen_all.html;
 // web/language_tools.py). Listen speaks a page line by line (each line's audio fetched from
 // POST /api/v1/speak while the line before is playing), highlighting the line being spoken in
-// the text and on the image; every line has its own button; a document is spoken page after
-// page. Translate asks POST /api/v1/translate and shows the translation line by line, marked as
-// a machine translation. The lines spoken and translated are those shown, corrections included.
+// the text and on the image; every line has its own button; a document (a job's, or the images
+// read together on the results page) is spoken page after page. Translate asks
+// POST /api/v1/translate and shows the translation line by line, marked as a machine
+// translation. The lines spoken and translated are those shown, corrections included.
 (function () {
   "use strict";
   if (window.htrLanguageTools) return; // the partial (and so this script) comes once per page read
@@ -93,6 +94,8 @@
     return copy.textContent.replace(/\s+/g, " ").trim();
   }
 
+  var readPages = []; // every page read shown here, in order: {name, language, texts(), highlight()}
+
   function initPage(box) {
     var section = box.closest(".result") || document;
     var language = box.getAttribute("data-language") || "en";
@@ -109,6 +112,9 @@
         el.classList.toggle("speaking", on);
       });
     }
+    var heading = section.querySelector("h2");
+    readPages.push({ name: heading ? heading.textContent.trim() : "", language: language,
+                     texts: texts, highlight: highlight });
     if (speakUrl) initListen(box, section, list, language, speakUrl, items, texts, highlight);
     if (box.querySelector(".translate-go")) initTranslate(box, language, speakUrl, texts);
   }
@@ -288,6 +294,39 @@
       }).catch(function (e) { reset(); status.textContent = e.message; });
     });
   }
+  // --- every image read on the results page, one after the other ---------------------------
+  function initAll(box) {
+    var button = box.querySelector(".listen-all-go");
+    var status = box.querySelector(".speech-status");
+    function reset() {
+      button.textContent = "Listen to the whole document";
+      button.classList.remove("playing");
+    }
+    button.addEventListener("click", function () {
+      if (button.classList.contains("playing")) { stopAll(); return; }
+      var items = [];
+      readPages.forEach(function (page) {
+        var all = page.texts();
+        all.forEach(function (text, i) {
+          if (!text) return;
+          items.push({ text: text, language: page.language,
+                       start: function () {
+                         page.highlight(i, true);
+                         status.textContent = "Speaking " + page.name + ", line " + (i + 1) + ".";
+                       },
+                       end: function () { page.highlight(i, false); } });
+        });
+      });
+      button.classList.add("playing");
+      button.textContent = "Stop listening";
+      status.textContent = "Getting the speech…";
+      play(box.getAttribute("data-speak-url"), items, function (error, stopped) {
+        reset();
+        status.textContent = error ? error.message : stopped ? "Stopped." : "Done.";
+      });
+    });
+  }
+
   function mark(index, on) {
     document.querySelectorAll(".result [data-line='" + index + "']").forEach(function (el) {
       el.classList.toggle("speaking", on);
@@ -297,6 +336,7 @@
   function init() {
     document.querySelectorAll(".language-tools").forEach(initPage);
     document.querySelectorAll(".listen-document").forEach(initDocument);
+    document.querySelectorAll(".listen-all").forEach(initAll);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

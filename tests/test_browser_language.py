@@ -1,7 +1,8 @@
 """Listen and Translate in a real browser (Playwright driving Debian's chromium, as
-tests/test_browser.py): a page is read, then with the keyboard alone a line is spoken (it is
-highlighted in the text and on the image while it plays), the whole page is spoken and stopped,
-and the page is translated into Spanish, shown marked as a machine translation."""
+tests/test_browser.py): a page and a line are read together, then with the keyboard alone a
+line is spoken (it is highlighted in the text and on the image while it plays), the whole page
+is spoken and stopped, both images are spoken as one document, and the page is translated into
+Spanish, shown marked as a machine translation."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def test_listen_and_translate_with_the_keyboard(server, tmp_path):
     image = tmp_path / "page.png"
     Image.fromarray(stacked_lines(["line-iam-ondb-a01-020w-02.png",
                                    "line-hooker-JDH_2_16_56_001_r1l17.png"])).save(image)
+    line = Path(__file__).resolve().parent.parent / "samples" / "hooker-line.png"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -53,47 +55,58 @@ def test_listen_and_translate_with_the_keyboard(server, tmp_path):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
         page.goto(server + "/")
-        page.get_by_label("Images to read").set_input_files(str(image))
+        page.get_by_label("Images to read").set_input_files([str(image), str(line)])
         page.get_by_role("button", name="Read", exact=True).click()
         page.wait_for_selector(".result", timeout=120_000)
-        lines = page.locator(".lines li")
+        first = page.locator("#result-1")
+        lines = first.locator(".lines li")
         expect(lines).to_have_count(2)
+        status = first.locator(".speech-status")
 
         # Every line has its own button, named for screen readers, reached with Tab.
-        expect(page.get_by_role("button", name="Listen to line 1")).to_be_visible()
-        expect(page.get_by_role("button", name="Listen to line 2")).to_be_visible()
+        expect(first.get_by_role("button", name="Listen to line 1")).to_be_visible()
+        expect(first.get_by_role("button", name="Listen to line 2")).to_be_visible()
         lines.nth(1).focus()
         page.keyboard.press("Tab")
-        expect(page.get_by_role("button", name="Listen to line 2")).to_be_focused()
+        expect(first.get_by_role("button", name="Listen to line 2")).to_be_focused()
         page.keyboard.press("Enter")
         # While line 2 is spoken, it is highlighted in the text and on the image.
         expect(lines.nth(1)).to_have_class(SPEAKING, timeout=15_000)
-        expect(page.locator(".overlay g[data-line='1']")).to_have_class(SPEAKING)
-        expect(page.locator(".speech-status")).to_have_text("Speaking line 2 of 2.")
+        expect(first.locator(".overlay g[data-line='1']")).to_have_class(SPEAKING)
+        expect(status).to_have_text("Speaking line 2 of 2.")
         expect(lines.nth(1)).not_to_have_class(SPEAKING, timeout=15_000)  # and no more after
-        expect(page.locator(".speech-status")).to_have_text("Done.")
+        expect(status).to_have_text("Done.")
 
         # The whole page, line after line; pressed again, it stops.
-        listen = page.get_by_role("button", name="Listen to the page")
+        listen = first.get_by_role("button", name="Listen to the page")
         listen.focus()
         page.keyboard.press("Enter")
         expect(lines.nth(0)).to_have_class(SPEAKING, timeout=15_000)
         page.screenshot(path=str(tmp_path / "speaking.png"), full_page=True)
-        stop = page.get_by_role("button", name="Stop listening")
+        stop = first.get_by_role("button", name="Stop listening")
         expect(stop).to_be_focused()
         page.keyboard.press("Enter")
-        expect(page.locator(".speech-status")).to_have_text("Stopped.")
+        expect(status).to_have_text("Stopped.")
         expect(page.locator(".lines li.speaking")).to_have_count(0)
 
+        # Both images as one document: the page's lines, then the line's.
+        whole = page.get_by_role("button", name="Listen to the whole document")
+        whole.focus()
+        page.keyboard.press("Enter")
+        expect(lines.nth(0)).to_have_class(SPEAKING, timeout=15_000)
+        expect(page.locator(".listen-all .speech-status")).to_have_text("Speaking page.png, line 1.")
+        page.get_by_role("button", name="Stop listening").press("Enter")
+        expect(page.locator(".listen-all .speech-status")).to_have_text("Stopped.")
+
         # Translate: only the pairs installed for English, with the keyboard.
-        choice = page.get_by_label("Translate into")
+        choice = first.get_by_label("Translate into")
         assert choice.locator("option").all_inner_texts() == ["Catalan", "Spanish"]
         choice.focus()
         choice.select_option("es")
         page.keyboard.press("Tab")
-        expect(page.get_by_role("button", name="Translate", exact=True)).to_be_focused()
+        expect(first.get_by_role("button", name="Translate", exact=True)).to_be_focused()
         page.keyboard.press("Enter")
-        translation = page.locator(".translation")
+        translation = first.locator(".translation")
         expect(translation).to_be_visible()
         expect(translation.locator("h4")).to_have_text("Spanish translation")
         expect(translation).to_contain_text("Machine translation (Apertium)")
