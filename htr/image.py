@@ -152,12 +152,11 @@ def normalize_ink(grey: np.ndarray) -> np.ndarray:
     if small > 1:
         reduced = cv2.resize(g, (max(1, w // small), max(1, h // small)), interpolation=cv2.INTER_AREA)
         kr = max(3, k // small) | 1
-        bg = cv2.dilate(reduced, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kr, kr)))
+        bg = dilate_ellipse(reduced, kr)
         bg = cv2.resize(cv2.blur(bg, (kr, kr)), (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         # A max filter is exact on uint8 too, where OpenCV runs it about 4 times faster.
-        bg = cv2.dilate(grey if grey.dtype == np.uint8 else g,
-                        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        bg = dilate_ellipse(grey if grey.dtype == np.uint8 else g, k)
         bg = cv2.blur(bg.astype(np.float32), (k, k))
     flat = g / np.maximum(bg, 1.0)
     lo, hi = np.percentile(flat, (1.0, 90.0))
@@ -169,6 +168,44 @@ def normalize_ink(grey: np.ndarray) -> np.ndarray:
             return np.full_like(grey, 255)
     out = (flat - lo) / (hi - lo)
     return np.clip(out * 255.0, 0, 255).astype(np.uint8)
+
+
+#: Ellipse diameter from which :func:`dilate_ellipse` takes its rows apart (below it OpenCV's
+#: own dilation, which costs in proportion to the ellipse's area, is as fast).
+ELLIPSE_ROWS_FROM = 25
+
+
+def dilate_ellipse(image: np.ndarray, size: int) -> np.ndarray:
+    """``cv2.dilate`` of a 2-D image by OpenCV's elliptical ``size`` x ``size`` structuring
+    element (``size`` odd), pixel for pixel the same, faster for a large ellipse.
+
+    OpenCV visits every pixel of the element for every pixel of the image. The ellipse is a
+    stack of centred rows; the maximum over a row of half-width ``r`` is a running maximum, made
+    from the one of half-width ``r - 1`` with one comparison per pixel, and the result is the
+    maximum of those, each shifted by its row's offset: about ``1.5 * size`` passes over the image
+    instead of ``0.8 * size ** 2``. Pixels outside the image count for nothing, as in OpenCV.
+    """
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    if size < ELLIPSE_ROWS_FROM or size % 2 == 0 or image.ndim != 2:
+        return cv2.dilate(image, element)
+    c = size // 2
+    half = [c - int(np.flatnonzero(row)[0]) for row in element]  # each row's half-width
+    h, w = image.shape
+    # The image itself is no more than the centre row's maximum, so it may start the result.
+    out = image.copy()
+    row = image  # row[y, x]: the maximum of image[y, x - r : x + r + 1], for r = 0, 1, ...
+    for r in range(max(half) + 1):
+        if r:
+            prev, row = row, row.copy()
+            np.maximum(row[:, 1:], prev[:, :-1], out=row[:, 1:])
+            np.maximum(row[:, :-1], prev[:, 1:], out=row[:, :-1])
+        for i in (i for i, hr in enumerate(half) if hr == r):
+            e = i - c  # out[y] takes the row e below it
+            if e >= 0 and e < h:
+                np.maximum(out[:h - e], row[e:], out=out[:h - e])
+            elif e < 0 and -e < h:
+                np.maximum(out[-e:], row[:h + e], out=out[-e:])
+    return out
 
 
 def crop_to_ink(grey: np.ndarray, margin: float = 0.08) -> np.ndarray:
@@ -334,7 +371,12 @@ class InputGeometry:
 def preprocess_with_geometry(image: np.ndarray, height: int) -> tuple[np.ndarray, InputGeometry]:
     """:func:`preprocess`, with the geometry that maps input columns back to image columns
     (word boxes from the recognizer's character alignment)."""
-    normal = normalize_ink(image)
+    return preprocess_normalized(normalize_ink(image), height)
+
+
+def preprocess_normalized(normal: np.ndarray, height: int) -> tuple[np.ndarray, InputGeometry]:
+    """:func:`preprocess_with_geometry` of an image already through :func:`normalize_ink`
+    (``normal``), for a caller that needs that normalisation as well."""
     skew = line_skew(normal)
     level = shear_level(normal, skew)
     y0, y1, x0, x1 = ink_bounds(level)

@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 
 from .errors import ImageError
-from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, normalize_ink,
-                    preprocess_with_geometry, shear_level)
+from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellipse, load_image,
+                    normalize_ink, preprocess_normalized, preprocess_with_geometry, shear_level)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
 from .sheet import Sheet, find_sheet
@@ -187,20 +187,23 @@ class PageReader:
     # --- one line or one word ----------------------------------------------------------------
 
     def _read_whole(self, grey: np.ndarray, level: str) -> Line:
-        net_input, geometry = preprocess_with_geometry(grey, self.recognizer.height)
+        normal = normalize_ink(grey)
+        net_input, geometry = preprocess_normalized(normal, self.recognizer.height)
         rec = self._decode(self.recognizer.probabilities([net_input]))[0]
-        return self._whole_line(grey, level, geometry, rec)
+        return self._whole_line(grey, level, geometry, rec, normal)
 
     def _whole_line(self, grey: np.ndarray, level: str, geometry: InputGeometry,
-                    rec: Recognition) -> Line:
-        """The one line of a line or word image, from its reading."""
+                    rec: Recognition, normal: np.ndarray | None = None) -> Line:
+        """The one line of a line or word image, from its reading (``normal``: the image's
+        :func:`normalize_ink`, when it was made already)."""
         box: Box = geometry.ink_box
         x0, y0, x1, y1 = box
         polygon = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
         if level == "word":
             words = (Word(box, rec.text, rec.confidence),) if rec.text else ()
         else:
-            words = tuple(_aligned_words(rec, geometry, self.recognizer.frame_width, grey, (0, 0)))
+            words = tuple(_aligned_words(rec, geometry, self.recognizer.frame_width, grey, (0, 0),
+                                         normal=normal))
         return Line(box=box, polygon=polygon, text=rec.text, confidence=rec.confidence, words=words)
 
     # --- a page of lines ---------------------------------------------------------------------
@@ -253,19 +256,23 @@ class PageReader:
         return tuple(line for line in read if line.text)
 
     def _read_line_crops(self, crops: list[np.ndarray], found: Sequence[Line]) -> list[Line]:
-        def prepare(crop: np.ndarray, line: Line) -> tuple[np.ndarray, InputGeometry]:
-            return preprocess_with_geometry(level_line(crop, line), self.recognizer.height)
+        def prepare(crop: np.ndarray, line: Line) -> tuple[np.ndarray, InputGeometry, np.ndarray | None]:
+            level = level_line(crop, line)
+            normal = normalize_ink(level)
+            # The word boxes want the crop's own normalisation: this one, unless it was levelled.
+            net_input, geometry = preprocess_normalized(normal, self.recognizer.height)
+            return net_input, geometry, normal if level is crop else None
 
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             prepared = list(pool.map(prepare, crops, found))
         recs = self._decode(self.recognizer.probabilities([p[0] for p in prepared]))
         out = []
-        for line, crop, (_, geometry), rec in zip(found, crops, prepared, recs):
+        for line, crop, (_, geometry, normal), rec in zip(found, crops, prepared, recs):
             # Word rows from the line's own ink: its polygon, a little grown (the crop keeps
             # more, for the network's sake).
             own = _inside(line, max(1, (line.box[3] - line.box[1]) // 30)).astype(bool)
             words = _aligned_words(rec, geometry, self.recognizer.frame_width, crop, line.box[:2],
-                                   own)
+                                   own, normal)
             out.append(Line(box=line.box, polygon=line.polygon, baseline=line.baseline,
                             text=rec.text, confidence=rec.confidence, words=tuple(words)))
         return out
@@ -320,24 +327,25 @@ def _inside(line: Line, grow: int) -> np.ndarray:
         return np.ones((y1 - y0, x1 - x0), np.uint8)
     inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(inside, [np.array(line.polygon, np.int32) - np.array([x0, y0], np.int32)], 1)
-    return cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    return dilate_ellipse(inside, 2 * grow + 1)
 
 
 def _aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
                    crop: np.ndarray, origin: tuple[int, int],
-                   own: np.ndarray | None = None) -> list[Word]:
+                   own: np.ndarray | None = None, normal: np.ndarray | None = None) -> list[Word]:
     """Word boxes from the character alignment of a line reading.
 
     CTC puts a character's frames anywhere within its ink, often one frame at its middle, so a
     word's columns are taken from half-way to the previous word to half-way to the next, then
     shrunk to the ink in them; rows are the ink's rows within those columns. ``origin`` is
     where ``crop`` lies in the page, ``frame_width`` the input columns per output frame;
-    ``own`` marks the pixels that belong to the line.
+    ``own`` marks the pixels that belong to the line; ``normal`` is ``normalize_ink(crop)`` when
+    it was made already.
     """
     spans = rec.words()
     if not spans:
         return []
-    ink = normalize_ink(crop) < 128
+    ink = (normalize_ink(crop) if normal is None else normal) < 128
     if own is not None:
         ink &= own
     h, w = crop.shape

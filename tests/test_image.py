@@ -10,8 +10,8 @@ from PIL import Image
 
 from conftest import SHIPPED_FIXTURES, draw_text, tilted
 from htr.errors import ImageError
-from htr.image import (WIDTH_STEP, ink_bounds, line_skew, load_image, normalize_ink, pad_batch,
-                       preprocess, shear_level, text_band)
+from htr.image import (WIDTH_STEP, dilate_ellipse, ink_bounds, line_skew, load_image, normalize_ink,
+                       pad_batch, preprocess, shear_level, text_band)
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -173,6 +173,18 @@ def test_shearing_keeps_every_column_where_it_was():
     assert [c[0] for c in ink_columns] == pytest.approx([ink_columns[0][0]] * 2, abs=1)
     assert [c[-1] for c in ink_columns] == pytest.approx([ink_columns[0][-1]] * 2, abs=1)
     assert shear_level(turned, 0.0) is turned
+
+
+@pytest.mark.parametrize("shape", [(120, 1400), (31, 200), (5, 300), (300, 2), (1, 1)])
+def test_elliptical_dilation_is_opencvs_pixel_for_pixel(shape):
+    rng = np.random.default_rng(sum(shape))
+    for dtype in (np.uint8, np.float32):
+        image = cv2.GaussianBlur((rng.random(shape) * 255).astype(np.uint8), (5, 5), 0).astype(dtype)
+        for size in (9, 25, 27, 41, 111):
+            element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+            expected = cv2.dilate(image, element)
+            got = dilate_ellipse(image, size)
+            assert got.dtype == expected.dtype and np.array_equal(got, expected), (dtype, size)
 
 
 def test_pad_batch_pads_with_paper_on_the_right():
