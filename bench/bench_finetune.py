@@ -11,7 +11,9 @@ writer 297, who also wrote training lines of ``iam-lines``, is left out), those 
 lines first. Each writer's forms are taken in a fixed order (a hash of the form's name): the first
 forms give the N "corrected" lines (the last form cut at N lines, its other lines unused), the
 remaining forms are read to score. The fine-tuning itself holds back about a fifth of the N lines,
-whole forms, to stop on. Forgetting: the held-out writers of ``iam-lines`` (a fixed sample).
+whole forms, to stop on. Forgetting: the held-out writers of ``iam-lines`` (grey scans) and of
+``iam-forms`` (its validation split: black-and-white scans like the writers' own), a fixed sample
+of each. ``--mix`` also reads with the weights taken part of the way from the base (WiSE-FT).
 Results go to a JSON file, one record per run as it finishes, so a long run can be read midway.
 """
 
@@ -87,8 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=5.0, help="fine-tuning time budget, minutes")
     p.add_argument("--forget", type=int, default=120, help="other writers' lines for forgetting")
     p.add_argument("--min-test", type=int, default=10, help="least lines left to score on")
+    p.add_argument("--curve-only", action="store_true", help="run the curve's smaller sets only")
+    p.add_argument("--mix", type=float, default=0.6,
+                   help="also read with base + MIX x (fine-tuned - base) weights (0: not)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-finetune.json"))
+    p.add_argument("--table", type=Path, nargs="+", metavar="JSON",
+                   help="print the Markdown tables of runs' JSON files (finished or not) and exit")
     args = p.parse_args(argv)
+    if args.table:
+        print(table([json.loads(f.read_text()) for f in args.table]))
+        return 0
 
     by_writer = writer_lines()
     ranked = sorted(by_writer, key=lambda w: (-len(by_writer[w]), w))
@@ -96,17 +106,25 @@ def main(argv: list[str] | None = None) -> int:
     others = [s for s in read_folder(DATA / "iam-lines") if split_of(s) == "val"]
     others = list(np.random.default_rng(0).choice(np.array(others, dtype=object),
                                                   min(args.forget, len(others)), replace=False))
+    # Forgetting on scans like the writers' own: iam-forms lines of other writers (those of its
+    # validation split, none of them a writer here).
+    forms_others = [s for w, lines in by_writer.items() if w not in writers
+                    and split_of(lines[0]) == "val" for s in lines]
+    forms_others = list(np.random.default_rng(0).choice(
+        np.array(forms_others, dtype=object), min(args.forget, len(forms_others)), replace=False))
     base = Recognizer.load(args.model, decoder="greedy")
     base_wb = base.with_decoder("wordbeam", language="en")
     base_other = score({"greedy": base, "wordbeam": base_wb}, others)
+    base_forms = score({"greedy": base, "wordbeam": base_wb}, forms_others)
     print(f"base on {len(others)} lines of other writers: {base_other}", flush=True)
     results = {"model": str(args.model), "budget_minutes": args.budget, "writers": writers,
                "lines": {w: len(by_writer[w]) for w in writers}, "others": len(others),
-               "base_other": base_other, "load_start": os.getloadavg(), "runs": []}
+               "base_other": base_other, "forms_others": len(forms_others),
+               "base_forms_other": base_forms, "load_start": os.getloadavg(), "runs": []}
     curve_writers = writers[:args.curve_writers]  # those with the most lines
     # Writers with too few lines for --lines besides --min-test train on all the others.
     main_n = {w: len(split_writer(by_writer[w], args.lines, args.min_test)[0]) for w in writers}
-    plan = [(w, main_n[w], True) for w in writers]
+    plan = [(w, main_n[w], True) for w in writers] if not args.curve_only else []
     plan += [(w, n, False) for n in args.curve for w in curve_writers if n < main_n[w]]
     for writer, n, main_run in plan:
         pool, test = split_writer(by_writer[writer], main_n[writer], args.min_test)
@@ -126,10 +144,24 @@ def main(argv: list[str] | None = None) -> int:
             own_base = score({"greedy": base, "wordbeam": base_wb}, test)
             own = score({"greedy": tuned, "wordbeam": tuned_wb}, test)
             other = score({"greedy": tuned, "wordbeam": tuned_wb}, others) if main_run else None
+            forms_other = (score({"greedy": tuned, "wordbeam": tuned_wb}, forms_others)
+                           if main_run else None)
+            mixed = mixed_other = mixed_forms = None
+            if main_run and args.mix:
+                # The fine-tuned weights taken only part of the way from the base's ("WiSE-FT"):
+                # what that gives back on other hands and costs on this one.
+                base_w = base.model.get_weights()
+                tuned.model.set_weights([b + args.mix * (t - b) for b, t in
+                                         zip(base_w, tuned.model.get_weights())])
+                mixed = score({"greedy": tuned, "wordbeam": tuned_wb}, test)
+                mixed_other = score({"greedy": tuned, "wordbeam": tuned_wb}, others)
+                mixed_forms = score({"greedy": tuned, "wordbeam": tuned_wb}, forms_others)
         record = {"writer": writer, "lines": n, "main": main_run, "test_lines": len(test),
                   "train_forms": len({page_of(s) for s in train}),
                   "test_forms": len({page_of(s) for s in test}),
                   "base": own_base, "tuned": own, "other": other, "seconds": seconds,
+                  "forms_other": forms_other, "mix": args.mix, "mixed": mixed,
+                  "mixed_other": mixed_other, "mixed_forms_other": mixed_forms,
                   "train_seconds": result.train_seconds, "epochs": result.epochs,
                   "best_epoch": result.best_epoch, "stopped": result.stopped,
                   "held_back": result.val_lines, "load_before": load, "load_after": os.getloadavg()}
@@ -155,6 +187,53 @@ def summarize(results: dict) -> None:
               f"{results['base_other'][dec]:.2%} -> {o:.2%}")
     print(f"fine-tuning seconds: mean {np.mean([r['seconds'] for r in main_runs]):.0f}, "
           f"max {max(r['seconds'] for r in main_runs):.0f}")
+
+
+def table(files: list[dict]) -> str:
+    """The README's tables from one or more runs' JSON: per writer (main runs) and the mean,
+    what the fine-tuned models forget, and the curve."""
+    pct = lambda x: "" if x is None else f"{100 * x:.1f}"  # noqa: E731
+    pair = lambda d: "" if d is None else f"{pct(d['greedy'])} / {pct(d['wordbeam'])}"  # noqa: E731
+    runs = [dict(r, total=f["lines"].get(r["writer"]), base_other=f["base_other"],
+                 base_forms_other=f.get("base_forms_other")) for f in files for r in f["runs"]]
+    main_runs = [r for r in runs if r["main"]]
+    out = ["| writer | lines | trained on / held back | read | greedy CER | wordbeam CER | "
+           "seconds (epochs) | load |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in main_runs:
+        out.append(f"| {r['writer']} | {r['total']} | {r['lines'] - r['held_back']} / {r['held_back']} "
+                   f"| {r['test_lines']} | {pct(r['base']['greedy'])} -> {pct(r['tuned']['greedy'])} | "
+                   f"{pct(r['base']['wordbeam'])} -> {pct(r['tuned']['wordbeam'])} | "
+                   f"{r['seconds']:.0f} ({r['epochs']}) | {r['load_before'][0]:.1f} |")
+    if main_runs:
+        mean = lambda k, d, rs=main_runs: float(np.mean([r[k][d] for r in rs]))  # noqa: E731
+        rel = lambda d: (mean("tuned", d) - mean("base", d)) / mean("base", d)  # noqa: E731
+        out.append(f"| **mean of {len(main_runs)}** | | | | {pct(mean('base', 'greedy'))} -> "
+                   f"{pct(mean('tuned', 'greedy'))} ({rel('greedy'):+.0%}) | "
+                   f"{pct(mean('base', 'wordbeam'))} -> {pct(mean('tuned', 'wordbeam'))} "
+                   f"({rel('wordbeam'):+.0%}) | {np.mean([r['seconds'] for r in main_runs]):.0f} "
+                   f"(max {max(r['seconds'] for r in main_runs):.0f}) | |")
+        out += ["", "| writer | other writers, iam-lines: base -> tuned | mixed | other writers, "
+                "iam-forms: base -> tuned | mixed | own lines, mixed |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        for r in main_runs:
+            out.append(f"| {r['writer']} | {pair(r['base_other'])} -> {pair(r['other'])} | "
+                       f"{pair(r.get('mixed_other'))} | {pair(r.get('base_forms_other'))}"
+                       f"{' -> ' + pair(r.get('forms_other')) if r.get('forms_other') else ''} | "
+                       f"{pair(r.get('mixed_forms_other'))} | {pair(r.get('mixed'))} |")
+    curve: dict[str, dict[int, dict]] = defaultdict(dict)
+    for r in runs:
+        curve[r["writer"]][r["lines"]] = r
+    writers = [w for w, rs in curve.items() if len(rs) > 1]
+    if writers:
+        sizes = sorted({n for w in writers for n in curve[w]})
+        out += ["", "| writer | read | base | " + " | ".join(f"{n} lines" for n in sizes) + " |",
+                "| --- | --- | --- | " + " | ".join("---" for _ in sizes) + " |"]
+        for w in writers:
+            first = next(iter(curve[w].values()))
+            cells = [pair(curve[w][n]["tuned"]) if n in curve[w] else "" for n in sizes]
+            out.append(f"| {w} | {first['test_lines']} | {pair(first['base'])} | "
+                       + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

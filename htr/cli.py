@@ -133,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--freeze", choices=("cnn", "encoder", "none"), default="cnn",
                    help="what stays as it was: cnn (default) the convolutions; encoder those, the "
                         "projection and the first BiLSTM; none")
+    f.add_argument("--mix", type=float, default=1.0,
+                   help="save base + MIX x (fine-tuned - base) weights: 1 (default) all the way; "
+                        "0.6 forgets less of other hands")
     add_language_parsers(sub)  # speak, translate
     return p
 
@@ -206,12 +209,14 @@ def _finetune(args: argparse.Namespace) -> int:
             bar.update(round(100 * fraction) - bar.n)
 
         result = finetune(args.model or DEFAULT_MODEL, args.data, args.output,
-                          FinetuneConfig(time_budget_minutes=args.time_budget, freeze=args.freeze),
+                          FinetuneConfig(time_budget_minutes=args.time_budget, freeze=args.freeze,
+                                         mix=args.mix),
                           progress=progress, log=tqdm.write)
     scores = ("" if result.cer is None else f"; held-back pages CER {result.base_cer:.2%} (base) "
               f"-> {result.cer:.2%}")
-    print(f"{args.output}: fine-tuned on {result.train_lines} lines of {result.train_pages} pages "
-          f"in {result.seconds:.0f} s{scores}")
+    pages = f"{result.train_pages} page{'' if result.train_pages == 1 else 's'}"
+    print(f"{args.output}: fine-tuned on {result.train_lines} lines of {pages} in "
+          f"{result.seconds:.0f} s{scores}")
     return 0
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import DataError, ModelError
+from .errors import DataError
 from .readers import DataSpec, Sample, open_data
 
 #: Progress reports: (fraction done 0..1, a short message).
@@ -62,6 +62,10 @@ class FinetuneConfig:
     val_fraction: float = 0.2
     patience: int = 6
     freeze: str = "cnn"  # FROZEN: "cnn", "encoder" or "none"
+    #: How far the saved weights go from the base's towards the fine-tuned ones (1: all the way;
+    #: 0.6 keeps most of the gain on the person's hand and forgets about half as much of other
+    #: hands: README, "Learning a hand").
+    mix: float = 1.0
     #: Unigram log-probability percentile of the base lexicon given to typed words it lacks.
     word_percentile: float = 90.0
     seed: int = 1
@@ -194,7 +198,7 @@ def finetune(base: str | Path, data: Sequence[str] | Sequence[Sample], output: s
     ``val``: the held-back lines, when the caller chose them (a benchmark); otherwise whole pages
     of ``data`` are held back (:func:`split_by_page`). ``progress(fraction, message)`` is called as
     training goes; ``log`` gets a line per epoch. Raises :class:`DataError` when there is nothing
-    to learn from and :class:`ModelError` for a bad base folder.
+    to learn from and :class:`htr.errors.ModelError` for a bad base folder.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -259,6 +263,7 @@ def finetune(base: str | Path, data: Sequence[str] | Sequence[Sample], output: s
     steps = len(sequence)
 
     best_weights, best_epoch, stale, stopped = model.get_weights(), 0, 0, "epochs"
+    start_weights = best_weights
     # A plain loop of train_on_batch rather than fit(): fit's data adapter fixes the batch shape
     # it expects from the first batches it sees, and with a few lines (every batch the same
     # lines, augmented) the first batches can all be one width and a later one wider. The next
@@ -298,7 +303,11 @@ def finetune(base: str | Path, data: Sequence[str] | Sequence[Sample], output: s
                 stopped = "time budget"
                 break
     train_seconds = time.time() - train_start
+    if cfg.mix < 1.0:
+        best_weights = [b + cfg.mix * (w - b) for b, w in zip(start_weights, best_weights)]
     model.set_weights(best_weights)
+    if cfg.mix < 1.0 and held:
+        best_cer = held_cer()
     report(0.99, "saving")
     output.mkdir(parents=True, exist_ok=True)
     save_model_dir(output, model, charset, model_config)

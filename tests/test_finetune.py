@@ -204,3 +204,16 @@ def test_learn_my_handwriting_runs_in_the_background(client, openapi, tiny_model
     r = client.post("/api/v1/read", data={"file": (io.BytesIO(png(draw_text("the fox", 40))), "x.png"),
                                           "level": "line", "model": "drawn"})
     assert r.status_code == 200 and r.get_json()["model"] == "drawn"
+
+
+def test_the_command_line_fine_tunes_a_folder_of_pages(tiny_model_dir, tmp_path, capsys):
+    from htr.cli import main
+
+    pages = tmp_path / "pages"
+    write_page(pages, "drawn0", [(draw_text(t, 40), t) for t in ("the fox", "a dog")])
+    write_page(pages, "drawn1", [(draw_text(t, 40), t) for t in ("harvey came", "to tea")])
+    out = tmp_path / "mine"
+    assert main(["finetune", "--model", str(tiny_model_dir), "--data", f"pagexml:{pages}",
+                 "--output", str(out), "--time-budget", "0.05", "--mix", "0.8"]) == 0
+    assert f"{out}: fine-tuned on 2 lines of 1 page in" in capsys.readouterr().out
+    assert read_card(out)["config"]["mix"] == 0.8
