@@ -5,12 +5,16 @@ new model's name and card (or the error).
 
 A thread rather than the job workers: a run is one long task that needs the model's training
 graph, not pages to spread over processes, and it must finish in this process's models folder.
-Training shares the cores with reading while it runs (it is started by a person, rarely).
+Training shares the cores with reading while it runs (it is started by a person, rarely). Each
+run's state is also written to ``STATE_DIR/ID.json`` (at most once a second while it runs), so that
+every web process (gunicorn's workers) can answer for it and refuse a second run while one goes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import secrets
 import shutil
 import threading
@@ -53,16 +57,48 @@ class LearnJob:
         return out
 
 
-class LearnJobs:
-    """Starts and follows fine-tuning runs; finished runs are remembered (newest ``keep``)."""
+#: A run whose state file has not been written for this long is taken as lost (its process
+#: ended): it no longer blocks a new run.
+STALE_SECONDS = 120
 
-    def __init__(self, keep: int = 20) -> None:
+
+class LearnJobs:
+    """Starts and follows fine-tuning runs; finished runs are remembered (newest ``keep`` in
+    memory, every one in ``state_dir`` when it is given)."""
+
+    def __init__(self, state_dir: str | Path | None = None, keep: int = 20) -> None:
         self.jobs: dict[str, LearnJob] = {}
         self.keep = keep
         self.lock = threading.Lock()
+        self.state_dir = Path(state_dir) if state_dir else None
+        self._written = 0.0
 
     def running(self) -> LearnJob | None:
-        return next((j for j in self.jobs.values() if j.state in ("queued", "running")), None)
+        """The run going now, in this process or (by its state file) in another."""
+        mine = next((j for j in self.jobs.values() if j.state in ("queued", "running")), None)
+        if mine is not None or self.state_dir is None or not self.state_dir.is_dir():
+            return mine
+        for path in self.state_dir.glob("*.json"):
+            try:
+                if time.time() - path.stat().st_mtime > STALE_SECONDS:
+                    continue
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if data.get("state") in ("queued", "running"):
+                return LearnJob(**{k: data[k] for k in ("id", "name", "base", "state", "progress",
+                                                        "message", "created")}, data=[])
+        return None
+
+    def _save(self, job: LearnJob, force: bool = False) -> None:
+        """The run's state for the other processes, written atomically (throttled)."""
+        if self.state_dir is None or (not force and time.time() - self._written < 1.0):
+            return
+        self._written = time.time()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_dir / f".{job.id}.tmp"
+        tmp.write_text(json.dumps(job.to_dict()))
+        os.replace(tmp, self.state_dir / f"{job.id}.json")
 
     def submit(self, base: Path, data: list[str], output: Path,
                config: FinetuneConfig | None = None) -> str:
@@ -77,6 +113,7 @@ class LearnJobs:
             for old in sorted((j for j in self.jobs.values() if j.finished),
                               key=lambda j: j.finished)[:-self.keep or None]:
                 self.jobs.pop(old.id, None)
+        self._save(job, force=True)
         thread = threading.Thread(target=self._run, args=(job, base, output, config),
                                   name=f"learn-{job.name}", daemon=True)
         thread.start()
@@ -84,9 +121,19 @@ class LearnJobs:
 
     def status(self, job_id: str) -> dict:
         job = self.jobs.get(job_id)
-        if job is None:
+        if job is not None:
+            return job.to_dict()
+        path = self.state_dir / f"{job_id}.json" if self.state_dir else None
+        try:
+            data = json.loads(path.read_text()) if path else None
+        except (OSError, ValueError):
+            data = None
+        if data is None:
             raise KeyError(job_id)
-        return job.to_dict()
+        if data["state"] in ("queued", "running") and time.time() - path.stat().st_mtime > STALE_SECONDS:
+            data.update(state="failed", error="The process training this model ended before it "
+                        "finished.", message="failed")
+        return data
 
     def _run(self, job: LearnJob, base: Path, output: Path, config: FinetuneConfig | None) -> None:
         partial = output.with_name(f".{output.name}.partial")
@@ -94,6 +141,7 @@ class LearnJobs:
 
         def progress(fraction: float, message: str) -> None:
             job.progress, job.message = round(fraction, 3), message
+            self._save(job)
 
         try:
             result = finetune(base, job.data, partial, config, progress=progress,
@@ -113,6 +161,7 @@ class LearnJobs:
             shutil.rmtree(partial, ignore_errors=True)
         finally:
             job.finished = time.time()
+            self._save(job, force=True)
 
 
 __all__ = ["LearnJobs", "LearnJob", "Busy"]

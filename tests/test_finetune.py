@@ -217,3 +217,18 @@ def test_the_command_line_fine_tunes_a_folder_of_pages(tiny_model_dir, tmp_path,
                  "--output", str(out), "--time-budget", "0.05", "--mix", "0.8"]) == 0
     assert f"{out}: fine-tuned on 2 lines of 1 page in" in capsys.readouterr().out
     assert read_card(out)["config"]["mix"] == 0.8
+
+
+def test_another_web_process_sees_a_run_by_its_state_file(tmp_path):
+    from htr.learning import LearnJob, LearnJobs
+
+    here, there = LearnJobs(tmp_path), LearnJobs(tmp_path)  # two gunicorn workers, say
+    run = LearnJob("a" * 32, "my-hand", "/models/default", ["pagexml:/ws"], state="running",
+                   progress=0.4, message="epoch 3")
+    here._save(run, force=True)
+    assert there.status(run.id)["progress"] == 0.4 and there.running().name == "my-hand"
+    run.state = "done"
+    here._save(run, force=True)
+    assert there.running() is None and there.status(run.id)["state"] == "done"
+    with pytest.raises(KeyError):
+        there.status("b" * 32)

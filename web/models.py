@@ -90,9 +90,11 @@ def start_learning(values) -> str:
     if folder is None or not folder.is_dir() or not any(folder.rglob("*.xml")):
         raise LearnError("nothing_to_learn", "There are no corrected pages yet: correct the "
                          "reading of a page or two and save the corrections first.")
-    name = (values.get("name") or "").strip() or time.strftime("my-hand-%Y%m%d-%H%M%S")
+    if not hasattr(values, "get"):
+        raise LearnError("invalid_option", "The body must be a JSON object or a form.")
+    name = str(values.get("name") or "").strip() or time.strftime("my-hand-%Y%m%d-%H%M%S")
     try:
-        base = store().find((values.get("base") or "").strip() or None)
+        base = store().find(str(values.get("base") or "").strip() or None)
         output = store().path_for(name)
     except ModelError as exc:
         raise LearnError("invalid_option", str(exc)) from None
@@ -114,7 +116,7 @@ def start_learning(values) -> str:
 def register(app: Flask) -> None:
     engine = app.extensions["htr"]
     engine.store = ModelStore(engine.model_dir, models_dir(app))
-    app.extensions["htr_learning"] = LearnJobs()
+    app.extensions["htr_learning"] = LearnJobs(engine.store.folder / ".runs")
     # The upload form's choice of model (the default first; only shown when there are others).
     app.jinja_env.globals["offered_models"] = lambda: [m.name for m in engine.store.list()]
 
@@ -132,7 +134,7 @@ def register(app: Flask) -> None:
     @app.post("/api/v1/models/learn")
     def api_learn():
         values = request.get_json(silent=True) if request.is_json else request.values
-        job_id = start_learning(values or {})
+        job_id = start_learning({} if values is None else values)
         status = learn_status(job_id)
         return jsonify(status), 202, {"Location": status["url"]}
 
