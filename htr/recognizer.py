@@ -183,7 +183,18 @@ class Recognizer:
         language read in (None without a lexicon)."""
         language = self.choose_language(probs)
         reader = self.by_language.get(language, self) if self.by_language else self
-        return [reader.decode(p) for p in probs], language
+        return reader.decode_many(probs), language
+
+    def decode_many(self, probs: Sequence[np.ndarray]) -> list[Recognition]:
+        """:meth:`decode` of several matrices, in order, each the same as alone; word beam search
+        decodes them side by side (:func:`htr.wordbeam.word_beam_search_many`), several times
+        faster than one by one."""
+        if self.by_language or self.decoder != "wordbeam" or self.lexicon is None:
+            return [self.decode(p) for p in probs]
+        from .wordbeam import word_beam_search_many
+
+        recs = word_beam_search_many(probs, self.charset, self.lexicon, beam_width=self.beam_width)
+        return [self._calibrated(rec, p) for rec, p in zip(recs, probs)]
 
     def decode(self, probs: np.ndarray) -> Recognition:
         """Text of one ``(frames, classes)`` probability matrix with this recognizer's decoder,
@@ -199,6 +210,9 @@ class Recognizer:
             from .wordbeam import word_beam_search
 
             rec = word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
+        return self._calibrated(rec, probs)
+
+    def _calibrated(self, rec: Recognition, probs: np.ndarray) -> Recognition:
         if self.calibration is None:
             return rec
         # The word model weighs what the network alone read in the same frames (best path).
@@ -223,7 +237,7 @@ class Recognizer:
         """
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             inputs = list(pool.map(lambda im: preprocess(load_image(im), self.height), images))
-        return [self.decode(p) for p in self.probabilities(inputs, batch_size)]
+        return self.decode_many(self.probabilities(inputs, batch_size))
 
     def read_page(self, image: ImageSource, level: str = "auto", layout=None) -> Page:
         """Read a page, line or word image into a :class:`Page` (lines, words, boxes, text,

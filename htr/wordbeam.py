@@ -29,6 +29,7 @@ its word among the final beams (so a word the lexicon had to guess at reads as u
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,6 +47,9 @@ _CASE_PATTERN = np.array([LOWER, LOWER, CAP, CAP, UPPER, LOWER], np.int64)
 # Beam modes.
 _BETWEEN, _INWORD, _FREE = 0, 1, 2
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+#: Lines :func:`word_beam_search_many` searches side by side at most (memory: their
+#: probabilities, padded to the longest, are copied into one array).
+LINES_TOGETHER = 64
 
 
 class _Tables:
@@ -121,53 +125,106 @@ def word_beam_search(probs: np.ndarray, charset: Charset, lexicon: Lexicon, beam
     word (against the language model's bias for fewer, longer words). In each frame only the
     ``max_chars`` likeliest characters above ``prune`` probability are tried.
     """
-    if probs.ndim != 2 or probs.shape[1] != charset.num_classes:
-        raise ValueError(f"expected (frames, {charset.num_classes}) probabilities, got {probs.shape}")
+    return word_beam_search_many([probs], charset, lexicon, beam_width, lm_weight, oov_logp,
+                                 oov_char_logp, punct_logp, case_weight, word_bonus, prune,
+                                 max_chars)[0]
+
+
+def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon: Lexicon,
+                          beam_width: int = 25, lm_weight: float = 0.5, oov_logp: float = -10.0,
+                          oov_char_logp: float = -1.0, punct_logp: float = -1.0,
+                          case_weight: float = 1.0, word_bonus: float = 2.5, prune: float = 3e-3,
+                          max_chars: int = 12) -> list[Recognition]:
+    """:func:`word_beam_search` of several lines (a page's), one reading per matrix in order,
+    each the same as alone.
+
+    The lines are searched side by side, frame by frame: the beams of all of them sit in the
+    same arrays, so each NumPy call of a frame serves every line (a call costs about as much for
+    25 beams as for 600). Nothing is shared between lines: beams merge only with beams of their
+    own line, and each line keeps its own ``beam_width`` best beams and its own per-frame scale.
+    """
+    if len(probs) > LINES_TOGETHER:
+        return [rec for i in range(0, len(probs), LINES_TOGETHER) for rec in word_beam_search_many(
+            probs[i:i + LINES_TOGETHER], charset, lexicon, beam_width, lm_weight, oov_logp,
+            oov_char_logp, punct_logp, case_weight, word_bonus, prune, max_chars)]
     W = max(1, int(beam_width))
-    probs = np.asarray(probs, np.float64)
-    T, L = probs.shape
-    if T == 0:
-        return Recognition("", 0.0, ())
+    for p in probs:
+        if p.ndim != 2 or p.shape[1] != charset.num_classes:
+            raise ValueError(f"expected (frames, {charset.num_classes}) probabilities, got {p.shape}")
+    probs = [np.asarray(p, np.float64) for p in probs]
+    out: list[Recognition | None] = [Recognition("", 0.0, ()) if not len(p) else None for p in probs]
+    lines = [i for i, p in enumerate(probs) if len(p)]
+    if not lines:
+        return out  # type: ignore[return-value]
+    n, L = len(lines), charset.num_classes
+    ends_at = np.array([len(probs[i]) for i in lines])
+    T = int(ends_at.max())
     tb = _Tables.of(charset, lexicon, punct_logp)
     trie = lexicon.trie
     scorer = _WordScorer(lexicon, trie, lm_weight, oov_logp, oov_char_logp, case_weight, word_bonus)
     bos = lexicon.bos
-    cands_at = _candidates(probs, prune, max_chars)
+    # Per line and frame, the characters worth trying, padded with -1; and the most of any line.
+    if n == 1:
+        P = probs[lines[0]][None]
+    else:
+        P = np.zeros((n, T, L))
+        for j, i in enumerate(lines):
+            P[j, :len(probs[i])] = probs[i]
+    cands, n_cands = _candidates(P, prune, max_chars)
+    k_at = n_cands.max(0).tolist()
+    line_ends = set(ends_at.tolist())
+    single = n == 1
 
-    # The beams: state columns (last label, mode, tree node, case state, word length, context
-    # word id), text hash, last event, probabilities (scaled per frame) and scores.
-    S = np.array([[0, _BETWEEN, 0, _C0, 0, bos]], np.int64)
-    h = np.zeros(1, np.uint64)
-    ev = np.full(1, -1, np.int64)        # index into ev_char / ev_parent: the text, backwards
-    pb, pnb = np.ones(1), np.zeros(1)    # P(text, path ends in blank / in a character)
-    lm = np.zeros(1)                     # language-model score of finished words and characters
-    la = np.zeros(1)                     # look-ahead score of the word being read
-    ev_char = np.zeros(T * W + 1, np.int64)
-    ev_parent = np.zeros(T * W + 1, np.int64)
+    # The beams of all lines: line, state columns (last label, mode, tree node, case state, word
+    # length, context word id), text hash, last event, probabilities (scaled per frame and line)
+    # and scores.
+    ln = np.arange(n)
+    S = np.tile(np.array([[0, _BETWEEN, 0, _C0, 0, bos]], np.int64), (n, 1))
+    h = np.zeros(n, np.uint64)
+    ev = np.full(n, -1, np.int64)        # index into ev_char / ev_parent: the text, backwards
+    pb, pnb = np.ones(n), np.zeros(n)    # P(text, path ends in blank / in a character)
+    lm = np.zeros(n)                     # language-model score of finished words and characters
+    la = np.zeros(n)                     # look-ahead score of the word being read
+    size = int(ends_at.sum()) * W + 1
+    ev_char = np.zeros(size, np.int64)
+    ev_parent = np.zeros(size, np.int64)
     n_ev = 0
-    arange = np.arange(W * L + 1)
-    with np.errstate(divide="ignore"):
-        for t in range(T):
-            y = probs[t]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for t in range(T + 1):
+            if t in line_ends:  # lines that end here: their beams are final
+                if single:
+                    ln = np.zeros(len(h), np.int64)
+                done = ends_at[ln] == t
+                for j in np.unique(ln[done]).tolist():
+                    b = np.flatnonzero(ln == j)
+                    out[lines[j]] = _finish(probs[lines[j]], charset, tb, scorer, S[b], ev[b],
+                                            pb[b], pnb[b], lm[b], ev_char, ev_parent)
+                keep = np.flatnonzero(~done)
+                ln, S, h, ev, pb, pnb, lm, la = (a[keep] for a in (ln, S, h, ev, pb, pnb, lm, la))
+            if t == T:
+                break
+            # (One line alone needs no line column: the vectorised search of one line, exactly.)
+            y = P[0, t] if single else P[:, t]
             last = S[:, 0]
             tot = pb + pnb
-            pnb_c = pnb * y[last]  # the empty text has pnb = 0
-            pb_c = tot * y[0]
-            cands = cands_at[t]
-            if cands is None:
-                pb, pnb = pb_c, pnb_c
-                scale = (pb + pnb).max()
-                if scale > 0:
-                    pb, pnb = pb / scale, pnb / scale
+            pnb_c = pnb * (y[last] if single else y[ln, last])  # the empty text has pnb = 0
+            pb_c = tot * (y[0] if single else y[ln, 0])
+            K = k_at[t]
+            if K == 0:
+                pb, pnb = _scaled(pb_c, pnb_c, ln, n)
                 continue
-            B, K = len(h), len(cands)
-            bi = np.repeat(arange[:B], K)
-            c = np.tile(cands, B)
+            B = len(h)
+            if single:
+                bi = np.repeat(np.arange(B), K)
+                c = np.tile(cands[0, t, :K], B)
+            else:  # each beam with its own line's characters
+                kb = n_cands[ln, t]
+                bi = np.repeat(np.arange(B), kb)
+                c = cands[ln[bi], t, np.arange(len(bi)) - np.repeat(np.cumsum(kb) - kb, kb)]
             lb = last[bi]
-            p_ext = y[c] * np.where(c == lb, pb[bi], tot[bi])
+            p_ext = (y[c] if single else y[ln[bi], c]) * np.where(c == lb, pb[bi], tot[bi])
             ok = np.flatnonzero((p_ext > 0) & ~tb.forbid[lb, c])
-            if len(ok) < len(c):
-                bi, c, p_ext = bi[ok], c[ok], p_ext[ok]
+            bi, c, p_ext = bi[ok], c[ok], p_ext[ok]
             # New states of the extensions.
             St = S[bi]
             m, nd, cs, wl, pv = St[:, 1], St[:, 2], St[:, 3], St[:, 4], St[:, 5]
@@ -186,46 +243,82 @@ def word_beam_search(probs: np.ndarray, charset: Charset, lexicon: Lexicon, beam
                 n_prev[ends] = np.where(stop[ends], bos, wid)
             n_la = scorer.lookahead(n_mode, n_node, n_wlen)
             n_h = (h[bi] ^ c.astype(np.uint64)) * _HASH_MUL + np.uint64(1)
-            # An extension may give the text of a beam already there: merge the two.
-            order = np.argsort(h)
-            pos = np.minimum(np.searchsorted(h[order], n_h), B - 1)
-            dup = h[order[pos]] == n_h
+            # An extension may give the text of a beam of its line already there: merge the
+            # two (one extension at most gives a beam's text: its text less the last character,
+            # plus it). Beams are looked up by text hash, then line (the same text in two lines
+            # has the same hash): by rank of hash and line.
+            if single:
+                order = np.argsort(h)
+                match = order[np.minimum(np.searchsorted(h[order], n_h), B - 1)]
+                dup = h[match] == n_h
+            else:
+                order = np.lexsort((ln, h))
+                hs = h[order]
+                pos = np.minimum(np.searchsorted(hs, n_h), B - 1)
+                rank = np.concatenate([[0], np.cumsum(hs[1:] != hs[:-1])]) * n + ln[order]
+                want = rank[pos] - ln[order][pos] + ln[bi]
+                at = np.minimum(np.searchsorted(rank, want), B - 1)
+                match = order[at]
+                dup = (hs[pos] == n_h) & (rank[at] == want)
             if dup.any():
-                pnb_c = pnb_c + np.bincount(order[pos[dup]], weights=p_ext[dup], minlength=B)
+                pnb_c = pnb_c + np.bincount(match[dup], weights=p_ext[dup], minlength=B)
                 new = np.flatnonzero(~dup)
             else:
-                new = arange[:len(c)]
+                new = np.arange(len(c))
             score = np.concatenate([np.log(pb_c + pnb_c) + lm + la,
                                     np.log(p_ext[new]) + n_lm[new] + n_la[new]])
-            if len(score) > W:
-                keep = np.argpartition(-score, W - 1)[:W]
-                kc = keep[keep < B]
-                kn = new[keep[keep >= B] - B]
+            if single:
+                count = np.array([len(score)])
             else:
-                kc, kn = arange[:B], new
+                owner = np.concatenate([ln, ln[bi[new]]])
+                count = np.bincount(owner, minlength=n)
+            if single and len(score) > W:
+                best = np.argpartition(-score, W - 1)[:W]
+                kc, kn = best[best < B], new[best[best >= B] - B]
+            elif count.max() > W:  # each line's beam_width best, by score (ties: the earlier)
+                best = np.lexsort((-score, owner))
+                rank = np.arange(len(best)) - (np.cumsum(count) - count)[owner[best]]
+                best = best[rank < W]
+                kc, kn = best[best < B], new[best[best >= B] - B]
+            else:
+                kc, kn = np.arange(B), new
             ne = len(kn)
             ev_char[n_ev:n_ev + ne] = c[kn]
             ev_parent[n_ev:n_ev + ne] = ev[bi[kn]]
             ev = np.concatenate([ev[kc], np.arange(n_ev, n_ev + ne)])
             n_ev += ne
+            if not single:
+                ln = np.concatenate([ln[kc], ln[bi[kn]]])
             S = np.concatenate([S[kc], np.stack([c[kn], n_mode[kn], n_node[kn], tb.t_case[code[kn]],
                                                  n_wlen[kn], n_prev[kn]], 1)])
             h = np.concatenate([h[kc], n_h[kn]])
             lm = np.concatenate([lm[kc], n_lm[kn]])
             la = np.concatenate([la[kc], n_la[kn]])
-            pb = np.concatenate([pb_c[kc], np.zeros(ne)])
-            pnb = np.concatenate([pnb_c[kc], p_ext[kn]])
-            scale = (pb + pnb).max()
-            if scale > 0:
-                pb, pnb = pb / scale, pnb / scale
+            pb, pnb = _scaled(np.concatenate([pb_c[kc], np.zeros(ne)]),
+                              np.concatenate([pnb_c[kc], p_ext[kn]]), ln, n)
+    return out  # type: ignore[return-value]
 
-        # Finish the words still open at the end of the line.
-        final = lm.copy()
-        open_ = np.flatnonzero(S[:, 1] != _BETWEEN)
-        if len(open_):
-            So = S[open_]
-            final[open_] += scorer.finish(So[:, 1], So[:, 2], So[:, 3], So[:, 4], So[:, 5])[0]
-        final += np.log(pb + pnb)
+
+def _scaled(pb: np.ndarray, pnb: np.ndarray, ln: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pb`` and ``pnb`` divided by their line's largest ``pb + pnb`` (where it is above 0)."""
+    if n == 1:
+        scale = (pb + pnb).max()
+        return (pb / scale, pnb / scale) if scale > 0 else (pb, pnb)
+    scale = np.zeros(n)
+    np.maximum.at(scale, ln, pb + pnb)
+    s = scale[ln]
+    return np.where(s > 0, pb / s, pb), np.where(s > 0, pnb / s, pnb)
+
+
+def _finish(probs, charset, tb, scorer, S, ev, pb, pnb, lm, ev_char, ev_parent) -> Recognition:
+    """The reading of one line from its final beams."""
+    # Finish the words still open at the end of the line.
+    final = lm.copy()
+    open_ = np.flatnonzero(S[:, 1] != _BETWEEN)
+    if len(open_):
+        So = S[open_]
+        final[open_] += scorer.finish(So[:, 1], So[:, 2], So[:, 3], So[:, 4], So[:, 5])[0]
+    final += np.log(pb + pnb)
     order = np.argsort(-final)
     texts = [_text(int(ev[i]), ev_char, ev_parent, tb.chars) for i in order]
     text = texts[0].rstrip(" ")
@@ -234,18 +327,23 @@ def word_beam_search(probs: np.ndarray, charset: Charset, lexicon: Lexicon, beam
     return _recognition(probs, charset, text, texts, post)
 
 
-def _candidates(probs: np.ndarray, prune: float, max_chars: int) -> list:
-    """Per frame, the characters worth trying (at most ``max_chars``, likeliest first), or None."""
-    rows, cols = np.nonzero(probs[:, 1:] > prune)
-    out: list = [None] * len(probs)
-    if not len(rows):
-        return out
-    bounds = np.flatnonzero(np.diff(rows)) + 1
-    for r, cs in zip(rows[np.r_[0, bounds]], np.split(cols + 1, bounds)):
-        if len(cs) > max_chars:
-            cs = cs[np.argsort(-probs[r, cs])[:max_chars]]
-        out[r] = cs
-    return out
+def _candidates(P: np.ndarray, prune: float, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per line and frame of ``P`` (lines, frames, classes), the characters worth trying: those
+    above ``prune`` probability in label order, or where there are more than ``max_chars`` of
+    them, the ``max_chars`` likeliest, likeliest first; padded with -1. And how many there are."""
+    n, T, _ = P.shape
+    K = max(1, max_chars)
+    cands = np.full((n, T, K), -1, np.int64)
+    above = P[:, :, 1:] > prune
+    count = above.sum(2)
+    j, t, k = np.nonzero(above)
+    pos = (np.cumsum(above, 2) - 1)[j, t, k]
+    few = count[j, t] <= max_chars
+    cands[j[few], t[few], pos[few]] = k[few] + 1
+    for j, t in zip(*np.nonzero(count > max_chars)):
+        cs = np.flatnonzero(above[j, t]) + 1
+        cands[j, t, :max_chars] = cs[np.argsort(-P[j, t, cs])[:max_chars]]
+    return cands, np.minimum(count, max_chars)
 
 
 class _WordScorer:

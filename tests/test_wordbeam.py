@@ -10,7 +10,7 @@ import pytest
 from htr.decode import greedy_decode
 from htr.lexicon import Lexicon, PrefixTree, case_pattern, iam_corpus_lines, tokenize
 from htr.text import Charset
-from htr.wordbeam import align, word_beam_search
+from htr.wordbeam import align, word_beam_search, word_beam_search_many
 
 CHARSET = Charset(" !\"'(),-.0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz£")
 WORDS = ["the", "cat", "sat", "on", "mat", "he", "said", "it", "costs", "a", "lot", "of", "money",
@@ -164,6 +164,18 @@ def test_iam_corpus_leaves_out_test_lines(tmp_path):
         "c01-000-00 ok 1 1 1 1 1 1 other|line\n")
     assert iam_corpus_lines(root) == ["A MOVE to stop Mr. Gaitskell", "other line"]
     assert iam_corpus_lines(root, exclude_groups=["c01-000"]) == ["A MOVE to stop Mr. Gaitskell"]
+
+
+def test_lines_searched_side_by_side_read_exactly_as_each_alone(lexicon):
+    rng = np.random.default_rng(1)
+    lines = [frames("the cat sat on the mat"), np.zeros((0, CHARSET.num_classes)),
+             frames("t", {"b": 0.5, "h": 0.45, "": 0.05}, "e cat"), frames({"": 0.99}),
+             frames('it costs £5, he said. "Then tea?"'), frames("the cat"),  # a text two lines share
+             *(rng.dirichlet(np.full(CHARSET.num_classes, 0.05), size=n) for n in (40, 90, 7))]
+    for width in (1, 25):
+        together = word_beam_search_many(lines, CHARSET, lexicon, beam_width=width)
+        assert together == [word_beam_search(p, CHARSET, lexicon, beam_width=width) for p in lines]
+    assert [r.text for r in together[:3]] == ["the cat sat on the mat", "", "the cat"]
 
 
 def test_speed_is_reasonable(lexicon):
