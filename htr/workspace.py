@@ -297,6 +297,31 @@ class Workspace:
             return old
         return self._update(page_id, version, change)
 
+    def delete(self, page_id: str, version: int) -> None:
+        """Remove a page (its files and its row), named with the version it was seen at: a
+        page changed since is not removed (:class:`Conflict`)."""
+        _check_id(page_id)
+        if not self.index.is_file():
+            raise PageNotFound(f"There is no page {page_id} in the workspace.")
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT version, image, xml FROM pages WHERE id = ?",
+                                 (page_id,)).fetchone()
+                if row is None:
+                    raise PageNotFound(f"There is no page {page_id} in the workspace.")
+                if version != row[0]:
+                    raise Conflict(page_id, row[0], version)
+                db.execute("DELETE FROM pages WHERE id = ?", (page_id,))
+                # The XML goes first: an image left behind by a crash is no training sample.
+                for name in (row[2], row[1]):
+                    (self.pages_dir / name).unlink(missing_ok=True)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
     def export_zip(self) -> bytes:
         """The workspace as a training set: a ZIP of every page's PAGE-XML beside its image
         (unpacked, a folder ``pagexml:FOLDER`` reads)."""
@@ -510,6 +535,10 @@ def clean_page(page) -> dict:
             data[key] = page[key][:200]
     if page.get("sheet") is not None:
         data["sheet"] = _points(page["sheet"], "the sheet")
+    read_ms = (page.get("timings") or {}).get("read_ms") if isinstance(page.get("timings"), dict) \
+        else None
+    if isinstance(read_ms, (int, float)) and not isinstance(read_ms, bool) and read_ms >= 0:
+        data["timings"] = {"read_ms": float(read_ms)}  # how long the reading took, as shown
     return data
 
 

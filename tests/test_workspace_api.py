@@ -90,6 +90,12 @@ def test_two_saves_from_the_same_version_give_the_second_a_409(client, openapi):
     assert whole.status_code == 409
     lines = client.get(page["url"]).get_json()["page"]["lines"]
     assert lines[1]["text"] == "jumps over Alice"            # the first save was kept
+    # Deleting names the version too: a page changed since is kept.
+    stale = client.delete(page["url"] + "?version=1")
+    assert stale.status_code == 409 and stale.get_json()["version"] == 2
+    assert client.delete(page["url"] + "?version=2").status_code == 204
+    assert client.get(page["url"]).status_code == 404
+    assert page["id"] not in [p["id"] for p in client.get("/api/v1/pages").get_json()["pages"]]
 
 
 def test_exports_and_the_training_set_carry_the_corrected_text(client, tmp_path):

@@ -213,6 +213,16 @@ def register(app: Flask) -> None:
                               "\"version\".")
         return jsonify(_info(page))
 
+    @app.delete("/api/v1/pages/<page_id>")
+    def api_page_delete(page_id: str):
+        try:
+            version = int(request.args.get("version", ""))
+        except ValueError:
+            raise InvalidPage("Name the version you want to delete: ?version=N, as the page's "
+                              "last save or GET gave it.") from None
+        workspace().delete(page_id, version)
+        return "", 204
+
     @app.put("/api/v1/pages/<page_id>/lines/<int:number>")
     def api_page_line(page_id: str, number: int):
         body = _json_body()
