@@ -189,6 +189,7 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     ev_char = np.zeros(size, np.int64)
     ev_parent = np.zeros(size, np.int64)
     n_ev = 0
+    finals: list = [None] * n  # per line: its final beams' events and posteriors, best first
     with np.errstate(divide="ignore", invalid="ignore"):
         for t in range(T + 1):
             if t in line_ends:  # lines that end here: their beams are final
@@ -197,8 +198,7 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
                 done = ends_at[ln] == t
                 for j in np.unique(ln[done]).tolist():
                     b = np.flatnonzero(ln == j)
-                    out[lines[j]] = _finish(probs[lines[j]], charset, tb, scorer, S[b], ev[b],
-                                            pb[b], pnb[b], lm[b], ev_char, ev_parent)
+                    finals[j] = _final_beams(tb, scorer, S[b], ev[b], pb[b], pnb[b], lm[b])
                 keep = np.flatnonzero(~done)
                 ln, S, h, ev, pb, pnb, lm, la = (a[keep] for a in (ln, S, h, ev, pb, pnb, lm, la))
             if t == T:
@@ -296,6 +296,27 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
             la = np.concatenate([la[kc], n_la[kn]])
             pb, pnb = _scaled(np.concatenate([pb_c[kc], np.zeros(ne)]),
                               np.concatenate([pnb_c[kc], p_ext[kn]]), ln, n)
+    # The texts of the final beams (their events share the lines' prefixes: each made once).
+    chars, parent, char = tb.chars.tolist(), ev_parent[:n_ev].tolist(), ev_char[:n_ev].tolist()
+    made: dict[int, str] = {-1: ""}
+
+    def text_of(e: int) -> str:
+        path = []
+        while e not in made:
+            path.append(e)
+            e = parent[e]
+        for e2 in reversed(path):
+            made[e2] = made[parent[e2]] + chars[char[e2]]
+        return made[path[0]] if path else made[e]
+
+    readings = []
+    for j, (evs, post) in enumerate(finals):
+        texts = [text_of(e) for e in evs]
+        readings.append((texts[0].rstrip(" "), texts, post))
+    labels = [charset.encode(text) for text, _, _ in readings]
+    aligned = [align(P[0], labels[0])] if single else align_many(P, ends_at, labels)
+    for j, (text, texts, post) in enumerate(readings):
+        out[lines[j]] = _recognition(probs[lines[j]], charset, text, texts, post, aligned[j])
     return out  # type: ignore[return-value]
 
 
@@ -310,8 +331,8 @@ def _scaled(pb: np.ndarray, pnb: np.ndarray, ln: np.ndarray, n: int) -> tuple[np
     return np.where(s > 0, pb / s, pb), np.where(s > 0, pnb / s, pnb)
 
 
-def _finish(probs, charset, tb, scorer, S, ev, pb, pnb, lm, ev_char, ev_parent) -> Recognition:
-    """The reading of one line from its final beams."""
+def _final_beams(tb, scorer, S, ev, pb, pnb, lm) -> tuple[list[int], np.ndarray]:
+    """The final beams of one line, best first: their last events and posteriors."""
     # Finish the words still open at the end of the line.
     final = lm.copy()
     open_ = np.flatnonzero(S[:, 1] != _BETWEEN)
@@ -320,11 +341,9 @@ def _finish(probs, charset, tb, scorer, S, ev, pb, pnb, lm, ev_char, ev_parent) 
         final[open_] += scorer.finish(So[:, 1], So[:, 2], So[:, 3], So[:, 4], So[:, 5])[0]
     final += np.log(pb + pnb)
     order = np.argsort(-final)
-    texts = [_text(int(ev[i]), ev_char, ev_parent, tb.chars) for i in order]
-    text = texts[0].rstrip(" ")
     post = np.exp(final[order] - final[order].max())
     post /= post.sum()
-    return _recognition(probs, charset, text, texts, post)
+    return ev[order].tolist(), post
 
 
 def _candidates(P: np.ndarray, prune: float, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
@@ -384,14 +403,6 @@ class _WordScorer:
         return score, out_id
 
 
-def _text(e: int, ev_char, ev_parent, chars) -> str:
-    out = []
-    while e >= 0:
-        out.append(chars[ev_char[e]])
-        e = ev_parent[e]
-    return "".join(reversed(out))
-
-
 def align(probs: np.ndarray, labels: list[int]) -> list[tuple[int, int, float]]:
     """Forced CTC alignment (Viterbi) of a label sequence: per label ``(start, end, best prob)``
     over the frames it is aligned to; [] if the sequence cannot fit."""
@@ -435,10 +446,81 @@ def align(probs: np.ndarray, labels: list[int]) -> list[tuple[int, int, float]]:
     return spans
 
 
-def _recognition(probs, charset: Charset, text: str, texts: list[str], post: np.ndarray) -> Recognition:
+def align_many(P: np.ndarray, frames: np.ndarray, labels: list[list[int]]) -> list[list[tuple[int, int, float]]]:
+    """:func:`align` of several lines at once, each the same as alone: ``P`` (lines, frames,
+    classes) holds line ``i``'s probabilities in its first ``frames[i]`` frames (the rest is
+    padding), ``labels[i]`` its label sequence."""
+    n = len(labels)
+    out: list[list[tuple[int, int, float]]] = [[] for _ in range(n)]
+    todo = [i for i in range(n) if labels[i]]
+    if not todo:
+        return out
+    if len(todo) < n:
+        for i, spans in zip(todo, align_many(P[todo], frames[todo], [labels[i] for i in todo])):
+            out[i] = spans
+        return out
+    # The Viterbi recursion of all lines in step: a line's states past its own 2 L + 1 stay
+    # -inf and feed none of its own (a state reads only itself and the two before it).
+    sizes = np.array([2 * len(lab) + 1 for lab in labels])
+    S, T = int(sizes.max()), int(frames.max())
+    ext = np.zeros((n, S), np.int64)
+    skip = np.zeros((n, S), bool)
+    for i, lab in enumerate(labels):
+        ext[i, 1:2 * len(lab):2] = lab
+        skip[i, 3:2 * len(lab):2] = np.asarray(lab[1:]) != np.asarray(lab[:-1])
+    with np.errstate(divide="ignore"):
+        lp = np.log(np.take_along_axis(P[:, :T], ext[:, None, :], axis=2))  # (line, frame, state)
+    lp = np.where((np.arange(S) >= sizes[:, None])[:, None, :], -np.inf, lp)
+    skip_pen = np.where(skip, 0.0, -np.inf)
+    pad = np.full((n, S + 2), -np.inf)  # alpha, after two cells that stay -inf
+    pad[:, 2] = lp[:, 0, 0]
+    pad[:, 3] = lp[:, 0, 1]
+    back = np.zeros((T, n, S), np.int8)
+    alpha = np.empty((n, S))
+    ending = frames - 1
+    for i in np.flatnonzero(ending == 0):
+        alpha[i] = pad[i, 2:]
+    for t in range(1, T):
+        a0, a1, a2 = pad[:, 2:], pad[:, 1:-1], pad[:, :-2] + skip_pen
+        b1 = a1 > a0
+        best = np.where(b1, a1, a0)
+        b2 = a2 > best
+        back[t] = np.where(b2, 2, b1)
+        pad[:, 2:] = np.where(b2, a2, best) + lp[:, t]
+        done = np.flatnonzero(ending == t)
+        if len(done):
+            alpha[done] = pad[done, 2:]
+    rows = np.arange(n)
+    last = alpha[rows, sizes - 1]
+    s = np.where(last >= alpha[rows, sizes - 2], sizes - 1, sizes - 2)
+    ok = np.isfinite(alpha[rows, s])
+    state = np.zeros((T, n), np.int64)
+    for t in range(T - 1, -1, -1):
+        on = np.flatnonzero(t < frames)
+        state[t, on] = s[on]
+        s[on] -= back[t, on, s[on]]
+    for i in np.flatnonzero(ok):
+        st = state[:frames[i], i]
+        fr = np.flatnonzero(st % 2 == 1)
+        lab = st[fr] // 2
+        L = len(labels[i])
+        first = np.searchsorted(lab, np.arange(L))
+        if len(fr) == 0 or np.any(np.diff(np.r_[first, len(fr)]) <= 0):  # a label without frames
+            out[i] = align(P[i, :frames[i]], labels[i])
+            continue
+        p = np.maximum.reduceat(P[i, fr, np.asarray(labels[i])[lab]], first)
+        out[i] = [(int(a), int(b) + 1, float(q)) for a, b, q in
+                  zip(fr[first], fr[np.r_[first[1:], len(fr)] - 1], p)]
+    return out
+
+
+def _recognition(probs, charset: Charset, text: str, texts: list[str], post: np.ndarray,
+                 spans: list[tuple[int, int, float]] | None = None) -> Recognition:
+    """The reading of ``text`` (``spans``: its :func:`align`, when made already)."""
     if not text:
         return Recognition("", float(probs[:, 0].mean()), ())
-    spans = align(probs, charset.encode(text))
+    if spans is None:
+        spans = align(probs, charset.encode(text))
     if not spans:  # cannot happen for a text the search found; be safe
         spans = [(0, 0, 0.0)] * len(text)
     # Posterior of each white-space separated word: the share of the final beams that also read
