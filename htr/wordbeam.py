@@ -225,23 +225,6 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
             p_ext = (y[c] if single else y[ln[bi], c]) * np.where(c == lb, pb[bi], tot[bi])
             ok = np.flatnonzero((p_ext > 0) & ~tb.forbid[lb, c])
             bi, c, p_ext = bi[ok], c[ok], p_ext[ok]
-            # New states of the extensions.
-            St = S[bi]
-            m, nd, cs, wl, pv = St[:, 1], St[:, 2], St[:, 3], St[:, 4], St[:, 5]
-            child = trie.children(nd, tb.letter[c])
-            code = ((m * 6 + cs) * L + c) * 2 + (child >= 0)
-            n_mode = tb.t_mode[code]
-            n_node = np.where(tb.t_intree[code], child, 0)
-            n_wlen = wl * tb.t_keeplen[code] + tb.t_wc[code]
-            n_lm = lm[bi] + tb.t_cost[code]
-            stop = tb.t_stop[code]
-            n_prev = np.where(stop, bos, pv)
-            ends = np.flatnonzero(tb.t_ends[code])
-            if len(ends):
-                score, wid = scorer.finish(m[ends], nd[ends], cs[ends], wl[ends], pv[ends])
-                n_lm[ends] += score
-                n_prev[ends] = np.where(stop[ends], bos, wid)
-            n_la = scorer.lookahead(n_mode, n_node, n_wlen)
             n_h = (h[bi] ^ c.astype(np.uint64)) * _HASH_MUL + np.uint64(1)
             # An extension may give the text of a beam of its line already there: merge the
             # two (one extension at most gives a beam's text: its text less the last character,
@@ -263,10 +246,26 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
             if dup.any():
                 pnb_c = pnb_c + np.bincount(match[dup], weights=p_ext[dup], minlength=B)
                 new = np.flatnonzero(~dup)
-            else:
-                new = np.arange(len(c))
-            score = np.concatenate([np.log(pb_c + pnb_c) + lm + la,
-                                    np.log(p_ext[new]) + n_lm[new] + n_la[new]])
+                bi, c, p_ext, n_h = bi[new], c[new], p_ext[new], n_h[new]
+            new = np.arange(len(c))
+            # New states of the extensions (the merged ones need none).
+            St = S[bi]
+            m, nd, cs, wl, pv = St[:, 1], St[:, 2], St[:, 3], St[:, 4], St[:, 5]
+            child = trie.children(nd, tb.letter[c])
+            code = ((m * 6 + cs) * L + c) * 2 + (child >= 0)
+            n_mode = tb.t_mode[code]
+            n_node = np.where(tb.t_intree[code], child, 0)
+            n_wlen = wl * tb.t_keeplen[code] + tb.t_wc[code]
+            n_lm = lm[bi] + tb.t_cost[code]
+            stop = tb.t_stop[code]
+            n_prev = np.where(stop, bos, pv)
+            ends = np.flatnonzero(tb.t_ends[code])
+            if len(ends):
+                score, wid = scorer.finish(m[ends], nd[ends], cs[ends], wl[ends], pv[ends])
+                n_lm[ends] += score
+                n_prev[ends] = np.where(stop[ends], bos, wid)
+            n_la = scorer.lookahead(n_mode, n_node, n_wlen)
+            score = np.concatenate([np.log(pb_c + pnb_c) + lm + la, np.log(p_ext) + n_lm + n_la])
             if single:
                 count = np.array([len(score)])
             else:
