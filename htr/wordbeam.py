@@ -174,6 +174,7 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     k_at = n_cands.max(0).tolist()
     line_ends = set(ends_at.tolist())
     single = n == 1
+    salt = (np.arange(n, dtype=np.uint64) + np.uint64(1)) * np.uint64(0xBF58476D1CE4E5B9)
 
     # The beams of all lines: line, state columns (last label, mode, tree node, case state, word
     # length, context word id), text hash, last event, probabilities (scaled per frame and line)
@@ -228,21 +229,29 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
             n_h = (h[bi] ^ c.astype(np.uint64)) * _HASH_MUL + np.uint64(1)
             # An extension may give the text of a beam of its line already there: merge the
             # two (one extension at most gives a beam's text: its text less the last character,
-            # plus it). Beams are looked up by text hash, then line (the same text in two lines
-            # has the same hash): by rank of hash and line.
+            # plus it). The same text in two lines has the same hash: beams are looked up by
+            # their hash turned by a salt of their line's, or should two of those meet (about
+            # never), by rank of hash and line.
             if single:
                 order = np.argsort(h)
                 match = order[np.minimum(np.searchsorted(h[order], n_h), B - 1)]
                 dup = h[match] == n_h
             else:
-                order = np.lexsort((ln, h))
-                hs = h[order]
-                pos = np.minimum(np.searchsorted(hs, n_h), B - 1)
-                rank = np.concatenate([[0], np.cumsum(hs[1:] != hs[:-1])]) * n + ln[order]
-                want = rank[pos] - ln[order][pos] + ln[bi]
-                at = np.minimum(np.searchsorted(rank, want), B - 1)
-                match = order[at]
-                dup = (hs[pos] == n_h) & (rank[at] == want)
+                key = h ^ salt[ln]
+                order = np.argsort(key)
+                ks = key[order]
+                if (ks[1:] != ks[:-1]).all():
+                    match = order[np.minimum(np.searchsorted(ks, n_h ^ salt[ln[bi]]), B - 1)]
+                    dup = (h[match] == n_h) & (ln[match] == ln[bi])
+                else:
+                    order = np.lexsort((ln, h))
+                    hs = h[order]
+                    pos = np.minimum(np.searchsorted(hs, n_h), B - 1)
+                    rank = np.concatenate([[0], np.cumsum(hs[1:] != hs[:-1])]) * n + ln[order]
+                    want = rank[pos] - ln[order][pos] + ln[bi]
+                    at = np.minimum(np.searchsorted(rank, want), B - 1)
+                    match = order[at]
+                    dup = (hs[pos] == n_h) & (rank[at] == want)
             if dup.any():
                 pnb_c = pnb_c + np.bincount(match[dup], weights=p_ext[dup], minlength=B)
                 new = np.flatnonzero(~dup)
