@@ -220,6 +220,21 @@ def table(files: list[dict]) -> str:
                        f"{pair(r.get('mixed_other'))} | {pair(r.get('base_forms_other'))}"
                        f"{' -> ' + pair(r.get('forms_other')) if r.get('forms_other') else ''} | "
                        f"{pair(r.get('mixed_forms_other'))} | {pair(r.get('mixed'))} |")
+        def mean_pair(key: str, rs: list) -> dict | None:
+            rs = [r for r in rs if r.get(key)]
+            return {d: float(np.mean([r[key][d] for r in rs])) for d in ("greedy", "wordbeam")} if rs else None
+
+        mixed_runs = [r for r in main_runs if r.get("mixed")]
+        out.append(f"| **mean of {len(main_runs)}** | {pair(main_runs[0]['base_other'])} -> "
+                   f"{pair(mean_pair('other', main_runs))} | | | | |")
+        if mixed_runs:
+            out.append(f"| **mean of {len(mixed_runs)}** | {pair(mixed_runs[0]['base_other'])} -> "
+                       f"{pair(mean_pair('other', mixed_runs))} | {pair(mean_pair('mixed_other', mixed_runs))} | "
+                       f"{pair(mixed_runs[0]['base_forms_other'])} -> "
+                       f"{pair(mean_pair('forms_other', mixed_runs))} | "
+                       f"{pair(mean_pair('mixed_forms_other', mixed_runs))} | "
+                       f"{pair(mean_pair('mixed', mixed_runs))} (fine-tuned {pair(mean_pair('tuned', mixed_runs))}, "
+                       f"base {pair(mean_pair('base', mixed_runs))}) |")
     curve: dict[str, dict[int, dict]] = defaultdict(dict)
     for r in runs:
         curve[r["writer"]][r["lines"]] = r

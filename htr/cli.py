@@ -133,9 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--freeze", choices=("cnn", "encoder", "none"), default="cnn",
                    help="what stays as it was: cnn (default) the convolutions; encoder those, the "
                         "projection and the first BiLSTM; none")
-    f.add_argument("--mix", type=float, default=1.0,
-                   help="save base + MIX x (fine-tuned - base) weights: 1 (default) all the way; "
-                        "0.6 forgets less of other hands")
+    f.add_argument("--mix", type=float, default=0.6,
+                   help="save base + MIX x (fine-tuned - base) weights: 0.6 (default) forgets "
+                        "about half as much of other hands as 1 (all the way)")
     add_language_parsers(sub)  # speak, translate
     return p
 

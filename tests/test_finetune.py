@@ -65,7 +65,7 @@ def tuned(workspace, tmp_path_factory):
     progress: list[float] = []
     result = finetune(DEFAULT_MODEL, [f"pagexml:{workspace}"], output,
                       FinetuneConfig(max_epochs=3, epoch_size=16, batch_size=4, patience=5,
-                                     learning_rate=1e-3),
+                                     learning_rate=1e-3, mix=1.0),
                       progress=lambda fraction, message: progress.append(fraction))
     return result, output, progress
 
@@ -206,6 +206,7 @@ def test_learn_my_handwriting_runs_in_the_background(client, openapi, tiny_model
     assert r.status_code == 200 and r.get_json()["model"] == "drawn"
 
 
+@pytest.mark.slow
 def test_the_command_line_fine_tunes_a_folder_of_pages(tiny_model_dir, tmp_path, capsys):
     from htr.cli import main
 
