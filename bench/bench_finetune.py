@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             load = os.getloadavg()
             start = time.time()
             result = finetune(args.model, train, Path(tmp) / f"w{writer}",
-                              FinetuneConfig(time_budget_minutes=args.budget),
+                              FinetuneConfig(time_budget_minutes=args.budget, mix=1.0),
                               log=lambda line: print(f"  {writer}/{n}: {line}", flush=True))
             seconds = time.time() - start
             tuned = Recognizer.load(Path(tmp) / f"w{writer}", decoder="greedy")
