@@ -141,7 +141,10 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     The lines are searched side by side, frame by frame: the beams of all of them sit in the
     same arrays, so each NumPy call of a frame serves every line (a call costs about as much for
     25 beams as for 600). Nothing is shared between lines: beams merge only with beams of their
-    own line, and each line keeps its own ``beam_width`` best beams and its own per-frame scale.
+    own line, and each line keeps its own ``beam_width`` best beams and its own per-frame scale;
+    every sum and product is the one a line alone makes. Only beams whose scores tie exactly at
+    the cut may be chosen differently (here the earlier; alone, NumPy's partition's choice):
+    none did on 500 validation lines (``bench/check_same_reading.py``).
     """
     if len(probs) > LINES_TOGETHER:
         return [rec for i in range(0, len(probs), LINES_TOGETHER) for rec in word_beam_search_many(
@@ -284,7 +287,9 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
                 best = np.argpartition(-score, W - 1)[:W]
                 kc, kn = best[best < B], new[best[best >= B] - B]
             elif count.max() > W:  # each line's beam_width best, by score (ties: the earlier)
-                best = np.lexsort((-score, owner))
+                # lexsort((-score, owner)), the line sorted as 16-bit integers (a radix sort)
+                best = np.argsort(-score, kind="stable")
+                best = best[np.argsort(owner.astype(np.int16)[best], kind="stable")]
                 rank = np.arange(len(best)) - (np.cumsum(count) - count)[owner[best]]
                 best = best[rank < W]
                 kc, kn = best[best < B], new[best[best >= B] - B]
