@@ -44,6 +44,9 @@ def register(app: Flask) -> None:
     from . import models  # the models list, model=, Learn my handwriting
 
     models.register(app)
+    from . import model_exports  # a model's network for phones and ONNX Runtime (after models)
+
+    model_exports.register(app)
     from . import language_tools  # Listen and Translate
 
     language_tools.register(app)
