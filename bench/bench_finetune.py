@@ -3,15 +3,17 @@
 model never trained on, CER of the base and of the fine-tuned model on that writer's other lines,
 the time it took, and what the fine-tuned model forgets (its CER on other writers' lines).
 
-    nice -n 10 python bench/bench_finetune.py --out runs/bench-finetune.json [--writers 150 151]
-        [--lines 50] [--curve 10 25 50 100] [--budget 5]
+    nice -n 10 python bench/bench_finetune.py --count 10 --curve 10 25 --curve-writers 3 \
+        [--writers 150 151] [--lines 50] [--budget 5] [--mix 0.6] [--out runs/bench-finetune.json]
+    python bench/bench_finetune.py --table runs/bench-finetune*.json     # the README's tables
 
 Writers: IAM writers of ``../shared/data/iam-forms`` (a set the shipped weights never trained on;
 writer 297, who also wrote training lines of ``iam-lines``, is left out), those with the most
-lines first. Each writer's forms are taken in a fixed order (a hash of the form's name): the first
-forms give the N "corrected" lines (the last form cut at N lines, its other lines unused), the
-remaining forms are read to score. The fine-tuning itself holds back about a fifth of the N lines,
-whole forms, to stop on. Forgetting: the held-out writers of ``iam-lines`` (grey scans) and of
+lines first. Each writer's forms are taken in a fixed order (a hash of the form's name): the last
+forms (``--min-test`` lines or more) and any form the first N lines do not reach are read to score;
+the first N lines of the others are the "corrected" lines (a form cut by N is read by neither; a
+writer with too few lines trains on all the others). The fine-tuning itself holds back about a
+fifth of the N lines, whole forms, to stop on; it goes all the way (``mix`` 1). Forgetting: the held-out writers of ``iam-lines`` (grey scans) and of
 ``iam-forms`` (its validation split: black-and-white scans like the writers' own), a fixed sample
 of each. ``--mix`` also reads with the weights taken part of the way from the base (WiSE-FT).
 Results go to a JSON file, one record per run as it finishes, so a long run can be read midway.
