@@ -70,3 +70,9 @@ def test_bad_requests_say_what_is_offered(client, tiny_model_dir, openapi):
         r = client.get(url)
         assert r.status_code == status and words in r.get_json()["message"]
         jsonschema.validate(r.get_json(), schema)
+
+
+def test_the_models_page_offers_each_download(client, tiny_model_dir):
+    page = client.get("/models").get_data(as_text=True)
+    for query in ("format=tflite", "format=tflite&amp;quantize=int8", "format=onnx"):
+        assert f"/api/v1/models/{tiny_model_dir.name}/export?{query}" in page
