@@ -369,7 +369,8 @@ def _candidates(P: np.ndarray, prune: float, max_chars: int) -> tuple[np.ndarray
     above = P[:, :, 1:] > prune
     count = above.sum(2)
     j, t, k = np.nonzero(above)
-    pos = (np.cumsum(above, 2) - 1)[j, t, k]
+    small = np.int16 if above.shape[2] < 2 ** 15 else np.int64  # the running count, compact
+    pos = np.cumsum(above, 2, dtype=small)[j, t, k] - 1
     few = count[j, t] <= max_chars
     cands[j[few], t[few], pos[few]] = k[few] + 1
     for j, t in zip(*np.nonzero(count > max_chars)):
@@ -481,28 +482,36 @@ def align_many(P: np.ndarray, frames: np.ndarray, labels: list[list[int]]) -> li
     for i, lab in enumerate(labels):
         ext[i, 1:2 * len(lab):2] = lab
         skip[i, 3:2 * len(lab):2] = np.asarray(lab[1:]) != np.asarray(lab[:-1])
-    with np.errstate(divide="ignore"):
-        lp = np.log(np.take_along_axis(P[:, :T], ext[:, None, :], axis=2))  # (line, frame, state)
-    lp = np.where((np.arange(S) >= sizes[:, None])[:, None, :], -np.inf, lp)
+    beyond = np.arange(S) >= sizes[:, None]
+
+    def lp(t: int) -> np.ndarray:  # (line, state): log-probabilities of frame t
+        out = np.log(np.take_along_axis(P[:, t], ext, axis=1))
+        out[beyond] = -np.inf
+        return out
+
     skip_pen = np.where(skip, 0.0, -np.inf)
     pad = np.full((n, S + 2), -np.inf)  # alpha, after two cells that stay -inf
-    pad[:, 2] = lp[:, 0, 0]
-    pad[:, 3] = lp[:, 0, 1]
+    with np.errstate(divide="ignore"):
+        first = lp(0)
+    pad[:, 2] = first[:, 0]
+    pad[:, 3] = first[:, 1]
     back = np.zeros((T, n, S), np.int8)
     alpha = np.empty((n, S))
     ending = frames - 1
     for i in np.flatnonzero(ending == 0):
         alpha[i] = pad[i, 2:]
-    for t in range(1, T):
-        a0, a1, a2 = pad[:, 2:], pad[:, 1:-1], pad[:, :-2] + skip_pen
-        b1 = a1 > a0
-        best = np.where(b1, a1, a0)
-        b2 = a2 > best
-        back[t] = np.where(b2, 2, b1)
-        pad[:, 2:] = np.where(b2, a2, best) + lp[:, t]
-        done = np.flatnonzero(ending == t)
-        if len(done):
-            alpha[done] = pad[done, 2:]
+    ends = set(ending.tolist())
+    with np.errstate(divide="ignore"):
+        for t in range(1, T):
+            a0, a1, a2 = pad[:, 2:], pad[:, 1:-1], pad[:, :-2] + skip_pen
+            b1 = a1 > a0
+            best = np.where(b1, a1, a0)
+            b2 = a2 > best
+            back[t] = np.where(b2, 2, b1)
+            pad[:, 2:] = np.where(b2, a2, best) + lp(t)
+            if t in ends:
+                done = np.flatnonzero(ending == t)
+                alpha[done] = pad[done, 2:]
     rows = np.arange(n)
     last = alpha[rows, sizes - 1]
     s = np.where(last >= alpha[rows, sizes - 2], sizes - 1, sizes - 2)
