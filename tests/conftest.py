@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -58,6 +60,22 @@ def tiny_model_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("model")
     save_model_dir(directory, build_model(charset.num_classes, config), charset, config)
     return directory
+
+
+@contextlib.contextmanager
+def served(app):
+    """``app`` served over HTTP from a thread of this process, for a real browser: yields its
+    base URL, and stops the server after."""
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join(10)
 
 
 # The web app's tests: each module defines its own (module-scoped) ``app``.

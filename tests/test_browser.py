@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from conftest import stacked_lines
+from conftest import served, stacked_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -31,16 +30,10 @@ def page_png(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def server():
     """The app served over HTTP from a thread of this process (the model loaded once)."""
-    from werkzeug.serving import make_server
-
     from app import create_app
 
-    httpd = make_server("127.0.0.1", 0, create_app(), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
+    with served(create_app()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,11 @@ tab that had the same version gets the conflict message; downloads carry the cor
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
+
+from conftest import served
 
 from test_browser import browser, page_png  # noqa: F401 (the browser fixture)
 
@@ -22,19 +23,13 @@ CORRECTED = re.compile(r"\bcorrected\b")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app (shipped model, greedy decoder only: fast) with a workspace of its own."""
-    from werkzeug.serving import make_server
-
     from app import create_app
 
     app = create_app({"HTR_DECODERS": ["greedy"], "HTR_TESSERACT": False, "HTR_JOBS": False,
                       "HTR_BACKGROUND_LOAD": False,
                       "HTR_WORKSPACE": str(tmp_path_factory.mktemp("workspace"))})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.mark.slow

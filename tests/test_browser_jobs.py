@@ -6,32 +6,26 @@ document's first page is shown; next leads to page 2, shown as the results page 
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 import document_files as files
+from conftest import served
 
 CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir, tmp_path_factory):
-    from werkzeug.serving import make_server
-
     from app import create_app
 
     app = create_app({"HTR_MODEL": str(tiny_model_dir), "HTR_DECODERS": ["greedy"],
                       "HTR_TESSERACT": False, "HTR_WARMUP": False, "HTR_BACKGROUND_LOAD": False,
                       "HTR_DATA_DIR": str(tmp_path_factory.mktemp("browser-jobs")),
                       "HTR_JOB_WORKERS": 1})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
+    with served(app) as url:
+        yield url
     app.extensions["htr_jobs"].close()
 
 

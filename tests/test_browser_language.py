@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from conftest import stacked_lines
+from conftest import served, stacked_lines
 
 CHROMIUM = "/usr/bin/chromium"
 SPEAKING = re.compile(r"\bspeaking\b")
@@ -24,18 +23,12 @@ SPEAKING = re.compile(r"\bspeaking\b")
 def server():
     """The shipped model (its word-beam decoder: the page's language is found) served over
     HTTP from a thread of this process."""
-    from werkzeug.serving import make_server
-
     from app import create_app
 
     app = create_app({"HTR_DECODERS": ["wordbeam"], "HTR_TESSERACT": False, "HTR_WARMUP": False,
                       "HTR_BACKGROUND_LOAD": False, "HTR_JOBS": False})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.mark.slow
