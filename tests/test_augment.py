@@ -1,7 +1,6 @@
 """Augmentation makes a line look like another photo of another hand, and never loses the text."""
 
 import os
-import time
 
 import cv2
 import numpy as np
@@ -139,16 +138,6 @@ def test_the_input_is_not_modified(line):
 def test_only_uint8_grey_is_accepted(bad):
     with pytest.raises(ValueError):
         augment(bad, np.random.default_rng(0))
-
-
-def test_augmenting_a_line_is_fast(line):
-    rng = np.random.default_rng(0)
-    times = []
-    for _ in range(30):
-        start = time.perf_counter()
-        augment(line, rng)
-        times.append(time.perf_counter() - start)
-    assert float(np.median(times)) < 0.03  # measured ~3 ms on one core; generous for busy CI
 
 
 # -------------------------------------------------------------------------------- preview_grid
