@@ -158,7 +158,8 @@ def test_a_page_of_a_document_is_stored_from_its_job(client, openapi):
     assert page["name"] == "letter.pdf, page 2" and page["source"] == f"job:{job['id']}:2"
     stored = client.get(page["url"]).get_json()["page"]
     assert stored["lines"][0]["text"] == "Dear Sir"
-    assert stored["lines"][0]["original"] == status["pages"][1]["lines"][0]["text"]
+    # What the job read, as a workspace keeps a line's text: white space made single.
+    assert stored["lines"][0]["original"] == " ".join(status["pages"][1]["lines"][0]["text"].split())
     # The document's page, shown again, knows it was saved: its corrections come back.
     html = client.get(f"/jobs/{job['id']}?page=2").get_data(as_text=True)
     assert page["view_url"] in html and '"Dear Sir"' in html
