@@ -117,10 +117,15 @@ def describe(path: Path, default: bool = False) -> ModelInfo:
     summary = ""
     readme = path / "README.md"
     if readme.is_file():
+        # The card's first paragraph of prose (its lines joined), up to its first sentence's end.
+        paragraph: list[str] = []
         for line in readme.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip() and not line.startswith("#"):
-                summary = re.split(r"(?<=[.:])\s", line.strip())[0].rstrip(":.")
+                paragraph.append(line.strip())
+            elif paragraph:
                 break
+        if paragraph:
+            summary = re.split(r"(?<=[.:])\s", " ".join(paragraph))[0].rstrip(":.")
     return ModelInfo(path.name, str(path), None, created, summary[:200], default, None)
 
 
