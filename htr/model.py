@@ -111,14 +111,22 @@ def save_model_dir(directory: str | Path, model: keras.Model, charset: Charset,
     (d / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
 
-def load_model_dir(directory: str | Path) -> tuple[keras.Model, Charset, ModelConfig]:
-    """Read a model folder written by :func:`save_model_dir`: ``(model, charset, config)``."""
+def read_model_dir(directory: str | Path) -> tuple[Charset, ModelConfig]:
+    """The charset and configuration of a model folder written by :func:`save_model_dir`
+    (its weights are checked to be there, not loaded); :class:`ModelError` when a file is
+    missing."""
     d = Path(directory)
     missing = [f for f in (MODEL_FILE, CHARSET_FILE, CONFIG_FILE) if not (d / f).is_file()]
     if missing:
         raise ModelError(f"{d}: not a model folder (missing {', '.join(missing)})")
-    charset = Charset.load(d / CHARSET_FILE)
     config = ModelConfig.from_dict(json.loads((d / CONFIG_FILE).read_text()))
+    return Charset.load(d / CHARSET_FILE), config
+
+
+def load_model_dir(directory: str | Path) -> tuple[keras.Model, Charset, ModelConfig]:
+    """Read a model folder written by :func:`save_model_dir`: ``(model, charset, config)``."""
+    d = Path(directory)
+    charset, config = read_model_dir(d)
     model = keras.saving.load_model(d / MODEL_FILE, compile=False)
     if model.output_shape[-1] != charset.num_classes:
         raise ModelError(f"{d}: model has {model.output_shape[-1]} outputs but the charset "

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -331,7 +332,7 @@ def load_network(path: str | Path, threads: int | None = None) -> OnnxNetwork | 
 
 
 def cache_dir() -> Path:
-    """Where ONNX files exported on first use are kept: ``$HTR_CACHE/runtimes`` (default
+    """Where networks exported on first use are kept (:func:`cached_export`): ``$HTR_CACHE/runtimes`` (default
     ``~/.cache/htr/runtimes``), outside the repository."""
     return Path(os.environ.get("HTR_CACHE", Path.home() / ".cache" / "htr")) / "runtimes"
 
@@ -344,31 +345,44 @@ def onnx_file_for(directory: str | Path) -> Path:
     from .model import MODEL_FILE
 
     directory = Path(directory)
+    weights, shipped = directory / MODEL_FILE, directory / ONNX_FILE
+    if shipped.is_file() and weights.is_file() and \
+            read_card(shipped).get("source", {}).get("weights_sha256_16") == model_fingerprint(weights):
+        return shipped
+    return cached_export(directory, "onnx")  # which refuses a folder without its weights
+
+
+#: One export into the cache at a time in a process (a conversion holds the network and a few
+#: hundred MB; two web requests for the same file must not both write it).
+_EXPORTING = threading.Lock()
+
+
+def cached_export(directory: str | Path, fmt: str, quantize: str | None = None) -> Path:
+    """The network of a model folder in ``fmt`` (optionally quantised), exported once per
+    weights, format and quantisation into :func:`cache_dir`, its card beside it: for the ONNX
+    backend (:func:`onnx_file_for`) and the app's downloads."""
+    from .decode import model_fingerprint
+    from .model import MODEL_FILE
+
+    directory = Path(directory)
     weights = directory / MODEL_FILE
     if not weights.is_file():
         raise ModelError(f"{directory}: not a model folder (missing {MODEL_FILE})")
-    fingerprint = model_fingerprint(weights)
-    shipped = directory / ONNX_FILE
-    if shipped.is_file() and read_card(shipped).get("source", {}).get("weights_sha256_16") == fingerprint:
-        return shipped
-    cached = cache_dir() / f"{fingerprint}.onnx"
-    if not cached.is_file():
-        export_network("onnx", cached, directory)
-    return cached
+    path = cache_dir() / f"{model_fingerprint(weights)}{'-' + quantize if quantize else ''}.{fmt}"
+    with _EXPORTING:
+        if not path.is_file() or not card_path(path).is_file():
+            export_network(fmt, path, directory, quantize)
+    return path
 
 
 def load_onnx_dir(directory: str | Path, threads: int | None = None
                   ) -> tuple[OnnxNetwork, Charset, ModelConfig]:
     """A model folder read with ONNX Runtime: ``(network, charset, config)``, as
     :func:`htr.model.load_model_dir` gives the Keras model (which is not loaded)."""
-    from .model import CHARSET_FILE, CONFIG_FILE, MODEL_FILE, ModelConfig
+    from .model import read_model_dir
 
     directory = Path(directory)
-    missing = [f for f in (MODEL_FILE, CHARSET_FILE, CONFIG_FILE) if not (directory / f).is_file()]
-    if missing:
-        raise ModelError(f"{directory}: not a model folder (missing {', '.join(missing)})")
-    charset = Charset.load(directory / CHARSET_FILE)
-    config = ModelConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+    charset, config = read_model_dir(directory)
     network = OnnxNetwork(onnx_file_for(directory), threads)
     if network.num_classes != charset.num_classes:
         raise ModelError(f"{network.path}: {network.num_classes} outputs but the charset of "

@@ -2,35 +2,18 @@
 /api/v1/models/NAME/export?format=tflite|onnx[&quantize=float16|int8]`` answers a ZIP of the
 exported network and its model card (:func:`htr.runtimes.export_network`: what the file takes in,
 what it gives out, how to decode it). Each export is made once per weights, format and
-quantisation and kept in the runtimes cache (:func:`htr.runtimes.cache_dir`), so a second
+quantisation and kept in the runtimes cache (:func:`htr.runtimes.cached_export`), so a second
 download is a file read."""
 
 from __future__ import annotations
 
 import io
-import threading
 import zipfile
-from pathlib import Path
 
 from flask import Flask, jsonify, request, send_file
 
-from htr.decode import model_fingerprint
 from htr.modelstore import UnknownModel
-from htr.runtimes import FORMATS, QUANTIZATIONS, cache_dir, card_path, export_network
-
-#: One export at a time per process: a conversion holds the network and a few hundred MB.
-_EXPORTING = threading.Lock()
-SUFFIX = {"onnx": ".onnx", "tflite": ".tflite"}
-
-
-def exported(directory: Path, fmt: str, quantize: str | None) -> Path:
-    """The network of the model folder ``directory`` in ``fmt``, exported once into the cache."""
-    weights = model_fingerprint(directory / "model.keras")
-    path = cache_dir() / "exports" / f"{weights}-{quantize or 'float32'}{SUFFIX[fmt]}"
-    with _EXPORTING:
-        if not path.is_file() or not card_path(path).is_file():
-            export_network(fmt, path, directory, quantize)
-    return path
+from htr.runtimes import FORMATS, QUANTIZATIONS, cached_export, card_path
 
 
 def register(app: Flask) -> None:
@@ -50,13 +33,13 @@ def register(app: Flask) -> None:
             directory = app.extensions["htr"].store.find(name)
         except UnknownModel as exc:
             return refuse("not_found", str(exc), 404)
-        path = exported(directory, fmt, quantize)
-        stem = f"{name}-{quantize or 'float32'}"
+        path = cached_export(directory, fmt, quantize)
+        shown = f"{name}-{quantize or 'float32'}.{fmt}"
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-            z.write(path, stem + SUFFIX[fmt])
-            z.write(card_path(path), stem + SUFFIX[fmt] + ".card.json")
-            z.write(card_path(path, ".md"), stem + SUFFIX[fmt] + ".card.md")
+            z.write(path, shown)
+            z.write(card_path(path), shown + ".card.json")
+            z.write(card_path(path, ".md"), shown + ".card.md")
         archive.seek(0)
         return send_file(archive, mimetype="application/zip", as_attachment=True,
-                         download_name=f"{stem}-{fmt}.zip")
+                         download_name=f"{name}-{quantize or 'float32'}-{fmt}.zip")
