@@ -31,6 +31,20 @@ class ImageError(HTRError):
         super().__init__(f"{source}: {reason}" if source else reason)
 
 
+class CodedError(HTRError):
+    """An error with a stable ``code`` for programs (the web API's error codes), one of the
+    subclass's :attr:`CODES`, and a message a person can act on."""
+
+    #: The codes this kind of error may carry.
+    CODES: tuple[str, ...] = ()
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in self.CODES:
+            raise ValueError(f"unknown {type(self).__name__} code {code!r}")
+        self.code = code
+        super().__init__(message)
+
+
 class DataError(HTRError):
     """A training or evaluation data set is missing, malformed or of an unknown kind."""
 

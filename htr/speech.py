@@ -19,7 +19,7 @@ import subprocess
 import wave
 from dataclasses import dataclass
 
-from .errors import HTRError
+from .errors import CodedError
 
 #: The longest text spoken at once, in characters: about three minutes of speech, 8 MB of WAV.
 #: (A page's lines can be spoken one by one, each well under it.)
@@ -33,15 +33,11 @@ DEFAULT_RATE, MIN_RATE, MAX_RATE = 175, 80, 450
 SPEECH_ERROR_CODES = ("unavailable", "too_long", "empty", "no_voice", "invalid_rate", "failed")
 
 
-class SpeechError(HTRError):
+class SpeechError(CodedError):
     """Text that could not be spoken: espeak-ng missing, the text empty or too long, no voice for
     its language. ``code`` is one of :data:`SPEECH_ERROR_CODES`."""
 
-    def __init__(self, code: str, message: str) -> None:
-        if code not in SPEECH_ERROR_CODES:
-            raise ValueError(f"unknown speech error code {code!r}")
-        self.code = code
-        super().__init__(message)
+    CODES = SPEECH_ERROR_CODES
 
 
 @dataclass(frozen=True)

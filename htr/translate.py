@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import langcodes
 
-from .errors import HTRError
+from .errors import CodedError
 
 #: The longest text translated at once, in characters (a page is about 2,000).
 MAX_CHARACTERS = 20000
@@ -42,16 +42,12 @@ MACHINE_TRANSLATION = "Machine translation (Apertium)"
 _MODE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")  # a plain pair: eng-spa, fr-es
 
 
-class TranslationError(HTRError):
+class TranslationError(CodedError):
     """Text that could not be translated: Apertium missing, no pair installed from the text's
     language to the target, the text empty or too long. ``code`` is one of
     :data:`TRANSLATION_ERROR_CODES`."""
 
-    def __init__(self, code: str, message: str) -> None:
-        if code not in TRANSLATION_ERROR_CODES:
-            raise ValueError(f"unknown translation error code {code!r}")
-        self.code = code
-        super().__init__(message)
+    CODES = TRANSLATION_ERROR_CODES
 
 
 @dataclass(frozen=True)
