@@ -78,6 +78,26 @@ def served(app):
         thread.join(10)
 
 
+#: Debian's chromium (``make test`` installs it), driven by Playwright: no browser download.
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless chromium for a module's browser tests."""
+    import shutil
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
 # The web app's tests: each module defines its own (module-scoped) ``app``.
 @pytest.fixture()
 def client(app):

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import served
 
-from test_browser import browser, page_png  # noqa: F401 (the browser fixture)
+from test_browser import page_png
 
 EDITING = re.compile(r"\bediting\b")
 #: A line's words as the page shows them (other tools may add buttons to a line).

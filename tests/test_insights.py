@@ -222,55 +222,42 @@ def test_the_json_of_a_read_holds_its_insights_and_fits_the_openapi_schema(app, 
 
 @pytest.mark.slow
 def test_the_results_page_shows_the_panel_and_the_browser_marks_the_date(app, read_letter,
-                                                                          tmp_path):
-    import shutil
-    import threading
+                                                                          browser, tmp_path):
+    from playwright.sync_api import expect
 
-    from werkzeug.serving import make_server
+    from conftest import served
 
     image, body = read_letter
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail("chromium is missing: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
-
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, headless=True)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"http://127.0.0.1:{httpd.server_port}/")
-            page.get_by_label("Images to read").set_input_files(str(image))
-            page.get_by_label("Language").select_option("en")
-            page.get_by_role("button", name="Read", exact=True).click()
-            page.wait_for_selector(".result", timeout=120_000)
-            panel = page.locator(".insights")
-            expect(panel.get_by_role("heading", name="Understanding")).to_be_visible()
-            expect(panel.locator(".key-phrases li").first).to_be_visible()
-            entry = panel.locator(".entities li[data-kind=date]").first
-            expect(entry.locator(".kind")).to_have_text("Date")
-            # The date is marked in the text itself, saying what it is in words, not colour alone:
-            # one mark, or one per word where the words are shown apart (a doubtful one).
-            marks = page.locator(".lines li[data-line='1'] mark.entity[data-kind=date]")
-            mark = marks.first
-            expect(mark).to_be_visible()
-            expect(mark).to_have_attribute("title", re.compile(r"^date: (1887-05-03|--05-03)$"))
-            expect(marks.last.locator(".entity-note")).to_have_text(re.compile(r"\(date: .*05-03\)"))
-            expect(marks.last.locator(".entity-label")).to_have_text("date")
-            # The marks hold the date's words, and nothing else.
-            date = next(e for e in body["insights"]["entities"] if e["kind"] == "date")
-            shown = marks.evaluate_all(
-                "ms => ms.map(m => { const c = m.cloneNode(true);"
-                " c.querySelectorAll('.entity-label, .entity-note').forEach(e => e.remove());"
-                " return c.textContent; }).join(' ')")
-            assert " ".join(shown.split()) == date["text"]
-            entry.locator("a").click()  # the list's link takes the focus to the mark
-            expect(mark).to_be_focused()
-            page.screenshot(path=str(tmp_path / "insights.png"), full_page=True)
-            assert not errors, errors
-            browser.close()
-    finally:
-        httpd.shutdown()
+    with served(app) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url + "/")
+        page.get_by_label("Images to read").set_input_files(str(image))
+        page.get_by_label("Language").select_option("en")
+        page.get_by_role("button", name="Read", exact=True).click()
+        page.wait_for_selector(".result", timeout=120_000)
+        panel = page.locator(".insights")
+        expect(panel.get_by_role("heading", name="Understanding")).to_be_visible()
+        expect(panel.locator(".key-phrases li").first).to_be_visible()
+        entry = panel.locator(".entities li[data-kind=date]").first
+        expect(entry.locator(".kind")).to_have_text("Date")
+        # The date is marked in the text itself, saying what it is in words, not colour alone:
+        # one mark, or one per word where the words are shown apart (a doubtful one).
+        marks = page.locator(".lines li[data-line='1'] mark.entity[data-kind=date]")
+        mark = marks.first
+        expect(mark).to_be_visible()
+        expect(mark).to_have_attribute("title", re.compile(r"^date: (1887-05-03|--05-03)$"))
+        expect(marks.last.locator(".entity-note")).to_have_text(re.compile(r"\(date: .*05-03\)"))
+        expect(marks.last.locator(".entity-label")).to_have_text("date")
+        # The marks hold the date's words, and nothing else.
+        date = next(e for e in body["insights"]["entities"] if e["kind"] == "date")
+        shown = marks.evaluate_all(
+            "ms => ms.map(m => { const c = m.cloneNode(true);"
+            " c.querySelectorAll('.entity-label, .entity-note').forEach(e => e.remove());"
+            " return c.textContent; }).join(' ')")
+        assert " ".join(shown.split()) == date["text"]
+        entry.locator("a").click()  # the list's link takes the focus to the mark
+        expect(mark).to_be_focused()
+        page.screenshot(path=str(tmp_path / "insights.png"), full_page=True)
+        assert not errors, errors
