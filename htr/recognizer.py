@@ -174,27 +174,39 @@ class Recognizer:
         ``auto``."""
         if not self.by_language:
             return self.language
-        return best_language((greedy_decode(p, self.charset).text for p in probs),
+        return self._fitting_language([greedy_decode(p, self.charset) for p in probs])
+
+    def _fitting_language(self, greedy: Sequence[Recognition]) -> str:
+        return best_language((g.text for g in greedy),
                              {lang: r.lexicon for lang, r in self.by_language.items()})
 
     def decode_text(self, probs: Sequence[np.ndarray]) -> tuple[list[Recognition], str | None]:
         """Decode the lines of one text (a page's, or one crop) with one language: an ``auto``
         recognizer picks it first (:meth:`choose_language`). Returns the readings and the
         language read in (None without a lexicon)."""
-        language = self.choose_language(probs)
-        reader = self.by_language.get(language, self) if self.by_language else self
-        return reader.decode_many(probs), language
+        if not self.by_language:
+            return self.decode_many(probs), self.language
+        # The best path of each line serves twice: to choose the language, and to weigh the
+        # words' confidence (WordConfidence).
+        greedy = [greedy_decode(p, self.charset) for p in probs]
+        language = self._fitting_language(greedy)
+        return self.by_language.get(language, self).decode_many(probs, greedy), language
 
-    def decode_many(self, probs: Sequence[np.ndarray]) -> list[Recognition]:
+    def decode_many(self, probs: Sequence[np.ndarray],
+                    greedy: Sequence[Recognition] | None = None) -> list[Recognition]:
         """:meth:`decode` of several matrices, in order, each the same as alone; word beam search
         decodes them side by side (:func:`htr.wordbeam.word_beam_search_many`), several times
-        faster than one by one."""
-        if self.by_language or self.decoder != "wordbeam" or self.lexicon is None:
+        faster than one by one. ``greedy``: their best-path readings, when already made."""
+        if self.by_language:
             return [self.decode(p) for p in probs]
-        from .wordbeam import word_beam_search_many
+        if self.decoder == "wordbeam" and self.lexicon is not None:
+            from .wordbeam import word_beam_search_many
 
-        recs = word_beam_search_many(probs, self.charset, self.lexicon, beam_width=self.beam_width)
-        return [self._calibrated(rec, p) for rec, p in zip(recs, probs)]
+            recs = word_beam_search_many(probs, self.charset, self.lexicon, beam_width=self.beam_width)
+        else:
+            recs = [self._decode_raw(p) for p in probs]
+        return [self._calibrated(rec, p, g) for rec, p, g in
+                zip(recs, probs, greedy if greedy is not None else [None] * len(recs))]
 
     def decode(self, probs: np.ndarray) -> Recognition:
         """Text of one ``(frames, classes)`` probability matrix with this recognizer's decoder,
@@ -202,22 +214,27 @@ class Recognizer:
         in the language this one reading fits best)."""
         if self.by_language:
             return self.decode_text([probs])[0][0]
+        return self._calibrated(self._decode_raw(probs), probs)
+
+    def _decode_raw(self, probs: np.ndarray) -> Recognition:
+        """This recognizer's decoder on one matrix, its confidences as the decoder gives them."""
         if self.decoder == "greedy" or self.lexicon is None:
-            rec = greedy_decode(probs, self.charset)
-        elif self.decoder == "beam":
-            rec = self._beam.decode(probs)
-        else:
-            from .wordbeam import word_beam_search
+            return greedy_decode(probs, self.charset)
+        if self.decoder == "beam":
+            return self._beam.decode(probs)
+        from .wordbeam import word_beam_search
 
-            rec = word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
-        return self._calibrated(rec, probs)
+        return word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
 
-    def _calibrated(self, rec: Recognition, probs: np.ndarray) -> Recognition:
+    def _calibrated(self, rec: Recognition, probs: np.ndarray,
+                    greedy: Recognition | None = None) -> Recognition:
         if self.calibration is None:
             return rec
         # The word model weighs what the network alone read in the same frames (best path).
-        greedy = (rec if self.decoder == "greedy" or self.lexicon is None
-                  else greedy_decode(probs, self.charset))
+        if self.decoder == "greedy" or self.lexicon is None:
+            greedy = rec
+        elif greedy is None:
+            greedy = greedy_decode(probs, self.charset)
         return self.calibration.apply(rec, greedy, self.lexicon)
 
     @property
