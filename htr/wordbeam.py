@@ -10,13 +10,16 @@ characters are handled as in prefix beam search.
 Out-of-vocabulary escape
     A word that leaves the prefix tree (or breaks the case patterns ``lower``, ``Capital``,
     ``UPPER``) does not die: it goes on as a *free word* of any letters, whose language-model score
-    is ``lm_weight * oov_logp + oov_char_logp * length`` in place of its bigram score (a lexicon
-    word scores the better of the two). A clearly written name pays that price once and survives,
-    because every lexicon word near it would need several improbable characters; an ambiguous
-    non-word (``tbe``, with ``h``/``b`` nearly tied) pays more than the lexicon word one cheap
-    character away (``the``), and is pulled to it. The state of a beam is a function of its text
-    alone (in the tree while its word is a prefix of a lexicon word, free once it is not), so beams
-    with the same text merge exactly.
+    is ``lm_weight * oov_logp + oov_char_logp * length + spelling_weight * log P(spelling)`` in
+    place of its bigram score (a lexicon word scores the better of the two), where ``P(spelling)``
+    is the lexicon's character n-gram of how words are spelt (:mod:`htr.charlm`): ``Tomkins`` is
+    a likelier new word than ``Tcmkins``. A clearly written name pays that price once and
+    survives, because every lexicon word near it would need several improbable characters; an
+    ambiguous non-word (``tbe``, with ``h``/``b`` nearly tied) pays more than the lexicon word one
+    cheap character away (``the``), and is pulled to it. The state of a beam is a function of its
+    text alone (in the tree while its word is a prefix of a lexicon word, free once it is not; the
+    spelling model's state is that of the word's last letters), so beams with the same text merge
+    exactly.
 
 While a word is in the tree, its beam carries the best unigram score of the words below its node
 (language-model look-ahead), so that word prefixes compete fairly before they end.
@@ -33,6 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .charlm import SpellingModel
 from .lexicon import CAP, LOWER, UPPER, Lexicon
 from .results import CharSpan, Recognition
 from .text import Charset
@@ -47,6 +51,11 @@ _CASE_PATTERN = np.array([LOWER, LOWER, CAP, CAP, UPPER, LOWER], np.int64)
 # Beam modes.
 _BETWEEN, _INWORD, _FREE = 0, 1, 2
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+#: Weight of the spelling model of out-of-vocabulary words (:mod:`htr.charlm`; 0 turns it off)
+#: and the price of each of such a word's letters besides it: the best mean CER of 15 pairs on
+#: 300 validation lines of each of six sets (``bench/bench_spelling.py``; README, "Decoders").
+SPELLING_WEIGHT = 0.35
+OOV_CHAR_LOGP = 0.0
 #: Lines :func:`word_beam_search_many` searches side by side at most (memory: their
 #: probabilities, padded to the longest, are copied into one array).
 LINES_TOGETHER = 64
@@ -112,9 +121,10 @@ class _Tables:
 
 
 def word_beam_search(probs: np.ndarray, charset: Charset, lexicon: Lexicon, beam_width: int = 25,
-                     lm_weight: float = 0.5, oov_logp: float = -10.0, oov_char_logp: float = -1.0,
+                     lm_weight: float = 0.5, oov_logp: float = -10.0, oov_char_logp: float = OOV_CHAR_LOGP,
                      punct_logp: float = -1.0, case_weight: float = 1.0, word_bonus: float = 2.5,
-                     prune: float = 3e-3, max_chars: int = 12) -> Recognition:
+                     prune: float = 3e-3, max_chars: int = 12,
+                     spelling_weight: float = SPELLING_WEIGHT) -> Recognition:
     """Decode one ``(frames, classes)`` probability matrix with word beam search.
 
     ``lm_weight`` scales the language model's log-probabilities against the network's;
@@ -124,17 +134,20 @@ def word_beam_search(probs: np.ndarray, charset: Charset, lexicon: Lexicon, beam
     only: a word may always start a line or sentence with a capital); ``word_bonus`` is added per
     word (against the language model's bias for fewer, longer words). In each frame only the
     ``max_chars`` likeliest characters above ``prune`` probability are tried.
+    ``spelling_weight`` scales the lexicon's spelling model (:mod:`htr.charlm`) in the score of
+    an out-of-vocabulary word (0: letters priced flat by ``oov_char_logp`` alone).
     """
     return word_beam_search_many([probs], charset, lexicon, beam_width, lm_weight, oov_logp,
                                  oov_char_logp, punct_logp, case_weight, word_bonus, prune,
-                                 max_chars)[0]
+                                 max_chars, spelling_weight)[0]
 
 
 def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon: Lexicon,
                           beam_width: int = 25, lm_weight: float = 0.5, oov_logp: float = -10.0,
-                          oov_char_logp: float = -1.0, punct_logp: float = -1.0,
+                          oov_char_logp: float = OOV_CHAR_LOGP, punct_logp: float = -1.0,
                           case_weight: float = 1.0, word_bonus: float = 2.5, prune: float = 3e-3,
-                          max_chars: int = 12) -> list[Recognition]:
+                          max_chars: int = 12, spelling_weight: float = SPELLING_WEIGHT
+                          ) -> list[Recognition]:
     """:func:`word_beam_search` of several lines (a page's), one reading per matrix in order,
     each the same as alone.
 
@@ -149,7 +162,7 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     if len(probs) > LINES_TOGETHER:
         return [rec for i in range(0, len(probs), LINES_TOGETHER) for rec in word_beam_search_many(
             probs[i:i + LINES_TOGETHER], charset, lexicon, beam_width, lm_weight, oov_logp,
-            oov_char_logp, punct_logp, case_weight, word_bonus, prune, max_chars)]
+            oov_char_logp, punct_logp, case_weight, word_bonus, prune, max_chars, spelling_weight)]
     W = max(1, int(beam_width))
     for p in probs:
         if p.ndim != 2 or p.shape[1] != charset.num_classes:
@@ -164,7 +177,9 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     T = int(ends_at.max())
     tb = _Tables.of(charset, lexicon, punct_logp)
     trie = lexicon.trie
-    scorer = _WordScorer(lexicon, trie, lm_weight, oov_logp, oov_char_logp, case_weight, word_bonus)
+    spelling = SpellingModel.of(lexicon) if spelling_weight else None
+    scorer = _WordScorer(lexicon, trie, lm_weight, oov_logp, oov_char_logp, case_weight, word_bonus,
+                         spelling, spelling_weight)
     bos = lexicon.bos
     # Per line and frame, the characters worth trying, padded with -1; and the most of any line.
     if n == 1:
@@ -180,15 +195,16 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     salt = (np.arange(n, dtype=np.uint64) + np.uint64(1)) * np.uint64(0xBF58476D1CE4E5B9)
 
     # The beams of all lines: line, state columns (last label, mode, tree node, case state, word
-    # length, context word id), text hash, last event, probabilities (scaled per frame and line)
-    # and scores.
+    # length, context word id, spelling state), text hash, last event, probabilities (scaled per
+    # frame and line) and scores.
     ln = np.arange(n)
-    S = np.tile(np.array([[0, _BETWEEN, 0, _C0, 0, bos]], np.int64), (n, 1))
+    S = np.tile(np.array([[0, _BETWEEN, 0, _C0, 0, bos, 0]], np.int64), (n, 1))
     h = np.zeros(n, np.uint64)
     ev = np.full(n, -1, np.int64)        # index into ev_char / ev_parent: the text, backwards
     pb, pnb = np.ones(n), np.zeros(n)    # P(text, path ends in blank / in a character)
     lm = np.zeros(n)                     # language-model score of finished words and characters
     la = np.zeros(n)                     # look-ahead score of the word being read
+    sp = np.zeros(n)                     # spelling log-probability of the word being read
     size = int(ends_at.sum()) * W + 1
     ev_char = np.zeros(size, np.int64)
     ev_parent = np.zeros(size, np.int64)
@@ -202,9 +218,9 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
                 done = ends_at[ln] == t
                 for j in np.unique(ln[done]).tolist():
                     b = np.flatnonzero(ln == j)
-                    finals[j] = _final_beams(tb, scorer, S[b], ev[b], pb[b], pnb[b], lm[b])
+                    finals[j] = _final_beams(tb, scorer, S[b], ev[b], pb[b], pnb[b], lm[b], sp[b])
                 keep = np.flatnonzero(~done)
-                ln, S, h, ev, pb, pnb, lm, la = (a[keep] for a in (ln, S, h, ev, pb, pnb, lm, la))
+                ln, S, h, ev, pb, pnb, lm, la, sp = (a[keep] for a in (ln, S, h, ev, pb, pnb, lm, la, sp))
             if t == T:
                 break
             # (One line alone needs no line column: the vectorised search of one line, exactly.)
@@ -262,21 +278,29 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
             new = np.arange(len(c))
             # New states of the extensions (the merged ones need none).
             St = S[bi]
-            m, nd, cs, wl, pv = St[:, 1], St[:, 2], St[:, 3], St[:, 4], St[:, 5]
+            m, nd, cs, wl, pv, ss = St[:, 1], St[:, 2], St[:, 3], St[:, 4], St[:, 5], St[:, 6]
             child = trie.children(nd, tb.letter[c])
             code = ((m * 6 + cs) * L + c) * 2 + (child >= 0)
             n_mode = tb.t_mode[code]
             n_node = np.where(tb.t_intree[code], child, 0)
             n_wlen = wl * tb.t_keeplen[code] + tb.t_wc[code]
+            if spelling is not None:  # the word's letters so far, through the spelling model
+                keeps, wc = tb.t_keeplen[code].astype(bool), tb.t_wc[code].astype(bool)
+                n_ss, lp = spelling.step(np.where(keeps, ss, spelling.START), tb.letter[c])
+                n_ss = np.where(wc, n_ss, spelling.START)
+                n_sp = np.where(keeps, sp[bi], 0.0) + np.where(wc, lp, 0.0)
+            else:
+                n_ss, n_sp = np.zeros(len(c), np.int64), np.zeros(len(c))
             n_lm = lm[bi] + tb.t_cost[code]
             stop = tb.t_stop[code]
             n_prev = np.where(stop, bos, pv)
             ends = np.flatnonzero(tb.t_ends[code])
             if len(ends):
-                score, wid = scorer.finish(m[ends], nd[ends], cs[ends], wl[ends], pv[ends])
+                score, wid = scorer.finish(m[ends], nd[ends], cs[ends], wl[ends], pv[ends],
+                                           ss[ends], sp[bi[ends]])
                 n_lm[ends] += score
                 n_prev[ends] = np.where(stop[ends], bos, wid)
-            n_la = scorer.lookahead(n_mode, n_node, n_wlen)
+            n_la = scorer.lookahead(n_mode, n_node, n_wlen, n_sp)
             score = np.concatenate([np.log(pb_c + pnb_c) + lm + la, np.log(p_ext) + n_lm + n_la])
             if single:
                 count = np.array([len(score)])
@@ -303,10 +327,11 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
             if not single:
                 ln = np.concatenate([ln[kc], ln[bi[kn]]])
             S = np.concatenate([S[kc], np.stack([c[kn], n_mode[kn], n_node[kn], tb.t_case[code[kn]],
-                                                 n_wlen[kn], n_prev[kn]], 1)])
+                                                 n_wlen[kn], n_prev[kn], n_ss[kn]], 1)])
             h = np.concatenate([h[kc], n_h[kn]])
             lm = np.concatenate([lm[kc], n_lm[kn]])
             la = np.concatenate([la[kc], n_la[kn]])
+            sp = np.concatenate([sp[kc], n_sp[kn]])
             pb, pnb = _scaled(np.concatenate([pb_c[kc], np.zeros(ne)]),
                               np.concatenate([pnb_c[kc], p_ext[kn]]), ln, n)
     # The texts of the final beams (their events share the lines' prefixes: each made once).
@@ -344,14 +369,15 @@ def _scaled(pb: np.ndarray, pnb: np.ndarray, ln: np.ndarray, n: int) -> tuple[np
     return np.where(s > 0, pb / s, pb), np.where(s > 0, pnb / s, pnb)
 
 
-def _final_beams(tb, scorer, S, ev, pb, pnb, lm) -> tuple[list[int], np.ndarray]:
+def _final_beams(tb, scorer, S, ev, pb, pnb, lm, sp) -> tuple[list[int], np.ndarray]:
     """The final beams of one line, best first: their last events and posteriors."""
     # Finish the words still open at the end of the line.
     final = lm.copy()
     open_ = np.flatnonzero(S[:, 1] != _BETWEEN)
     if len(open_):
         So = S[open_]
-        final[open_] += scorer.finish(So[:, 1], So[:, 2], So[:, 3], So[:, 4], So[:, 5])[0]
+        final[open_] += scorer.finish(So[:, 1], So[:, 2], So[:, 3], So[:, 4], So[:, 5], So[:, 6],
+                                      sp[open_])[0]
     final += np.log(pb + pnb)
     order = np.argsort(-final)
     post = np.exp(final[order] - final[order].max())
@@ -383,25 +409,31 @@ class _WordScorer:
     """Language-model scores of finished words and of words being read (vectorised)."""
 
     def __init__(self, lexicon: Lexicon, trie, lm_weight: float, oov_logp: float,
-                 oov_char_logp: float, case_weight: float, word_bonus: float) -> None:
+                 oov_char_logp: float, case_weight: float, word_bonus: float,
+                 spelling: SpellingModel | None = None, spelling_weight: float = 0.0) -> None:
         self.lexicon, self.trie = lexicon, trie
         self.w, self.oov, self.oov_char, self.case_w = lm_weight, oov_logp, oov_char_logp, case_weight
         self.bonus = word_bonus
+        self.spelling, self.spelling_w = spelling, spelling_weight
 
-    def free(self, wlen: np.ndarray) -> np.ndarray:
-        return self.w * self.oov + self.oov_char * wlen + self.bonus
+    def free(self, wlen: np.ndarray, spelt: np.ndarray) -> np.ndarray:
+        """Score of an out-of-vocabulary word of ``wlen`` letters whose spelling scored ``spelt``."""
+        return self.w * self.oov + self.oov_char * wlen + self.bonus + self.spelling_w * spelt
 
-    def lookahead(self, mode: np.ndarray, node: np.ndarray, wlen: np.ndarray) -> np.ndarray:
+    def lookahead(self, mode: np.ndarray, node: np.ndarray, wlen: np.ndarray,
+                  spelt: np.ndarray) -> np.ndarray:
         """Optimistic score of the word being read (0 between words)."""
-        free = self.free(wlen)
+        free = self.free(wlen, spelt)
         tree = self.w * self.trie.lookahead[node] + self.bonus
         return np.where(mode == _INWORD, np.maximum(tree, free), np.where(mode == _FREE, free, 0.0))
 
-    def finish(self, mode, node, case, wlen, prev) -> tuple[np.ndarray, np.ndarray]:
+    def finish(self, mode, node, case, wlen, prev, spell_state, spelt) -> tuple[np.ndarray, np.ndarray]:
         """Score and context id of each word that ends here."""
         wid = np.where(mode == _INWORD, self.trie.word[node], -1)
         known = wid >= 0
-        score = self.free(wlen)
+        if self.spelling is not None:
+            spelt = spelt + self.spelling.end_logp(spell_state)
+        score = self.free(wlen, spelt)
         out_id = np.full(len(mode), self.lexicon.unk, np.int64)
         if known.any():
             w, pv = wid[known], prev[known]
