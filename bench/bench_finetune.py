@@ -47,11 +47,15 @@ DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SEEN_WRITERS = {"297"}
 
 
-def writer_lines() -> dict[str, list]:
+def writer_lines(unseen: bool = False) -> dict[str, list]:
+    """Lines by writer: of iam-forms; with ``unseen``, only writers of the validation splits of
+    iam-forms and iam-lines (the writers a model trained on those sets' training splits, as
+    Model 2 did, never saw)."""
     out: dict[str, list] = defaultdict(list)
-    for s in read_folder(DATA / "iam-forms"):
-        if s.group not in SEEN_WRITERS:
-            out[s.group].append(s)
+    for folder in ("iam-forms", "iam-lines") if unseen else ("iam-forms",):
+        for s in read_folder(DATA / folder):
+            if s.group not in SEEN_WRITERS and (not unseen or split_of(s) == "val"):
+                out[s.group].append(s)
     return dict(out)
 
 
@@ -94,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--curve-only", action="store_true", help="run the curve's smaller sets only")
     p.add_argument("--mix", type=float, default=0.6,
                    help="also read with base + MIX x (fine-tuned - base) weights (0: not)")
+    p.add_argument("--unseen", action="store_true",
+                   help="writers of the validation splits of iam-forms and iam-lines only (for a "
+                        "model trained on their training splits)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-finetune.json"))
     p.add_argument("--table", type=Path, nargs="+", metavar="JSON",
                    help="print the Markdown tables of runs' JSON files (finished or not) and exit")
@@ -102,15 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         print(table([json.loads(f.read_text()) for f in args.table]))
         return 0
 
-    by_writer = writer_lines()
+    by_writer = writer_lines(args.unseen)
     ranked = sorted(by_writer, key=lambda w: (-len(by_writer[w]), w))
     writers = args.writers or ranked[:args.count]
-    others = [s for s in read_folder(DATA / "iam-lines") if split_of(s) == "val"]
+    others = [s for s in read_folder(DATA / "iam-lines") if split_of(s) == "val"
+              and s.group not in writers]
     others = list(np.random.default_rng(0).choice(np.array(others, dtype=object),
                                                   min(args.forget, len(others)), replace=False))
     # Forgetting on scans like the writers' own: iam-forms lines of other writers (those of its
     # validation split, none of them a writer here).
-    forms_others = [s for w, lines in by_writer.items() if w not in writers
+    forms_others = [s for w, lines in writer_lines().items() if w not in writers
                     and split_of(lines[0]) == "val" for s in lines]
     forms_others = list(np.random.default_rng(0).choice(
         np.array(forms_others, dtype=object), min(args.forget, len(forms_others)), replace=False))
