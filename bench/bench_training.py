@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from htr.augment import augment  # noqa: E402
 from htr.image import preprocess  # noqa: E402
-from htr.model import ModelConfig, build_model, compile_model  # noqa: E402
+from htr.model import SIZES, ModelConfig, build_model, compile_model  # noqa: E402
 from htr.readers import open_data, split_of  # noqa: E402
 from htr.text import Charset  # noqa: E402
 from htr.training import BatchSequence, TrainConfig  # noqa: E402
@@ -39,6 +39,8 @@ VARIANTS: dict[str, tuple[ModelConfig, int]] = {
     "2 BiLSTM layers of 128": (ModelConfig(lstm_units=128), 16),
     "1 BiLSTM layer of 192": (ModelConfig(lstm_layers=1), 16),
     "no LSTM (convolutions and the output layer)": (ModelConfig(lstm_layers=0), 16),
+    "fast: separable CNN, column pooling, 4 residual separable Conv1D (k=7)": (SIZES["fast"], 16),
+    "fast, batch 32": (SIZES["fast"], 32),
 }
 
 

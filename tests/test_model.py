@@ -18,17 +18,28 @@ from htr.text import Charset
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ModelConfig(height=32, conv=(8, 8, 16, 16), pool_height_after=(0, 1, 2, 3), lstm_units=16,
                     lstm_layers=1)
+#: The same without LSTMs: separable convolutions, column pooling, residual 1-D convolutions.
+SMALL_CONV = ModelConfig(height=32, conv=(8, 8, 16, 16), pool_height_after=(0, 1, 2, 3),
+                         lstm_units=16, sequence="conv", conv1d_layers=2, separable=True,
+                         column_pool=True)
 
 
-def test_one_model_reads_any_width_with_a_frame_per_four_columns():
-    model = build_model(11, SMALL)
+@pytest.mark.parametrize("config", [SMALL, SMALL_CONV], ids=["lstm", "conv"])
+def test_one_model_reads_any_width_with_a_frame_per_four_columns(config):
+    model = build_model(11, config)
     for width in (32, 96, 640):
         out = model.predict_on_batch(np.zeros((2, 32, width, 1), np.float32))
         assert out.shape == (2, width // WIDTH_REDUCTION, 11)
 
 
-def test_ctc_training_step_lowers_the_loss():
-    model = compile_model(build_model(5, SMALL), learning_rate=1e-2)
+def test_unknown_sequence_layers_are_refused():
+    with pytest.raises(ValueError, match="sequence"):
+        build_model(5, ModelConfig(sequence="transformer"))
+
+
+@pytest.mark.parametrize("config", [SMALL, SMALL_CONV], ids=["lstm", "conv"])
+def test_ctc_training_step_lowers_the_loss(config):
+    model = compile_model(build_model(5, config), learning_rate=1e-2)
     rng = np.random.default_rng(0)
     x = rng.random((4, 32, 64, 1)).astype(np.float32)
     y = np.array([[1, 2, 0], [3, 4, 0], [1, 1, 2], [4, 0, 0]], np.int32)
@@ -38,14 +49,15 @@ def test_ctc_training_step_lowers_the_loss():
     assert np.isfinite(first) and last < first
 
 
-def test_model_folder_round_trip_gives_identical_outputs(tmp_path):
+@pytest.mark.parametrize("config", [SMALL, SMALL_CONV], ids=["lstm", "conv"])
+def test_model_folder_round_trip_gives_identical_outputs(tmp_path, config):
     charset = Charset("abc")
-    model = build_model(charset.num_classes, SMALL)
-    save_model_dir(tmp_path, model, charset, SMALL)
-    loaded, loaded_charset, config = load_model_dir(tmp_path)
+    model = build_model(charset.num_classes, config)
+    save_model_dir(tmp_path, model, charset, config)
+    loaded, loaded_charset, loaded_config = load_model_dir(tmp_path)
     x = np.random.default_rng(1).random((1, 32, 128, 1)).astype(np.float32)
     assert np.allclose(model.predict_on_batch(x), loaded.predict_on_batch(x), atol=1e-5)
-    assert loaded_charset == charset and config == SMALL
+    assert loaded_charset == charset and loaded_config == config
 
 
 def test_model_folder_with_a_foreign_charset_is_refused(tmp_path):
