@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     for writer, n, main_run in plan:
         pool, test = split_writer(by_writer[writer], main_n[writer], args.min_test)
         train = pool[:n]
-        if n > len(pool) or len(test) < args.min_test:
+        if not n or n > len(pool) or len(test) < args.min_test:
             print(f"writer {writer}: {len(by_writer[writer])} lines, too few for {n}", flush=True)
             continue
         with tempfile.TemporaryDirectory() as tmp:
