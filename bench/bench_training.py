@@ -32,8 +32,9 @@ from htr.readers import open_data, split_of  # noqa: E402
 from htr.text import Charset  # noqa: E402
 from htr.training import BatchSequence, TrainConfig  # noqa: E402
 
-#: name -> (network, batch size); the first is the shipped network at train.py's default batch.
-VARIANTS: dict[str, tuple[ModelConfig, int]] = {
+#: name -> (network, batch size[, Keras dtype policy]); the first is the shipped network at
+#: train.py's default batch.
+VARIANTS: dict[str, tuple] = {
     "shipped (2 BiLSTM layers of 192), batch 16": (ModelConfig(), 16),
     "the same, batch 32": (ModelConfig(), 32),
     "2 BiLSTM layers of 128": (ModelConfig(lstm_units=128), 16),
@@ -41,6 +42,8 @@ VARIANTS: dict[str, tuple[ModelConfig, int]] = {
     "no LSTM (convolutions and the output layer)": (ModelConfig(lstm_layers=0), 16),
     "fast: separable CNN, column pooling, 4 residual separable Conv1D (k=7)": (SIZES["fast"], 16),
     "fast, batch 32": (SIZES["fast"], 32),
+    "shipped, bfloat16 (logits float32)": (ModelConfig(), 16, "mixed_bfloat16"),
+    "fast, bfloat16 (logits float32)": (SIZES["fast"], 16, "mixed_bfloat16"),
 }
 
 
@@ -55,6 +58,7 @@ def main() -> int:
     p.add_argument("--data", default="folder:../shared/data/iam-lines", help="a training set, KIND:PATH")
     p.add_argument("-n", type=int, default=96, help="training lines to time")
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength timed")
+    p.add_argument("--only", nargs="*", help="time only the variants whose name contains one of these")
     args = p.parse_args()
 
     samples = [s for s in open_data(args.data) if split_of(s) == "train"][:args.n]
@@ -70,7 +74,12 @@ def main() -> int:
     charset = Charset.from_texts(s.text for s in samples)
     print("| network | parameters | training samples/s | network alone, reading lines/s |")
     print("| --- | --- | --- | --- |")
-    for name, (config, batch_size) in VARIANTS.items():
+    import keras
+
+    for name, (config, batch_size, *policy) in VARIANTS.items():
+        if args.only and not any(word in name for word in args.only):
+            continue
+        keras.config.set_dtype_policy(policy[0] if policy else "float32")
         sequence = BatchSequence(samples, charset, TrainConfig(
             [args.data], Path("."), config, batch_size=batch_size, augment_strength=args.augment, seed=0))
         batches = [sequence[i] for i in range(len(sequence))]

@@ -109,7 +109,8 @@ def build_model(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.
             y = layers.Activation("relu", name=f"seq_relu{i}")(y)
             y = layers.Dropout(config.dropout, name=f"drop{i}")(y)
             x = layers.Add(name=f"seq_add{i}")([x, y])
-    logits = layers.Dense(num_classes, name="logits")(x)
+    # Float32 logits under a mixed (bfloat16) policy: the softmax and CTC need the range.
+    logits = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(inputs, logits, name="crnn")
 
 
