@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from htr.errors import ModelError
-from htr.lexicon import Lexicon
+from htr.lexicon import Lexicon, best_language
 from htr.recognizer import Recognizer
 from htr.text import Charset
 
@@ -77,3 +77,14 @@ def test_the_french_lexicon_lists_elided_words():
         assert word in lexicon, word
     home = lexicon.unigram[lexicon.word_id("homme")]
     assert lexicon.unigram[lexicon.word_id("l'homme")] < home  # rarer than the word alone
+
+
+def test_a_french_letter_decides_the_language_before_the_words_do():
+    lexicons = {"en": Lexicon.from_words(ENGLISH + ["cafe"]), "fr": Lexicon.from_words(FRENCH)}
+    # Words alone: misread words fit no lexicon, the English ones decide.
+    assert best_language(["the cat sat zqx"], lexicons) == "en"
+    # An accent (or a ligature, or guillemets) is French however the words fit.
+    assert best_language(["the cat sat café"], lexicons) == "fr"
+    assert best_language(["« the cat »"], lexicons) == "fr"
+    # Only where French is offered.
+    assert best_language(["the cat sat café"], {"en": lexicons["en"]}) == "en"
