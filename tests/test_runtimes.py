@@ -166,3 +166,29 @@ def test_a_file_that_is_not_an_exported_network_is_refused(name, tmp_path):
     path.write_bytes(b"not a network")
     with pytest.raises(ModelError, match=name):
         load_network(path)
+
+
+def test_a_network_without_lstms_exports_to_tflite_with_builtin_operators(tmp_path):
+    """The conv-only network (``train.py --size fast``) converts for phones like the shipped one
+    and gives the Keras model's scores."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    from htr.model import ModelConfig, build_model, save_model_dir
+    from htr.runtimes import export_network, load_network
+    from htr.text import Charset
+
+    charset = Charset("abcdefghij ")
+    config = ModelConfig(height=40, conv=(8, 8, 16, 16), pool_height_after=(0, 1, 2, 3),
+                         lstm_units=16, sequence="conv", conv1d_layers=2, separable=True,
+                         column_pool=True)
+    model = build_model(charset.num_classes, config)
+    save_model_dir(tmp_path / "fast", model, charset, config)
+    path = export_network("tflite", tmp_path / "fast.tflite", model_dir=tmp_path / "fast")
+    ops = {op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()}
+    assert not any("FLEX" in op.upper() for op in ops)
+    x = np.random.default_rng(0).random((40, 160)).astype(np.float32)  # a preprocessed line
+    probs = load_network(path).probabilities([x])[0]
+    logits = model.predict_on_batch(x[None, :, :, None])[0]
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(probs, expected / expected.sum(1, keepdims=True), atol=1e-4)
