@@ -10,8 +10,8 @@ n-gram (Chen and Goodman 1998), trained on the lexicon's own words, each spellin
 (types, not tokens: what a new word looks like, not how often ``the`` is written).
 
 Being built from the words, it needs no file of its own: a lexicon (shipped, French, or a user's
-word list) brings its spelling model with it (:meth:`SpellingModel.of`, built once per lexicon,
-about a second for 50,000 words).
+word list) brings its spelling model with it (:meth:`SpellingModel.of`, built once per lexicon:
+0.4-0.5 s and 23 MB for the 51,000 words of the shipped English lexicon).
 
 For the vectorised search the model is a finite automaton with dense tables: a state is the
 longest history (up to ``order - 1`` symbols, the word's start a symbol of its own) seen in
@@ -87,9 +87,11 @@ class SpellingModel:
               discount: float = DEFAULT_DISCOUNT) -> "SpellingModel":
         """Interpolated Kneser-Ney over the distinct case-folded ``words`` (letters outside
         ``alphabet`` count as ``other``)."""
-        if order < 1:
-            raise ValueError("a spelling model's order is at least 1")
         a = len(alphabet)
+        if order < 1 or not a:
+            raise ValueError("a spelling model needs an order of 1 or more and an alphabet")
+        if float(a + 4) ** (order + 1) >= 2 ** 62:  # histories are numbers (below)
+            raise ValueError(f"order {order} is too high for {a} letters")
         other, end, bow = a, a + 1, a + 2
         n_sym = a + 2  # symbols predicted: letters, other, end
         h_max = order - 1
@@ -100,8 +102,8 @@ class SpellingModel:
         codes = np.frombuffer("".join(text).encode("utf-32-le"), np.uint32)
         letters = np.array(sorted(ord(c) for c in alphabet), np.uint32)
         by_code = np.array([alphabet.index(chr(c)) for c in letters], np.int64)
-        pos = np.minimum(np.searchsorted(letters, codes), max(len(letters) - 1, 0))
-        idx = np.where(len(letters) and (letters[pos] == codes), by_code[pos] if a else other, other)
+        pos = np.minimum(np.searchsorted(letters, codes), len(letters) - 1)
+        idx = np.where(letters[pos] == codes, by_code[pos], other)
         lengths = np.fromiter((len(w) for w in text), np.int64, len(text))
         # The words one after another, each as bow, its letters, end: a flat symbol array.
         seq_len = lengths + 2
@@ -117,7 +119,7 @@ class SpellingModel:
         sym, off = seq[at], offset[at]
         # (order, history, symbol) -> count: raw counts for the longest histories and those
         # that start at the word's start; the others count distinct symbols before them.
-        grams: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        grams: list[tuple[np.ndarray, np.ndarray]] = []
         hist = np.zeros(len(at), np.int64)
         for k in range(0, h_max + 1):
             if k:
@@ -125,17 +127,14 @@ class SpellingModel:
             valid = off >= k
             raw = valid & ((k == h_max) | (off == k))
             key = hist[raw] * M + sym[raw]
-            u, c = np.unique(key, return_counts=True)
-            grams.append((np.full(len(u), k), u, c.astype(np.float64)))
+            grams.append(np.unique(key, return_counts=True))
             cont = valid & ~raw
             if cont.any():
                 left = seq[at[cont] - k - 1]
-                u, c = np.unique(np.unique((hist[cont] * M + sym[cont]) * M + left) // M,
-                                 return_counts=True)
-                grams.append((np.full(len(u), k), u, c.astype(np.float64)))
-        g_len = np.concatenate([g[0] for g in grams])
-        g_key = np.concatenate([g[1] for g in grams])
-        g_cnt = np.concatenate([g[2] for g in grams])
+                grams.append(np.unique(np.unique((hist[cont] * M + sym[cont]) * M + left) // M,
+                                       return_counts=True))
+        g_key = np.concatenate([g[0] for g in grams])
+        g_cnt = np.concatenate([g[1] for g in grams]).astype(np.float64)
         g_hist, g_sym = g_key // M, g_key % M
         # States: the histories seen, shortest first (a history's lower order is its number
         # less its oldest digit, which comes earlier), the empty one always.
