@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -116,7 +117,7 @@ class Calibration:
                           "uncalibrated (python bench/calibration.py --write fits it again)", stacklevel=2)
             return None
         if "weights" in table:
-            return WordConfidence(table["weights"])
+            return WordConfidence(table["weights"], table.get("features", FIRST_WORD_FEATURES))
         return cls(table["x"], table["y"])
 
     def apply(self, rec: Recognition, greedy: Recognition | None = None,
@@ -129,12 +130,21 @@ class Calibration:
 #: What :class:`WordConfidence` predicts a lexicon decoder's word from (in this order).
 WORD_FEATURES = ("bias", "log_odds_word", "log_odds_greedy_min", "greedy_agrees",
                  "greedy_agrees_ignoring_case", "in_lexicon", "log_length", "has_digit",
-                 "greedy_in_lexicon", "log_odds_greedy_mean")
+                 "greedy_in_lexicon", "log_odds_greedy_mean", "log_unigram")
+#: The features of a calibration table that does not list its own (fitted before 2026-12-05).
+FIRST_WORD_FEATURES = WORD_FEATURES[:10]
+#: ``log_unigram`` of a word the lexicon lacks (the rarest shipped words are near -19).
+ABSENT_WORD_LOGP = -20.0
 
 
 def _log_odds(p) -> np.ndarray:
     p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
+
+
+def _log_unigram(lexicon, word: str) -> float:
+    i = lexicon.word_id(word)
+    return ABSENT_WORD_LOGP if i is None else float(lexicon.unigram[i])
 
 
 def word_features(rec: Recognition, greedy: Recognition, lexicon) -> np.ndarray:
@@ -144,7 +154,9 @@ def word_features(rec: Recognition, greedy: Recognition, lexicon) -> np.ndarray:
     validation sets): a word it had to guess at from the lexicon can still look certain. What
     the network alone read in the same frames (``greedy``, best path) tells more: whether it
     reads the same word, and how sure it was; so does whether the word is in ``lexicon`` at all
-    (a word read outside it is often a misread name or a garbled word).
+    (a word read outside it is often a misread name or a garbled word), and how common it is (a
+    rare word is more often one the lexicon guessed: on 300 validation lines of each of six sets,
+    AUROC +0.01 to +0.02 on five of them, 2026-12-05).
     """
     rows = []
     for w in rec.words():
@@ -155,7 +167,7 @@ def word_features(rec: Recognition, greedy: Recognition, lexicon) -> np.ndarray:
         rows.append((1.0, w.confidence, min(conf, default=0.0), seen == w.text,
                      seen.lower() == w.text.lower(), w.text in lexicon, len(w.text),
                      any(ch.isdigit() for ch in w.text), bool(seen) and seen in lexicon,
-                     float(np.mean(conf)) if conf else 0.0))
+                     float(np.mean(conf)) if conf else 0.0, _log_unigram(lexicon, w.text)))
     if not rows:
         return np.zeros((0, len(WORD_FEATURES)))
     a = np.array(rows, np.float64)
@@ -172,14 +184,18 @@ class WordConfidence:
     confidence, its least confident character's, is the model's; the line's is the geometric
     mean of its characters', as with :class:`Calibration`."""
 
-    def __init__(self, weights) -> None:
+    def __init__(self, weights, features: Sequence[str] = WORD_FEATURES) -> None:
         self.weights = np.asarray(weights, np.float64)
-        if self.weights.shape != (len(WORD_FEATURES),):
-            raise ValueError(f"a word confidence model needs {len(WORD_FEATURES)} weights "
-                             f"({', '.join(WORD_FEATURES)})")
+        unknown = [f for f in features if f not in WORD_FEATURES]
+        if unknown or self.weights.shape != (len(features),):
+            raise ValueError(f"a word confidence model needs weights for each of its features, "
+                             f"which are among: {', '.join(WORD_FEATURES)}")
+        # The columns of word_features() its weights are for (older tables have fewer).
+        self.columns = [WORD_FEATURES.index(f) for f in features]
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(features @ self.weights)))
+        """P(right) of each row of :func:`word_features`."""
+        return 1.0 / (1.0 + np.exp(-(features[:, self.columns] @ self.weights)))
 
     def apply(self, rec: Recognition, greedy: Recognition | None = None,
               lexicon=None) -> Recognition:

@@ -12,7 +12,8 @@ from test_wordbeam import CHARSET, WORDS, frames  # noqa: E402
 
 from htr.beam import BeamDecoder, LexiconLM, _split  # noqa: E402
 from htr.decode import (CALIBRATION_FILE, DECODERS, DEFAULT_DECODER, Calibration,  # noqa: E402
-                        WORD_FEATURES, WordConfidence, greedy_decode, model_fingerprint)
+                        FIRST_WORD_FEATURES, WORD_FEATURES, WordConfidence, greedy_decode,
+                        model_fingerprint)
 from htr.lexicon import Lexicon  # noqa: E402
 from htr.results import CharSpan, Recognition  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
@@ -149,7 +150,7 @@ def test_word_model_doubts_a_word_the_network_read_otherwise_and_the_lexicon_lac
     weights = dict.fromkeys(WORD_FEATURES, 0.0)
     weights.update(greedy_agrees=1.5, in_lexicon=1.5, log_odds_greedy_mean=0.5, bias=-1.0)
     model = WordConfidence([weights[f] for f in WORD_FEATURES])
-    out = model.apply(wordbeam, greedy, {"the", "cot"})
+    out = model.apply(wordbeam, greedy, Lexicon.from_words(["the", "cot"]))
     the, cat = out.words()
     assert the.confidence > 0.5 > cat.confidence
     # Every character of a word carries its word's probability; the space the smaller one.
@@ -171,6 +172,11 @@ def test_calibration_file_is_for_its_weights_only(tmp_path):
     path.write_text(json.dumps({"model": model_fingerprint(tmp_path / "model.keras"),
                                 "decoders": {"wordbeam": table}}))
     assert isinstance(Calibration.load(tmp_path, "wordbeam"), WordConfidence)
+    # A table fitted before a feature was added names the features its weights are for.
+    old = {"weights": [0.0] * len(FIRST_WORD_FEATURES)}
+    path.write_text(json.dumps({"model": model_fingerprint(tmp_path / "model.keras"),
+                                "decoders": {"wordbeam": old}}))
+    assert Calibration.load(tmp_path, "wordbeam").columns == list(range(len(FIRST_WORD_FEATURES)))
     (tmp_path / "model.keras").write_bytes(b"retrained weights")
     with pytest.warns(UserWarning):
         assert Calibration.load(tmp_path, "wordbeam") is None
