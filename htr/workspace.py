@@ -34,8 +34,8 @@ import sqlite3
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -301,26 +301,12 @@ class Workspace:
         """Remove a page (its files and its row), named with the version it was seen at: a
         page changed since is not removed (:class:`Conflict`)."""
         _check_id(page_id)
-        if not self.index.is_file():
-            raise PageNotFound(f"There is no page {page_id} in the workspace.")
-        with closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute("SELECT version, image, xml FROM pages WHERE id = ?",
-                                 (page_id,)).fetchone()
-                if row is None:
-                    raise PageNotFound(f"There is no page {page_id} in the workspace.")
-                if version != row[0]:
-                    raise Conflict(page_id, row[0], version)
-                db.execute("DELETE FROM pages WHERE id = ?", (page_id,))
-                # The XML goes first: an image left behind by a crash is no training sample.
-                for name in (row[2], row[1]):
-                    (self.pages_dir / name).unlink(missing_ok=True)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        with self._locked_page(page_id, version) as (db, (_, image_name, xml_name, _)):
+            db.execute("DELETE FROM pages WHERE id = ?", (page_id,))
+            # The XML goes first: an image left behind by a crash is no training sample.
+            for name in (xml_name, image_name):
+                (self.pages_dir / name).unlink(missing_ok=True)
+            db.execute("COMMIT")
 
     def export_zip(self) -> bytes:
         """The workspace as a training set: a ZIP of every page's PAGE-XML beside its image
@@ -370,6 +356,27 @@ class Workspace:
         if isinstance(version, bool) or not isinstance(version, int):
             raise InvalidPage("Name the version the change was made from: an integer, as the "
                               "page's last save or GET gave it.")
+        with self._locked_page(page_id, version) as (db, (current, image_name, xml_name, data)):
+            new = change(json.loads(data))
+            xml_path = self.pages_dir / xml_name
+            before = xml_path.read_bytes()
+            _atomic_write(xml_path, _page_xml(new, image_name))
+            try:
+                db.execute("UPDATE pages SET version = ?, updated = ?, lines = ?, "
+                           "corrected = ?, data = ? WHERE id = ?",
+                           (current + 1, _now(), len(new["lines"]), _corrected(new),
+                            json.dumps(new, ensure_ascii=False), page_id))
+                db.execute("COMMIT")
+            except BaseException:
+                _atomic_write(xml_path, before)  # the file goes back with the index
+                raise
+        return self.get(page_id).info
+
+    @contextmanager
+    def _locked_page(self, page_id: str, version: int) -> Iterator[tuple[sqlite3.Connection, tuple]]:
+        """A write transaction on the index and the page's row (version, image, xml, data), once
+        the page is known to be there at ``version`` (else :class:`PageNotFound`,
+        :class:`Conflict`); rolled back when the body raises, which must commit itself."""
         if not self.index.is_file():
             raise PageNotFound(f"There is no page {page_id} in the workspace.")
         with closing(self._connect()) as db:
@@ -379,27 +386,13 @@ class Workspace:
                                  (page_id,)).fetchone()
                 if row is None:
                     raise PageNotFound(f"There is no page {page_id} in the workspace.")
-                current, image_name, xml_name, data = row
-                if version != current:
-                    raise Conflict(page_id, current, version)
-                new = change(json.loads(data))
-                xml_path = self.pages_dir / xml_name
-                before = xml_path.read_bytes()
-                _atomic_write(xml_path, _page_xml(new, image_name))
-                try:
-                    db.execute("UPDATE pages SET version = ?, updated = ?, lines = ?, "
-                               "corrected = ?, data = ? WHERE id = ?",
-                               (current + 1, _now(), len(new["lines"]), _corrected(new),
-                                json.dumps(new, ensure_ascii=False), page_id))
-                    db.execute("COMMIT")
-                except BaseException:
-                    _atomic_write(xml_path, before)  # the file goes back with the index
-                    raise
+                if version != row[0]:
+                    raise Conflict(page_id, row[0], version)
+                yield db, row
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        return self.get(page_id).info
 
 
 _COLUMNS = "id, name, image, xml, version, created, updated, lines, corrected, model, source"
