@@ -142,11 +142,6 @@ def _log_odds(p) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _log_unigram(lexicon, word: str) -> float:
-    i = lexicon.word_id(word)
-    return ABSENT_WORD_LOGP if i is None else float(lexicon.unigram[i])
-
-
 def word_features(rec: Recognition, greedy: Recognition, lexicon) -> np.ndarray:
     """One row of :data:`WORD_FEATURES` per word of a lexicon decoder's reading ``rec``.
 
@@ -164,10 +159,12 @@ def word_features(rec: Recognition, greedy: Recognition, lexicon) -> np.ndarray:
             w.start <= (c.start + c.end) / 2 <= w.end or w.start <= c.start < w.end)]
         seen = "".join(c.char for c in inside)
         conf = [c.confidence for c in inside]
+        i = lexicon.word_id(w.text)  # one look-up: membership and frequency
         rows.append((1.0, w.confidence, min(conf, default=0.0), seen == w.text,
-                     seen.lower() == w.text.lower(), w.text in lexicon, len(w.text),
+                     seen.lower() == w.text.lower(), i is not None, len(w.text),
                      any(ch.isdigit() for ch in w.text), bool(seen) and seen in lexicon,
-                     float(np.mean(conf)) if conf else 0.0, _log_unigram(lexicon, w.text)))
+                     float(np.mean(conf)) if conf else 0.0,
+                     ABSENT_WORD_LOGP if i is None else float(lexicon.unigram[i])))
     if not rows:
         return np.zeros((0, len(WORD_FEATURES)))
     a = np.array(rows, np.float64)
