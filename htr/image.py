@@ -5,6 +5,7 @@ exactly what the training samples went through.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -141,7 +142,7 @@ def normalize_ink(grey: np.ndarray) -> np.ndarray:
 
     Light ink on a dark ground (a blackboard, an inverted scan) is turned round first.
     """
-    median, p95 = np.percentile(grey, (50, 95))
+    median, p95 = percentiles_u8(grey, (50, 95)) if grey.dtype == np.uint8 else np.percentile(grey, (50, 95))
     if median < 100 and p95 < 200 or median < 70:
         grey = 255 - grey
     g = grey.astype(np.float32)
@@ -170,6 +171,17 @@ def normalize_ink(grey: np.ndarray) -> np.ndarray:
     return np.clip(out * 255.0, 0, 255).astype(np.uint8)
 
 
+def percentiles_u8(image: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
+    """``np.percentile(image, q)`` (linear interpolation) of a uint8 image, from its histogram:
+    one counting pass instead of a partial sort (several times faster on a line crop)."""
+    cdf = np.cumsum(np.bincount(image.ravel(), minlength=256))
+    pos = np.asarray(q, np.float64) / 100.0 * (image.size - 1)
+    lo = np.floor(pos)
+    below, above = (np.searchsorted(cdf, k, side="right").astype(np.float64)
+                    for k in (lo, np.minimum(lo + 1, image.size - 1)))
+    return below + (pos - lo) * (above - below)
+
+
 #: Ellipse diameter from which :func:`dilate_ellipse` takes its rows apart (below it OpenCV's
 #: own dilation, which costs in proportion to the ellipse's area, is as fast).
 ELLIPSE_ROWS_FROM = 25
@@ -185,27 +197,37 @@ def dilate_ellipse(image: np.ndarray, size: int) -> np.ndarray:
     maximum of those, each shifted by its row's offset: about ``1.5 * size`` passes over the image
     instead of ``0.8 * size ** 2``. Pixels outside the image count for nothing, as in OpenCV.
     """
-    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     if size < ELLIPSE_ROWS_FROM or size % 2 == 0 or image.ndim != 2:
-        return cv2.dilate(image, element)
+        return cv2.dilate(image, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
     c = size // 2
-    half = [c - int(np.flatnonzero(row)[0]) for row in element]  # each row's half-width
+    rows_by_half = _ellipse_rows(size)
     h, w = image.shape
     # The image itself is no more than the centre row's maximum, so it may start the result.
     out = image.copy()
     row = image  # row[y, x]: the maximum of image[y, x - r : x + r + 1], for r = 0, 1, ...
-    for r in range(max(half) + 1):
+    for r, rows in enumerate(rows_by_half):
         if r:
             prev, row = row, row.copy()
             np.maximum(row[:, 1:], prev[:, :-1], out=row[:, 1:])
             np.maximum(row[:, :-1], prev[:, 1:], out=row[:, :-1])
-        for i in (i for i, hr in enumerate(half) if hr == r):
+        for i in rows:
             e = i - c  # out[y] takes the row e below it
             if e >= 0 and e < h:
                 np.maximum(out[:h - e], row[e:], out=out[:h - e])
             elif e < 0 and -e < h:
                 np.maximum(out[-e:], row[:h + e], out=out[-e:])
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _ellipse_rows(size: int) -> tuple[tuple[int, ...], ...]:
+    """The rows of OpenCV's ``size`` x ``size`` elliptical element grouped by half-width: entry
+    ``r`` lists the rows ``r`` pixels wide either side of the centre (made once per size: a
+    page's line crops share a few sizes)."""
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    c = size // 2
+    half = [c - int(np.flatnonzero(row)[0]) for row in element]
+    return tuple(tuple(i for i, hr in enumerate(half) if hr == r) for r in range(max(half) + 1))
 
 
 def crop_to_ink(grey: np.ndarray, margin: float = 0.08) -> np.ndarray:
