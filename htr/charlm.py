@@ -76,10 +76,25 @@ class SpellingModel:
     def of(cls, lexicon, order: int = DEFAULT_ORDER) -> "SpellingModel":
         """The spelling model of a :class:`htr.lexicon.Lexicon`'s words in its prefix tree's
         alphabet, built on first use and kept with the lexicon."""
-        cache = lexicon.__dict__.setdefault("_spelling_models", {})
-        if order not in cache:
-            cache[order] = cls.train(lexicon.words, lexicon.trie.alphabet, order)
-        return cache[order]
+        kept = cls._kept(lexicon)
+        if order not in kept:
+            kept[order] = cls.train(lexicon.words, lexicon.trie.alphabet, order)
+        return kept[order]
+
+    @classmethod
+    def keep(cls, lexicon, model: "SpellingModel", order: int = DEFAULT_ORDER) -> None:
+        """Keep ``model`` (built before, e.g. read from :mod:`htr.lexicon_cache`) as the
+        lexicon's spelling model of ``order``: :meth:`of` then answers it."""
+        cls._kept(lexicon)[order] = model
+
+    @classmethod
+    def kept(cls, lexicon, order: int = DEFAULT_ORDER) -> "SpellingModel | None":
+        """The lexicon's spelling model of ``order`` if it has been made, else None."""
+        return cls._kept(lexicon).get(order)
+
+    @staticmethod
+    def _kept(lexicon) -> dict:
+        return lexicon.__dict__.setdefault("_spelling_models", {})
 
     # -- training ----------------------------------------------------------------------------------
     @classmethod

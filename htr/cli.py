@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
     r.add_argument("--backend", choices=BACKENDS,
                    help="what runs the network: tensorflow or onnx (ONNX Runtime, same text; "
-                        "default: $HTR_BACKEND, else tensorflow)")
+                        "default: $HTR_BACKEND, else onnx where the model folder ships its ONNX file, "
+                        "as the default model does, else tensorflow)")
     r.add_argument("--language", choices=LANGUAGE_CHOICES,
                    help=f"the lexicon decoders' language: {', '.join(LANGUAGE_CHOICES[1:])}, or auto (the "
                         f"default: each page, line or word picks the lexicon its reading fits best)")
@@ -158,8 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         return _insights(args)
     if args.command in ("speak", "translate"):  # the same
         return run_language_command(args)
-    _import_tensorflow_quietly()
-    from .recognizer import Recognizer
+    from .recognizer import DEFAULT_MODEL, Recognizer
+    from .runtimes import default_backend
+
+    # Reading and evaluating run the network in ONNX Runtime where the model folder ships its
+    # ONNX file: TensorFlow's import (3-5 s) is then not paid at all.
+    if args.command not in ("read", "evaluate") or \
+            (getattr(args, "backend", None) or default_backend(args.model or DEFAULT_MODEL)) == "tensorflow":
+        _import_tensorflow_quietly()
 
     try:
         if args.command == "average":
@@ -285,8 +292,15 @@ def _read(recognizer, args: argparse.Namespace) -> int:
 
     from .documents import DocumentError, Limits, open_document, sniff
     from .export import SourcePage, export
-    from .insights import page_insights
     from .readers.pagexml import read_layout
+
+    as_json = args.format == "json"
+    if as_json:
+        from .insights import page_insights
+
+    def described(page) -> dict:
+        """A page's JSON entry, made only for JSON output (its insights cost a few ms a page)."""
+        return {**page.to_dict(), "insights": page_insights(page)} if as_json else {}
 
     if args.layout and len(args.images) != 1:
         print("error: --layout describes one page: give exactly one image", file=sys.stderr)
@@ -335,7 +349,7 @@ def _read(recognizer, args: argparse.Namespace) -> int:
                 print(f"error: {page}", file=sys.stderr)
                 failed += 1
             else:
-                entries.append({"file": name, **page.to_dict(), "insights": page_insights(page)})
+                entries.append({"file": name, **described(page)})
                 sources.append(SourcePage(page, name, Path(name)))
             progress.update()
             continue
@@ -354,7 +368,7 @@ def _read(recognizer, args: argparse.Namespace) -> int:
                 pages.append({"page": number, "error": error.to_dict()})
                 failed += 1
             else:
-                pages.append({"page": number, **page.to_dict(), "insights": page_insights(page)})
+                pages.append({"page": number, **described(page)})
                 shown = name if args.format == "text" else f"{stem}-p{number:03d}.png"
                 sources.append(SourcePage(page, f"{shown} page {number}"
                                           if args.format == "text" else shown, grey))

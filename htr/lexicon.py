@@ -209,9 +209,19 @@ class Lexicon:
 
     @property
     def trie(self) -> "PrefixTree":
+        """The words' prefix tree, built on first use (or given: :mod:`htr.lexicon_cache`)."""
         if self._trie is None:
             self._trie = PrefixTree(self.words, self.unigram)
         return self._trie
+
+    @trie.setter
+    def trie(self, tree: "PrefixTree") -> None:
+        self._trie = tree
+
+    @property
+    def has_trie(self) -> bool:
+        """Whether the prefix tree has been made (or given) already."""
+        return self._trie is not None
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
@@ -530,6 +540,21 @@ class PrefixTree:
             nodes = np.flatnonzero(self.depth == d)
             np.maximum.at(la, self.parent[nodes], la[nodes])
         self.lookahead = la
+
+    #: The arrays that make a built tree (with its alphabet): what :func:`htr.lexicon_cache`
+    #: stores.
+    ARRAYS = ("edge_keys", "edge_child", "parent", "depth", "word", "lookahead")
+
+    @classmethod
+    def from_arrays(cls, alphabet: str, arrays: Mapping[str, np.ndarray]) -> "PrefixTree":
+        """A tree built before, from its alphabet and :data:`ARRAYS`."""
+        tree = cls.__new__(cls)
+        tree.alphabet = alphabet
+        tree.char_index = {c: i for i, c in enumerate(alphabet)}
+        tree.num_letters = len(alphabet)
+        for name in cls.ARRAYS:
+            setattr(tree, name, np.asarray(arrays[name]))
+        return tree
 
     def __len__(self) -> int:
         return len(self.parent)

@@ -14,13 +14,19 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-from keras import layers
 
 from .errors import ModelError
 from .text import Charset
+
+if TYPE_CHECKING:
+    import keras
+
+# Keras (so TensorFlow) is imported inside the functions that build, load or save a network: the
+# configuration, the file names and :func:`read_model_dir` serve readers that run the network in
+# ONNX Runtime, and a 4-second TensorFlow import would be most of a short command's time.
 
 #: Time steps per input column: the CNN halves the width twice.
 WIDTH_REDUCTION = 4
@@ -72,6 +78,9 @@ SIZES: dict[str, ModelConfig] = {
 
 def build_model(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.Model:
     """Build the CRNN for ``num_classes`` outputs (charset plus the CTC blank at index 0)."""
+    import keras
+    from keras import layers
+
     if config.sequence not in ("lstm", "conv"):
         raise ValueError(f"unknown sequence layers {config.sequence!r}: 'lstm' or 'conv'")
     inputs = keras.Input(shape=(config.height, None, 1), name="image")
@@ -118,6 +127,7 @@ def compile_model(model: keras.Model, learning_rate: float = 1e-3,
                   optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
     """Attach the optimiser (a new Adam, or ``optimizer`` to keep its state) and the CTC loss
     (labels padded with 0, the blank)."""
+    import keras
     # Under TensorFlow, XLA recompiles for every batch shape, which costs more than it saves
     # with variable-width images on a CPU; JAX always compiles.
     model.compile(optimizer=optimizer or keras.optimizers.Adam(learning_rate, clipnorm=5.0),
@@ -133,6 +143,7 @@ CONFIG_FILE = "config.json"
 def save_model_dir(directory: str | Path, model: keras.Model, charset: Charset,
                    config: ModelConfig) -> None:
     """Write a model folder: the weights, its charset and its configuration, side by side."""
+    import keras
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     if getattr(model, "optimizer", None) is not None:
@@ -158,6 +169,7 @@ def read_model_dir(directory: str | Path) -> tuple[Charset, ModelConfig]:
 
 def load_model_dir(directory: str | Path) -> tuple[keras.Model, Charset, ModelConfig]:
     """Read a model folder written by :func:`save_model_dir`: ``(model, charset, config)``."""
+    import keras
     d = Path(directory)
     charset, config = read_model_dir(d)
     model = keras.saving.load_model(d / MODEL_FILE, compile=False)
@@ -170,6 +182,7 @@ def load_model_dir(directory: str | Path) -> tuple[keras.Model, Charset, ModelCo
 def load_weights_into(model: keras.Model, source: str | Path) -> keras.Model:
     """Put the weights of ``source`` into ``model`` (same network): a model folder, a ``.keras``
     file (a training checkpoint, its optimiser ignored) or a ``.weights.h5`` file."""
+    import keras
     path = Path(source)
     if path.is_dir():
         path = path / MODEL_FILE

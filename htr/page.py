@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import ImageError
 from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellipse, load_image,
-                    normalize_ink, preprocess_normalized, preprocess_with_geometry, shear_level)
+                    normalize_ink, preprocess_normalized, shear_level)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
 from .sheet import Sheet, find_sheet
@@ -133,14 +133,19 @@ class PageReader:
                         lambda: self._read_found(grey, own, sheet, analysis))
                     continue
             crops.append((i, grey, own))
+        def prepare(crop: tuple[int, np.ndarray, str]) -> tuple[np.ndarray, np.ndarray, InputGeometry]:
+            normal = normalize_ink(crop[1])  # once, for the network and for the word boxes
+            return (normal, *preprocess_normalized(normal, self.recognizer.height))
+
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
-            prepared = list(pool.map(lambda c: preprocess_with_geometry(c[1], self.recognizer.height),
-                                     crops))
-        probs = self.recognizer.probabilities([p[0] for p in prepared]) if prepared else []
-        for (i, grey, own), (_, geometry), p in zip(crops, prepared, probs):
-            out[i] = self._noting_language(lambda: Page(
-                grey.shape[1], grey.shape[0],
-                (self._whole_line(grey, own, geometry, self._decode([p])[0]),), level=own))
+            prepared = list(pool.map(prepare, crops))
+        probs = self.recognizer.probabilities([p[1] for p in prepared]) if prepared else []
+        # Each crop is a text of its own (its own language), decoded with all the others at once.
+        decoded = self.recognizer.decode_texts([[p] for p in probs]) if probs else []
+        for (i, grey, own), (normal, _, geometry), (recs, language) in zip(crops, prepared, decoded):
+            out[i] = Page(grey.shape[1], grey.shape[0],
+                          (self._whole_line(grey, own, geometry, recs[0], normal),), level=own,
+                          language=language)
         return out  # type: ignore[return-value]
 
     def _read(self, image: ImageSource, level: str, layout: Sequence["PageLine"] | None) -> Page:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .charlm import SpellingModel
+from .charlm import DEFAULT_ORDER
 from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode
 from .errors import ImageError, ModelError
 from .image import PREPROCESS_THREADS, ImageSource, load_image, preprocess
 from .lexicon import LANGUAGE_CHOICES, LANGUAGE_NAMES, best_language
+from .lexicon_cache import prepare
 from .model import WIDTH_REDUCTION, ModelConfig, load_model_dir
 from .results import Page, Recognition
-from .runtimes import BACKEND_ENV, BACKENDS, batched_probabilities
+from .runtimes import BACKENDS, batched_probabilities, default_backend
 from .text import Charset
 from .wordbeam import SPELLING_WEIGHT
 
@@ -78,14 +78,14 @@ class Recognizer:
         it has a table for the decoder fitted on these weights. ``language`` (:data:`htr.lexicon.LANGUAGE_CHOICES`,
         None for :data:`DEFAULT_LANGUAGE`) picks the lexicon of that language
         (:data:`LEXICON_FILES`), or with ``auto`` lets each reading pick among those the folder has.
-        ``backend`` (:data:`htr.runtimes.BACKENDS`; None: the ``HTR_BACKEND`` environment
-        variable, else ``tensorflow``) runs the network in TensorFlow (the Keras model) or in
-        ONNX Runtime (the folder's ``model.onnx`` when it was exported from these weights, else
-        one exported once into a cache: :func:`htr.runtimes.onnx_file_for`); both read the same
-        text.
+        ``backend`` (:data:`htr.runtimes.BACKENDS`; None: :func:`htr.runtimes.default_backend`,
+        which is ``onnx`` for a folder that ships its own ONNX file, as the default model does)
+        runs the network in TensorFlow (the Keras model) or in ONNX Runtime (the folder's
+        ``model.onnx`` when it was exported from these weights, else one exported once into a
+        cache: :func:`htr.runtimes.onnx_file_for`); both read the same text.
         """
         directory = Path(path or DEFAULT_MODEL)
-        backend = backend or os.environ.get(BACKEND_ENV) or BACKENDS[0]
+        backend = backend or default_backend(directory)
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         if backend == "onnx":
@@ -119,8 +119,7 @@ class Recognizer:
                 source = Path(lexicon)
                 if not source.is_file():
                     raise ModelError(f"{source}: no such lexicon file")
-                words = _load_lexicon(source.resolve(), source.stat().st_mtime_ns)
-                words.trie  # built now, not on the first line read
+                words = self._prepared_lexicon(source, decoder)
             return self._sharing(words, beam_width, decoder, calibration, None)
         available = [lang for lang in LEXICON_FILES if self._lexicon_file(lang, explicit) is not None]
         if language == "auto" and len(available) > 1:
@@ -140,11 +139,19 @@ class Recognizer:
             name = LANGUAGE_NAMES.get(language, language)
             raise ModelError(f"{target}: no lexicon for the {decoder} decoder in {name} (build one "
                              f"with python -m htr.lexicon build --language {language} --out {target})")
-        words = _load_lexicon(source.resolve(), source.stat().st_mtime_ns)
-        words.trie  # built now, not on the first line read
-        if decoder == "wordbeam" and SPELLING_WEIGHT:
-            SpellingModel.of(words)  # likewise (0.4 s for the English lexicon)
-        return self._sharing(words, beam_width, decoder, calibration, language)
+        return self._sharing(self._prepared_lexicon(source, decoder), beam_width, decoder,
+                             calibration, language)
+
+    @staticmethod
+    def _prepared_lexicon(source: Path, decoder: str):
+        """The lexicon file ``source``, loaded once per process, with what ``decoder`` needs of
+        it made now, not on the first line read: its prefix tree and, for word beam search, its
+        spelling model (0.5 s for the English lexicon; read from a disk cache after the first
+        run, :mod:`htr.lexicon_cache`)."""
+        source = source.resolve()
+        words = _load_lexicon(source, source.stat().st_mtime_ns)
+        prepare(words, source, DEFAULT_ORDER if decoder == "wordbeam" and SPELLING_WEIGHT else None)
+        return words
 
     def _lexicon_file(self, language: str, explicit: bool) -> Path | None:
         """The folder's lexicon of ``language``; for English, the shipped model's when the folder
@@ -188,13 +195,29 @@ class Recognizer:
         """Decode the lines of one text (a page's, or one crop) with one language: an ``auto``
         recognizer picks it first (:meth:`choose_language`). Returns the readings and the
         language read in (None without a lexicon)."""
+        return self.decode_texts([probs])[0]
+
+    def decode_texts(self, texts: Sequence[Sequence[np.ndarray]]
+                     ) -> list[tuple[list[Recognition], str | None]]:
+        """:meth:`decode_text` of several texts, each in the language it fits, the same as one
+        by one; the lines of all the texts read in one language are decoded side by side
+        (:meth:`decode_many`), so a folder of line images costs one word beam search."""
+        sizes = [len(t) for t in texts]
         if not self.by_language:
-            return self.decode_many(probs), self.language
+            return [(recs, self.language) for recs in _split(self.decode_many(
+                [p for t in texts for p in t]), sizes)]
         # The best path of each line serves twice: to choose the language, and to weigh the
         # words' confidence (WordConfidence).
-        greedy = [greedy_decode(p, self.charset) for p in probs]
-        language = self._fitting_language(greedy)
-        return self.by_language.get(language, self).decode_many(probs, greedy), language
+        greedy = [[greedy_decode(p, self.charset) for p in t] for t in texts]
+        languages = [self._fitting_language(g) for g in greedy]
+        out: list[tuple[list[Recognition], str | None]] = [([], None)] * len(texts)
+        for language in dict.fromkeys(languages):
+            chosen = [i for i, lang in enumerate(languages) if lang == language]
+            recs = self.by_language.get(language, self).decode_many(
+                [p for i in chosen for p in texts[i]], [g for i in chosen for g in greedy[i]])
+            for i, part in zip(chosen, _split(recs, [sizes[i] for i in chosen])):
+                out[i] = (part, language)
+        return out
 
     def decode_many(self, probs: Sequence[np.ndarray],
                     greedy: Sequence[Recognition] | None = None) -> list[Recognition]:
@@ -297,3 +320,9 @@ def _load_lexicon(source: Path, mtime_ns: int):
     from .lexicon import Lexicon
 
     return Lexicon.load(source) if source.suffix == ".npz" else Lexicon.from_words(source)
+
+
+def _split(items: list, sizes: Sequence[int]) -> list[list]:
+    """``items`` cut into consecutive parts of ``sizes``."""
+    ends = np.cumsum([0, *sizes])
+    return [items[a:b] for a, b in zip(ends[:-1], ends[1:])]

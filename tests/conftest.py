@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Lexicon caches and exported networks of a test run stay out of the user's own cache.
+if "HTR_CACHE" not in os.environ:
+    os.environ["HTR_CACHE"] = tempfile.mkdtemp(prefix="htr-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["HTR_CACHE"], True)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

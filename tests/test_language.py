@@ -53,6 +53,21 @@ def test_auto_picks_the_language_the_reading_fits(bilingual):
     assert recognizer.decode(english[0]).text == "the cat sat on the mat"
 
 
+def test_several_texts_decoded_at_once_each_keep_their_own_language(bilingual):
+    """A folder of line images is decoded in one go: each image still picks its language."""
+    recognizer = Recognizer.load(bilingual, "wordbeam", language="auto")
+    texts = [[written("the cat sat on the mat", recognizer.charset)],
+             [written("le chat est sur la table", recognizer.charset),
+              written("et une lettre de sa maison", recognizer.charset)],
+             [written("a letter of his house", recognizer.charset)]]
+    together = recognizer.decode_texts(texts)
+    assert [language for _, language in together] == ["en", "fr", "en"]
+    for (recs, language), text in zip(together, texts):
+        alone, alone_language = recognizer.decode_text(text)
+        assert language == alone_language
+        assert [(r.text, r.confidence) for r in recs] == [(r.text, r.confidence) for r in alone]
+
+
 def test_a_language_given_by_hand_is_used_as_it_is(bilingual):
     french = Recognizer.load(bilingual, "wordbeam", language="fr")
     assert french.language == "fr" and not french.by_language

@@ -8,6 +8,7 @@ Each file is exported once for the module (about 1.5 s each).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -105,19 +106,59 @@ def test_model_card_says_how_to_feed_and_decode(name, exported, keras_reading):
     assert exported[name].with_name(exported[name].name + ".card.md").read_text().startswith("# ")
 
 
-def test_onnx_backend_reads_the_shipped_weights_text(keras_reading, tmp_path, monkeypatch):
-    """The onnx backend exports the shipped weights once into the cache (no ONNX file ships: the
-    backend is not the default, and a second copy of the weights would go stale at every
-    retraining) and reads what they read with the default decoder."""
-    from htr.recognizer import Recognizer
-    from htr.runtimes import cache_dir
+def test_shipped_model_reads_with_its_own_onnx_file_by_default(keras_reading, tmp_path, monkeypatch):
+    """The default model ships ``model.onnx``, exported from its own weights (a retrained
+    ``model.keras`` without a new export fails here): it is the default backend, nothing is
+    exported into the cache, and it reads what the Keras model reads."""
+    from htr.recognizer import DEFAULT_MODEL, Recognizer
+    from htr.runtimes import BACKEND_ENV, shipped_onnx_file
 
     monkeypatch.setenv("HTR_CACHE", str(tmp_path))
+    monkeypatch.delenv(BACKEND_ENV, raising=False)
+    assert shipped_onnx_file(DEFAULT_MODEL) == DEFAULT_MODEL / "model.onnx"
     keras = keras_reading[0].with_decoder()  # the default decoder, on the loaded Keras model
-    onnx = Recognizer.load(backend="onnx")
-    assert onnx.backend == "onnx" and onnx.model.path.parent == cache_dir()
+    onnx = Recognizer.load()
+    assert onnx.backend == "onnx" and onnx.model.path == DEFAULT_MODEL / "model.onnx"
+    assert not (tmp_path / "runtimes").exists()
     images = [s.image() for s in keras_reading[1]]
     assert [r.text for r in onnx.read(images)] == [r.text for r in keras.read(images)]
+
+
+def test_a_folder_without_its_own_onnx_file_reads_with_tensorflow(tiny_model_dir, tmp_path,
+                                                                  monkeypatch):
+    """A fine-tuned or freshly trained folder has no ONNX file: it reads with TensorFlow rather
+    than wait for an export; so does the shipped folder once its ONNX file is stale."""
+    import shutil
+
+    from htr.recognizer import DEFAULT_MODEL
+    from htr.runtimes import BACKEND_ENV, default_backend
+
+    monkeypatch.delenv(BACKEND_ENV, raising=False)
+    assert default_backend(tiny_model_dir) == "tensorflow"
+    stale = tmp_path / "stale"
+    shutil.copytree(tiny_model_dir, stale)
+    shutil.copy(DEFAULT_MODEL / "model.onnx", stale)
+    shutil.copy(DEFAULT_MODEL / "model.onnx.card.json", stale)
+    assert default_backend(stale) == "tensorflow"
+    monkeypatch.setenv(BACKEND_ENV, "onnx")
+    assert default_backend(tiny_model_dir) == "onnx"
+
+
+def test_read_command_does_not_import_tensorflow_for_the_shipped_model(tmp_path):
+    """TensorFlow's import is most of a short command's time: reading with the shipped model's
+    ONNX file does without it."""
+    import subprocess
+    import sys
+
+    line = FIXTURES / "line-hooker-JDH_2_16_65_003_tr_3_tl_1.png"
+    code = ("import sys; from htr.cli import main; code = main(['read', sys.argv[1], '--level', 'line']); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules); sys.exit(code)")
+    env = {k: v for k, v in os.environ.items() if k != "HTR_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", code, str(line)], capture_output=True, text=True,
+                         env={**env, "HTR_CACHE": str(tmp_path)}, cwd=Path(__file__).parent.parent,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "than they can" in out.stdout and out.stdout.strip().endswith("False False")
 
 
 def test_read_command_reads_the_same_text_with_either_backend(capsys, tmp_path, monkeypatch):
