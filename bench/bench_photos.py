@@ -15,7 +15,8 @@ with IoU >= 0.5 one to one, seconds per page), the same code as ``python -m htr 
 page``. Sheet outlines found in the photos are checked against the true corners too.
 
     python bench/bench_photos.py [--hooker ../shared/data/hooker] [--copiste ../shared/data/copiste]
-                                 [--limit N] [--decoder wordbeam] [--seed 0] [--save 4]
+                                 [--sets hooker copiste] [--limit N] [--decoder wordbeam]
+                                 [--seed 0] [--save 4]
 
 ``--surfaces N`` also photographs N of the backgrounds with no page on them (the same textures,
 light falling off, blur, noise, JPEG) and counts the lines the segmenter finds there (none is
@@ -159,6 +160,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--hooker", type=Path, default=ROOT / "hooker")
     p.add_argument("--copiste", type=Path, default=ROOT / "copiste")
+    p.add_argument("--sets", nargs="+", choices=("hooker", "copiste"), default=["hooker", "copiste"],
+                   help="which validation sets to photograph (default both)")
     p.add_argument("--limit", type=int, help="at most N pages of each set")
     p.add_argument("--decoder", default="wordbeam")
     p.add_argument("--model", default=None)
@@ -183,6 +186,8 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     sets = (("hooker", read_pagexml_pages, args.hooker), ("copiste", read_alto_pages, args.copiste))
     for name, read, root in sets:
+        if name not in args.sets:
+            continue
         pages = [pg for pg in read(root) if group_split(pg.group) == "val"]
         pages = pages[:args.limit] if args.limit else pages
         photos, true_corners, corner_err, sheet_seconds = [], [], [], []

@@ -35,7 +35,7 @@ from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellip
                     normalize_ink, preprocess_normalized, shear_level)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
-from .sheet import Sheet, find_sheet
+from .sheet import SHARPEN, Sheet, find_sheet, sharpen
 
 if TYPE_CHECKING:
     from .readers.pagexml import PageLine
@@ -164,9 +164,12 @@ class PageReader:
         segmenter's of the image, when it is already made)."""
         h, w = grey.shape
         if sheet is not None:
-            flat = self._read_image(sheet.flatten(grey), level)
-            return Page(w, h, tuple(_line_to_photo(line, sheet, (w, h)) for line in flat.lines),
-                        level=flat.level, sheet=sheet.outline)
+            flat = sheet.flatten(grey)
+            layout = self.segmenter.analyse(flat) if level in ("auto", "page") else None
+            # Lines found on the flat page as it is, read from it sharpened (SHARPEN).
+            read = self._read_image(sharpen(flat, *SHARPEN), level, layout)
+            return Page(w, h, tuple(_line_to_photo(line, sheet, (w, h)) for line in read.lines),
+                        level=read.level, sheet=sheet.outline)
         return self._read_image(grey, level, analysis)
 
     def _read_image(self, grey: np.ndarray, level: str, analysis=None) -> Page:

@@ -133,6 +133,21 @@ def test_the_flattened_sheet_is_level_and_evenly_lit():
     assert flat.min() < 100  # the ink is still there
 
 
+def test_the_flattened_sheet_has_steeper_strokes_than_the_photo():
+    """A photo is softer than a scan: the flattened sheet is sharpened (unsharp masking), so a
+    stroke's edges rise more steeply while blank paper stays as it was."""
+    from htr.sheet import SHARPEN, sharpen
+
+    soft = np.full((60, 120), 235, np.uint8)
+    soft[:, 50:60] = 40  # a stroke, then blurred as a phone camera blurs it
+    soft = cv2.GaussianBlur(soft, (0, 0), 1.3)
+    sharp = sharpen(soft, *SHARPEN)
+    steepest = lambda image: np.abs(np.diff(image[30].astype(int))).max()  # noqa: E731
+    assert steepest(sharp) >= 1.4 * steepest(soft)
+    assert sharp[:, :30].tolist() == soft[:, :30].tolist()  # the paper far from it is untouched
+    assert sharp[30, 55] <= soft[30, 55]  # the stroke is as dark or darker
+
+
 def test_a_scan_a_line_and_a_word_have_no_sheet():
     scans = [stacked_lines(list(LINES)), cv2.imread(str(HOOKER_SCAN), cv2.IMREAD_GRAYSCALE)]
     crops = [fixture("line-hooker-JDH_2_16_56_001_r1l17.png"), fixture(next(iter(LINES))),
