@@ -131,7 +131,7 @@ class LineSegmenter:
         n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
         # Specks (paper grain, dust) and faint marks (the grain of an empty sheet, which the
         # contrast stretch of normalize_ink blows up into "ink") would only add noise below.
-        contrast, depth = _contrast(small, ink, labels, stats, cents, with_depth=True)
+        contrast, depth = _contrast(small, labels, stats, cents, with_depth=True)
         keep = (stats[:, cv2.CC_STAT_AREA] >= 4) & (contrast >= 0.1)
         keep[0] = False
         if not keep.any():
@@ -225,20 +225,28 @@ def _binarise(flat: np.ndarray) -> np.ndarray:
     return ((x < m * (1 + 0.2 * (s / 128 - 1))) & (x < 215)).astype(np.uint8)
 
 
-def _contrast(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray, stats: np.ndarray,
-              cents: np.ndarray, with_depth: bool = False):
+def _contrast(grey: np.ndarray, labels: np.ndarray, stats: np.ndarray, cents: np.ndarray,
+              with_depth: bool = False):
     """Each component's mean darkness against the paper round it, in the image as it was
     (before the contrast stretch): 1 - ink grey / paper grey. Pen ink scores 0.3 and more,
     pencil 0.15 and more, the grain of blank paper under 0.1. ``with_depth``: also the
-    difference itself (paper grey - ink grey, grey levels)."""
+    difference itself (paper grey - ink grey, grey levels). Label 0 (the paper) gets no
+    meaningful value."""
     h, w = grey.shape
     g = grey.astype(np.float32)
     n = stats.shape[0]
     area = np.maximum(stats[:, cv2.CC_STAT_AREA], 1).astype(np.float64)
-    mean = np.bincount(labels.ravel(), weights=g.ravel(), minlength=n)[:n] / area
-    on = ink > 0
-    if on.any() and (~on).any() and g[on].mean() > g[~on].mean():
-        g, mean = 255.0 - g, 255.0 - mean  # light ink on a dark ground: normalize_ink turned it
+    # Sums over the marks' pixels only (a few percent of the page), each label's in the same
+    # order as over the whole image.
+    marked = np.flatnonzero(labels)
+    sums = np.bincount(labels.ravel()[marked], weights=g.ravel()[marked], minlength=n)[:n]
+    mean = sums / area
+    ink_px, paper_px = len(marked), labels.size - len(marked)
+    if ink_px and paper_px:
+        ink_sum = float(sums[1:].sum())
+        if ink_sum / ink_px > (float(g.sum(dtype=np.float64)) - ink_sum) / paper_px:
+            # Light ink on a dark ground: normalize_ink turned it.
+            g, mean = 255.0 - g, 255.0 - mean
     # Paper brightness: the brightest of each neighbourhood, on a grid of 8-pixel cells.
     c = 8 if min(h, w) >= 64 else 1
     paper = cv2.resize(g, (max(1, w // c), max(1, h // c)), interpolation=cv2.INTER_AREA)
