@@ -133,6 +133,7 @@ class PageReader:
                         lambda: self._read_found(grey, own, sheet, analysis))
                     continue
             crops.append((i, grey, own))
+
         def prepare(crop: tuple[int, np.ndarray, str]) -> tuple[np.ndarray, np.ndarray, InputGeometry]:
             normal = normalize_ink(crop[1])  # once, for the network and for the word boxes
             return (normal, *preprocess_normalized(normal, self.recognizer.height))
