@@ -37,9 +37,23 @@ CARD_FILE = "finetune.json"
 #: Lexicons of the base folder; the typed words join each of them.
 LEXICON_FILES = ("lexicon.npz", "lexicon-fr.npz")
 #: What ``freeze`` keeps as it was (layer-name prefixes): ``cnn`` the convolutions and their
-#: batch norms, ``encoder`` those and the projection and first BiLSTM, ``none`` nothing.
-FROZEN = {"cnn": ("conv", "bn"), "encoder": ("conv", "bn", "project", "bilstm0"), "none": ()}
+#: batch norms, ``encoder`` those and the projection and the first sequence layer (the first
+#: BiLSTM, or in a conv-only network, ``--size fast``, the first 1-D convolution and its batch
+#: norm), ``none`` nothing.
+FROZEN = {"cnn": ("conv", "bn"),
+          "encoder": ("conv", "bn", "project", "bilstm0", "seq0", "seq_bn0"), "none": ()}
 _LINE_NUMBER = re.compile(r"[-_]\d{2,3}$")
+
+
+def freeze_layers(model, freeze: str) -> list[str]:
+    """Keep the layers ``freeze`` names (:data:`FROZEN`) as they are in training; returns their
+    names."""
+    if freeze not in FROZEN:
+        raise ValueError(f"freeze must be one of {', '.join(FROZEN)}, not {freeze!r}")
+    frozen = [layer for layer in model.layers if FROZEN[freeze] and layer.name.startswith(FROZEN[freeze])]
+    for layer in frozen:
+        layer.trainable = False
+    return [layer.name for layer in frozen]
 
 
 @dataclass
@@ -235,11 +249,7 @@ def finetune(base: str | Path, data: Sequence[str] | Sequence[Sample], output: s
     if not train:
         raise DataError("none of the corrected lines can be written with the model's characters")
 
-    if cfg.freeze not in FROZEN:
-        raise ValueError(f"freeze must be one of {', '.join(FROZEN)}, not {cfg.freeze!r}")
-    for layer in model.layers:
-        if layer.name.startswith(FROZEN[cfg.freeze]):
-            layer.trainable = False
+    freeze_layers(model, cfg.freeze)
     keras.utils.set_random_seed(cfg.seed)
     compile_model(model, cfg.learning_rate)
 

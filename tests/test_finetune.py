@@ -233,3 +233,19 @@ def test_another_web_process_sees_a_run_by_its_state_file(tmp_path):
     assert there.running() is None and there.status(run.id)["state"] == "done"
     with pytest.raises(KeyError):
         there.status("b" * 32)
+
+
+@pytest.mark.parametrize("size", ["medium", "fast"])
+def test_freezing_the_encoder_keeps_the_first_sequence_layer_of_either_network(size):
+    """``--freeze encoder`` keeps the convolutions, the projection and the first sequence layer:
+    the first BiLSTM, or in the conv-only network the first 1-D convolution and its batch norm."""
+    from htr.finetune import freeze_layers
+    from htr.model import SIZES, build_model
+
+    model = build_model(20, SIZES[size])
+    frozen = freeze_layers(model, "encoder")
+    first_sequence = {"medium": {"bilstm0"}, "fast": {"seq0", "seq_bn0"}}[size]
+    assert first_sequence <= set(frozen) and "project" in frozen and "conv0" in frozen
+    assert "logits" not in frozen and not any(n.startswith(("bilstm1", "seq1", "seq_bn1")) for n in frozen)
+    assert all(not model.get_layer(n).trainable for n in frozen)
+    assert freeze_layers(build_model(20, SIZES[size]), "none") == []
