@@ -42,6 +42,7 @@ VARIANTS: dict[str, tuple] = {
     "no LSTM (convolutions and the output layer)": (ModelConfig(lstm_layers=0), 16),
     "fast: separable CNN, column pooling, 4 residual separable Conv1D (k=7)": (SIZES["fast"], 16),
     "fast, batch 32": (SIZES["fast"], 32),
+    "fast-large: wider convolutions, 6 Conv1D of 512": (SIZES["fast-large"], 16),
     "shipped, bfloat16 (logits float32)": (ModelConfig(), 16, "mixed_bfloat16"),
     "fast, bfloat16 (logits float32)": (SIZES["fast"], 16, "mixed_bfloat16"),
 }

@@ -73,6 +73,9 @@ SIZES: dict[str, ModelConfig] = {
     "large": ModelConfig(height=48, conv=(32, 64, 128, 128, 192, 192), lstm_units=256, lstm_layers=3),
     # No LSTM: separable convolutions, column pooling and 4 residual 1-D convolutions.
     "fast": ModelConfig(sequence="conv", separable=True, column_pool=True),
+    # The same, wider and deeper: the capacity the conv-only network's speed pays for.
+    "fast-large": ModelConfig(conv=(48, 96, 160, 160, 256, 256), lstm_units=256, sequence="conv",
+                              conv1d_layers=6, separable=True, column_pool=True),
 }
 
 
