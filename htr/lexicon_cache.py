@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import cache_dir as shared_cache_dir
 from .charlm import SpellingModel
 from .lexicon import Lexicon, PrefixTree
 
@@ -26,7 +27,7 @@ VERSION = 1
 
 def cache_dir() -> Path:
     """``$HTR_CACHE/lexicons`` (default ``~/.cache/htr/lexicons``), outside the repository."""
-    return Path(os.environ.get("HTR_CACHE", Path.home() / ".cache" / "htr")) / "lexicons"
+    return shared_cache_dir("lexicons")
 
 
 def prepare(lexicon: Lexicon, source: Path, spelling_order: int | None) -> None:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .cache import cache_dir as shared_cache_dir
 from .errors import ModelError
 from .text import Charset
 
@@ -335,7 +336,7 @@ def load_network(path: str | Path, threads: int | None = None) -> OnnxNetwork | 
 def cache_dir() -> Path:
     """Where networks exported on first use are kept (:func:`cached_export`): ``$HTR_CACHE/runtimes`` (default
     ``~/.cache/htr/runtimes``), outside the repository."""
-    return Path(os.environ.get("HTR_CACHE", Path.home() / ".cache" / "htr")) / "runtimes"
+    return shared_cache_dir("runtimes")
 
 
 def default_backend(directory: str | Path) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_dir as shared_cache_dir
 from ..errors import DataError
 from ..ink import (DEFAULT_HEIGHT, MARK_HEIGHT, MARK_WIDTH, MIN_GAP_BODIES, MIN_GAP_RATIO,
                    PUNCT_HEIGHT, PUNCT_WIDTH, WIDTH_BAND, WIDTH_SLACK, _frame, assign_words,
@@ -49,7 +50,7 @@ _GROUP = re.compile(r"^(.+?-\d+)[a-z]*$")
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("HTR_CACHE", Path.home() / ".cache" / "htr")) / "iam-ondb"
+    return shared_cache_dir("iam-ondb")
 
 
 def read_iam_ondb(root: str | Path, cache_dir: str | Path | None = None, *,
