@@ -5,6 +5,7 @@ search in :mod:`htr.wordbeam`. Also the confidence calibration every decoder's o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import warnings
@@ -64,9 +65,20 @@ def greedy_decode(probs: np.ndarray, charset: Charset) -> Recognition:
 
 
 def model_fingerprint(model_file: str | Path) -> str:
-    """Short SHA-256 of a model's weights file: a calibration table is valid for these weights only."""
+    """Short SHA-256 of a model's weights file: a calibration table is valid for these weights only.
+
+    Loading a model asks for it several times (the backend's choice, its ONNX file's card, each
+    decoder's calibration): the file is hashed once for as long as its size and modification
+    time stay the same."""
+    path = Path(model_file).resolve()
+    st = path.stat()
+    return _fingerprint(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _fingerprint(path: Path, mtime_ns: int, size: int) -> str:
     h = hashlib.sha256()
-    with open(model_file, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:16]
