@@ -10,7 +10,7 @@ lines would pay at start-up. :func:`prepare` stores them in ``$HTR_CACHE/lexicon
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import zipfile
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from .cache import cache_dir as shared_cache_dir
 from .charlm import SpellingModel
+from .files import write_atomically
 from .lexicon import Lexicon, PrefixTree
 
 #: Raise when PrefixTree or SpellingModel change what they build from the same words: older
@@ -47,12 +48,11 @@ def prepare(lexicon: Lexicon, source: Path, spelling_order: int | None) -> None:
         spelling = SpellingModel.of(lexicon, spelling_order)
         arrays.update(spelling_alphabet=np.array(spelling.alphabet),
                       spelling_next_state=spelling.next_state, spelling_logp=spelling.logp)
+    data = io.BytesIO()
+    np.savez(data, **arrays)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-        with open(partial, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(partial, path)  # whole or not at all: a reader never finds half a file
+        write_atomically(path, data.getvalue())
     except OSError:
         pass  # a read-only home: built in memory each time, as before
 

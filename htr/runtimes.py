@@ -37,6 +37,7 @@ import numpy as np
 
 from .cache import cache_dir as shared_cache_dir
 from .errors import ModelError
+from .files import write_atomically
 from .text import Charset
 
 if TYPE_CHECKING:
@@ -92,10 +93,7 @@ def export_network(fmt: str, output: str | Path, model_dir: str | Path | None = 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     data = (_onnx_bytes if fmt == "onnx" else _tflite_bytes)(model, config, quantize)
-    # Written whole, then renamed: a backend that finds the file never finds half of it.
-    partial = output.with_name(f".{output.name}.{os.getpid()}.part")
-    partial.write_bytes(data)
-    os.replace(partial, output)
+    write_atomically(output, data)  # a backend that finds the file never finds half of it
     card = _card(fmt, quantize, output, directory, model_fingerprint(directory / MODEL_FILE),
                  charset, config)
     card_path(output).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n")

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import secrets
 import sqlite3
-import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -43,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HTRError, ImageError
+from .files import write_atomically
 
 #: The index's file name inside the workspace folder.
 INDEX_NAME = "index.sqlite3"
@@ -239,7 +238,7 @@ class Workspace:
                 image_name, xml_name = page_id + suffix, page_id + ".xml"
                 for file, content in ((image_name, image_bytes),
                                       (xml_name, _page_xml(data, image_name))):
-                    _atomic_write(self.pages_dir / file, content)
+                    write_atomically(self.pages_dir / file, content)
                     written.append(self.pages_dir / file)
                 now = _now()
                 db.execute(
@@ -360,7 +359,7 @@ class Workspace:
             new = change(json.loads(data))
             xml_path = self.pages_dir / xml_name
             before = xml_path.read_bytes()
-            _atomic_write(xml_path, _page_xml(new, image_name))
+            write_atomically(xml_path, _page_xml(new, image_name))
             try:
                 db.execute("UPDATE pages SET version = ?, updated = ?, lines = ?, "
                            "corrected = ?, data = ? WHERE id = ?",
@@ -368,7 +367,7 @@ class Workspace:
                             json.dumps(new, ensure_ascii=False), page_id))
                 db.execute("COMMIT")
             except BaseException:
-                _atomic_write(xml_path, before)  # the file goes back with the index
+                write_atomically(xml_path, before)  # the file goes back with the index
                 raise
         return self.get(page_id).info
 
@@ -411,22 +410,6 @@ def _now() -> str:
 def _clean_name(name: str) -> str:
     name = "".join(ch for ch in str(name or "") if ch.isprintable()).strip()[:200]
     return name or "page"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never a
-    part: a temporary file in the same folder (a name no reader of *.xml picks up), flushed to
-    disk, then moved over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _page_xml(data: dict, image_name: str) -> bytes:

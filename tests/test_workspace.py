@@ -121,7 +121,7 @@ def test_a_failed_write_leaves_the_page_as_it_was(ws, monkeypatch):
         ws.set_lines(page.id, ["too", "few"], version=1)
     # The disk fails while the new XML is written: the old one stays, the index too, and no
     # temporary file is left where a reader of *.xml could find it.
-    import htr.workspace as module
+    import htr.files as module  # where the workspace's files are written
 
     def full_disk(*args):
         raise OSError(28, "No space left on device")
