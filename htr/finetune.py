@@ -50,7 +50,7 @@ def freeze_layers(model, freeze: str) -> list[str]:
     names."""
     if freeze not in FROZEN:
         raise ValueError(f"freeze must be one of {', '.join(FROZEN)}, not {freeze!r}")
-    frozen = [layer for layer in model.layers if FROZEN[freeze] and layer.name.startswith(FROZEN[freeze])]
+    frozen = [layer for layer in model.layers if layer.name.startswith(FROZEN[freeze])]
     for layer in frozen:
         layer.trainable = False
     return [layer.name for layer in frozen]
