@@ -42,8 +42,8 @@ class ModelConfig:
     convolutions of width ``conv1d_kernel`` frames and ``2 * lstm_units`` channels (a BiLSTM's
     output width), which on 2 CPU cores train 1.6-2.2x (median 1.9x) and read about 3x as fast
     (``bench/bench_training.py``) and export to TFLite without Flex ops. ``separable`` makes
-    every conv block but the first depthwise-separable; ``column_pool`` max-pools each column's remaining rows into one feature vector instead of
-    stacking them (Retsinas et al. 2022)."""
+    every conv block but the first depthwise-separable; ``column_pool`` max-pools each column's
+    remaining rows into one feature vector instead of stacking them (Retsinas et al. 2022)."""
 
     height: int = 40
     conv: tuple[int, ...] = (32, 64, 96, 96, 128, 128)
