@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The command line against Tesseract on a folder of line images, end to end, as a user runs
-them: ``python -m htr read --level line FILE...`` (one process: start-up, TensorFlow's import,
-model load, reading, decoding, printing) against ``tesseract FILE stdout --psm 7`` run on each
+them: ``python -m htr read --level line FILE...`` (one process: start-up, imports, model and
+lexicon load, reading, decoding, printing) against ``tesseract FILE stdout --psm 7`` run on each
 file (Tesseract reads one image per run). Both in turns, ``--rounds`` times; wall seconds per
 line, and the ratio.
 
