@@ -413,10 +413,11 @@ def preprocess_normalized(normal: np.ndarray, height: int) -> tuple[np.ndarray, 
     return out, InputGeometry((x0, y0, x1, y1), new_w / (x1 - x0), new_w)
 
 
-def pad_batch(images: list[np.ndarray]) -> np.ndarray:
-    """Stack preprocessed images of one height into ``(n, height, max_width, 1)``, zero padded."""
+def pad_batch(images: list[np.ndarray], width: int = 0) -> np.ndarray:
+    """Stack preprocessed images of one height into ``(n, height, width, 1)``, zero padded (blank
+    paper) to ``width`` or, where that is less, to the widest of them."""
     height = images[0].shape[0]
-    width = max(im.shape[1] for im in images)
+    width = max(width, *(im.shape[1] for im in images))
     batch = np.zeros((len(images), height, width, 1), np.float32)
     for i, im in enumerate(images):
         batch[i, :, :im.shape[1], 0] = im

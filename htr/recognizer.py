@@ -308,7 +308,9 @@ class Recognizer:
     def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
         """Per-frame class probabilities ``(frames, classes)`` of preprocessed images.
 
-        Images are batched with neighbours of similar width, so little is spent on padding.
+        Images are batched with neighbours of similar width, so little is spent on padding, and
+        read with blank paper after them, as the network was trained
+        (:func:`htr.runtimes.width_batches`, :data:`htr.runtimes.TRAILING_PAPER`).
         """
         return batched_probabilities(self.model, inputs, batch_size)
 

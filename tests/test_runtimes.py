@@ -216,7 +216,8 @@ def test_a_network_without_lstms_exports_to_tflite_with_builtin_operators(tmp_pa
     from ai_edge_litert.interpreter import Interpreter
 
     from htr.model import ModelConfig, build_model, save_model_dir
-    from htr.runtimes import export_network, load_network
+    from htr.image import pad_batch
+    from htr.runtimes import export_network, load_network, padded_width
     from htr.text import Charset
 
     charset = Charset("abcdefghij ")
@@ -230,6 +231,19 @@ def test_a_network_without_lstms_exports_to_tflite_with_builtin_operators(tmp_pa
     assert not any("FLEX" in op.upper() for op in ops)
     x = np.random.default_rng(0).random((40, 160)).astype(np.float32)  # a preprocessed line
     probs = load_network(path).probabilities([x])[0]
-    logits = model.predict_on_batch(x[None, :, :, None])[0]
+    # Read as every runtime reads a line: with blank paper after it.
+    logits = model.predict_on_batch(pad_batch([x], padded_width(160)))[0, :40]
     expected = np.exp(logits - logits.max(1, keepdims=True))
     np.testing.assert_allclose(probs, expected / expected.sum(1, keepdims=True), atol=1e-4)
+
+
+def test_lines_are_batched_with_lines_of_their_width_and_read_with_paper_after_them():
+    from htr.runtimes import padded_width, width_batches
+
+    widths = [1000, 120, 980, 130, 1020, 110]  # a page's long lines and three short ones
+    assert width_batches(widths) == [[5, 1, 3], [2, 0, 4]]  # narrowest first, short ones apart
+    assert width_batches([400, 410, 420]) == [[0, 1, 2]]  # alike: one batch
+    assert all(len(b) <= 2 for b in width_batches(widths, batch_size=2))
+    assert sorted(i for b in width_batches(widths, batch_size=2) for i in b) == list(range(6))
+    assert padded_width(100) == 150  # a word: half its width of paper after it
+    assert padded_width(2000) == 2256  # a line: at most 256 columns
