@@ -265,12 +265,13 @@ class PageReader:
         return tuple(line for line in read if line.text)
 
     def _read_line_crops(self, crops: list[np.ndarray], found: Sequence[Line]) -> list[Line]:
-        def prepare(crop: np.ndarray, line: Line) -> tuple[np.ndarray, InputGeometry, np.ndarray | None]:
-            level = level_line(crop, line)
-            normal = normalize_ink(level)
-            # The word boxes want the crop's own normalisation: this one, unless it was levelled.
-            net_input, geometry = preprocess_normalized(normal, self.recognizer.height)
-            return net_input, geometry, normal if level is crop else None
+        def prepare(crop: np.ndarray, line: Line) -> tuple[np.ndarray, InputGeometry, np.ndarray]:
+            # Normalised, then levelled (a shear keeps every column's x): the word boxes take
+            # their ink from the same normalisation, made once.
+            normal = normalize_ink(crop)
+            net_input, geometry = preprocess_normalized(level_line(normal, line),
+                                                        self.recognizer.height)
+            return net_input, geometry, normal
 
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             prepared = list(pool.map(prepare, crops, found))
