@@ -99,19 +99,27 @@ class PageReader:
         The crops among them (a line or a word, given by ``level`` or found by ``auto``) go
         through the network together, ``chunk`` images at a time, instead of one call each: a
         folder of line images reads several times faster. Pages are read one by one as usual.
+        A chunk's crops are decoded in a thread of their own while the next chunk is loaded and
+        goes through the network: word beam search holds Python's lock, the network lets go of
+        it, so the two overlap on two cores.
         """
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
-        batch: list[ImageSource] = []
-        for image in images:
-            batch.append(image)
-            if len(batch) >= chunk:
-                yield from self._read_chunk(batch, level)
-                batch = []
-        if batch:
-            yield from self._read_chunk(batch, level)
+        with ThreadPoolExecutor(1) as decoding:
+            waiting = None
+            for batch in _chunks(images, chunk):
+                seen = self._see_chunk(batch, level)
+                if waiting is not None:
+                    yield from waiting.result()
+                waiting = decoding.submit(self._decode_chunk, *seen)
+            if waiting is not None:
+                yield from waiting.result()
 
-    def _read_chunk(self, images: list[ImageSource], level: str) -> list[Page | ImageError]:
+    def _see_chunk(self, images: list[ImageSource], level: str) -> tuple[list, list, list, list]:
+        """The first half of reading a chunk of :meth:`read_many`: its images loaded, its pages
+        read whole, its crops through the network. Returns what :meth:`_decode_chunk` takes:
+        the results so far (None for each crop), the crops, their preprocessing and their
+        probabilities."""
         out: list[Page | ImageError | None] = [None] * len(images)
         crops: list[tuple[int, np.ndarray, str]] = []  # (index, image, its level): read together
         for i, image in enumerate(images):
@@ -141,6 +149,11 @@ class PageReader:
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             prepared = list(pool.map(prepare, crops))
         probs = self.recognizer.probabilities([p[1] for p in prepared]) if prepared else []
+        return out, crops, prepared, probs
+
+    def _decode_chunk(self, out: list, crops: list, prepared: list, probs: list
+                      ) -> list[Page | ImageError]:
+        """The second half of reading a chunk (:meth:`_see_chunk`): its crops decoded."""
         # Each crop is a text of its own (its own language), decoded with all the others at once.
         decoded = self.recognizer.decode_texts([[p] for p in probs]) if probs else []
         for (i, grey, own), (normal, _, geometry), (recs, language) in zip(crops, prepared, decoded):
@@ -302,6 +315,18 @@ class PageReader:
             out.append(Line(box=line.box, polygon=line.polygon, baseline=line.baseline,
                             text=" ".join(w.text for w in kept), confidence=conf, words=kept))
         return out
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def line_crop(grey: np.ndarray, line: Line) -> np.ndarray:
