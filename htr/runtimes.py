@@ -247,7 +247,8 @@ BATCH_SETUP_LINES = 1.3
 
 
 def padded_width(width: int) -> int:
-    """The width a batch whose widest line is ``width`` columns is read at (:data:`TRAILING_PAPER`)."""
+    """The width a batch whose widest line is ``width`` columns wide is read at
+    (:data:`TRAILING_PAPER`)."""
     return width + min(int(TRAILING_PAPER * width), TRAILING_PAPER_MAX)
 
 

@@ -159,6 +159,24 @@ def test_many_images_are_read_together_in_order_each_as_what_it_shows(recognizer
             (together.level, together.lines[0].box, together.language)
 
 
+def test_many_images_read_in_chunks_come_back_in_order(recognizer, tmp_path):
+    # Each chunk's crops are decoded in a thread while the next chunk is read: the results
+    # still come one per image, in the order given, the bad file's error in its place.
+    from htr.errors import ImageError
+    from htr.page import PageReader
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    images = [FIXTURES / "line-iam-ondb-l06-637z-04.png",
+              FIXTURES / "word-iam-ondb-f03-188z-05-01.png", broken,
+              FIXTURES / "line-iam-ondb-a01-020w-02.png", FIXTURES / "word-iam-ondb-d05-013-08-02.png"]
+    read = list(PageReader(recognizer).read_many(images, chunk=2))
+    assert [r.level if not isinstance(r, ImageError) else "error" for r in read] == \
+        ["line", "word", "error", "line", "word"]
+    assert read[1].text == "notice"
+    assert cer([LINES["line-iam-ondb-l06-637z-04.png"]], [read[0].text]) <= PAGE_BOUND
+
+
 @pytest.mark.slow
 def test_command_line_prints_the_page_as_json(tmp_path):
     image, _ = compose_page(list(LINES)[:2])
