@@ -230,13 +230,14 @@ def _card_markdown(card: dict) -> str:
 
 #: Blank paper after each batch's widest line: this share of its width, at most
 #: :data:`TRAILING_PAPER_MAX` columns. The network was trained on batches padded to the widest of
-#: lines of like text length (and on to a multiple of 128 columns), so ink was nearly always
-#: followed by blank paper, and its recurrent layers read backwards from it. A line read with no
-#: paper after it was read worse; with this, on 300 validation lines of each set (wordbeam CER):
-#: Hooker 28.28% -> 25.23%, Copiste 32.79% -> 28.88%, IAM lines 7.89% -> 6.65%, IAM-OnDB words
-#: 7.26% -> 5.96%, Kaggle names 30.59% -> 20.79%. A fixed 256 columns read lines as well but
-#: single words worse (8.75%, names 31.09%): a word was trained beside words, with little
-#: paper after it.
+#: lines of like text length and on to a multiple of 128 columns, so ink was nearly always
+#: followed by blank paper (in Model 2's training batches a median of 190-450 columns for
+#: images under 1,000 columns wide), and its recurrent layers read backwards from it. A line
+#: read with no paper after it was read worse; with this, on 300 validation lines of each set
+#: (wordbeam CER): Hooker 28.28% -> 25.23%, Copiste 32.79% -> 28.88%, IAM lines 7.89% -> 6.65%,
+#: IAM-OnDB words 7.26% -> 5.96%, Kaggle names 30.59% -> 20.79%. A fixed 256 columns read lines
+#: as well but single words and names worse (8.75%, 31.09%), although words were trained with
+#: as much paper after them; paper before the ink (none in training) read every set worse.
 TRAILING_PAPER = 0.5
 TRAILING_PAPER_MAX = 256
 #: What one more batch costs the network, in lines of its width: the recurrent layers step
