@@ -334,8 +334,9 @@ def shear_level(grey: np.ndarray, skew: float) -> np.ndarray:
     h, w = grey.shape
     extra = int(np.ceil(abs(skew) * w))
     shear = np.float32([[1, 0, 0], [-skew, 1, extra if skew > 0 else 0]])
+    paper = percentiles_u8(grey, (50,))[0] if grey.dtype == np.uint8 else np.median(grey)
     return cv2.warpAffine(grey, shear, (w, h + extra), flags=cv2.INTER_LINEAR,
-                          borderValue=int(np.median(grey)))
+                          borderValue=int(paper))
 
 
 def fit_to_height(grey: np.ndarray, height: int) -> np.ndarray:
