@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import ImageError
 from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellipse, load_image,
-                    normalize_ink, percentiles_u8, preprocess_normalized, shear_level)
+                    normalize_ink, percentiles, preprocess_normalized, shear_level)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import LineSegmenter, WordSegmenter, classify_input
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
@@ -336,7 +336,7 @@ def line_crop(grey: np.ndarray, line: Line) -> np.ndarray:
     x0, y0, x1, y1 = line.box
     crop = grey[y0:y1, x0:x1].copy()
     if len(line.polygon) >= 3 and crop.size:
-        crop[_inside(line, max(1, (y1 - y0) // 5)) == 0] = np.uint8(percentiles_u8(crop, (50,))[0])
+        crop[_inside(line, max(1, (y1 - y0) // 5)) == 0] = np.uint8(percentiles(crop, (50,))[0])
     return crop
 
 
