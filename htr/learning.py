@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import shutil
 import threading
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import HTRError
+from .files import write_atomically
 from .finetune import CARD_FILE, FinetuneConfig, finetune
 
 log = logging.getLogger("htr.learning")
@@ -96,9 +96,7 @@ class LearnJobs:
             return
         self._written = time.time()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_dir / f".{job.id}.tmp"
-        tmp.write_text(json.dumps(job.to_dict()))
-        os.replace(tmp, self.state_dir / f"{job.id}.json")
+        write_atomically(self.state_dir / f"{job.id}.json", json.dumps(job.to_dict()).encode())
 
     def submit(self, base: Path, data: list[str], output: Path,
                config: FinetuneConfig | None = None) -> str:

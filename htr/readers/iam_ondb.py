@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import lzma
-import os
 import re
 import tarfile
 import threading
@@ -29,6 +28,7 @@ import numpy as np
 
 from ..cache import cache_dir as shared_cache_dir
 from ..errors import DataError
+from ..files import write_atomically
 from ..ink import (DEFAULT_HEIGHT, MARK_HEIGHT, MARK_WIDTH, MIN_GAP_BODIES, MIN_GAP_RATIO,
                    PUNCT_HEIGHT, PUNCT_WIDTH, WIDTH_BAND, WIDTH_SLACK, _frame, assign_words,
                    clean_strokes, parse_strokes, render_strokes)
@@ -269,9 +269,9 @@ def _load_cuts(store: StrokeStore, cache: Path, progress: bool, again: bool = Fa
         cuts = _cut_lines(store, progress)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez_compressed(tmp, **{name: getattr(cuts, name) for name in WordCuts.FIELDS})
-            os.replace(tmp, path)
+            data = io.BytesIO()
+            np.savez_compressed(data, **{name: getattr(cuts, name) for name in WordCuts.FIELDS})
+            write_atomically(path, data.getvalue())
         except OSError as exc:
             warnings.warn(f"IAM-OnDB: could not write the word cache {path} ({exc})", stacklevel=3)
     with _LOCK:
@@ -341,12 +341,12 @@ def _load_store(cache: Path) -> StrokeStore | None:
 def _save_store(store: StrokeStore, cache: Path) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, version=np.int32(CACHE_VERSION), points=store.points,
+        data = io.BytesIO()
+        np.savez_compressed(data, version=np.int32(CACHE_VERSION), points=store.points,
                             stroke_starts=store.stroke_starts, line_starts=store.line_starts,
                             ids=store.ids, texts=store.texts,
                             skipped=np.array(store.skipped_names, dtype=str))
-        os.replace(tmp, cache)
+        write_atomically(cache, data.getvalue())
     except OSError as exc:  # a read-only home must not stop training: parse again next time
         warnings.warn(f"IAM-OnDB: could not write the stroke cache {cache} ({exc})", stacklevel=3)
 
