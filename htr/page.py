@@ -158,7 +158,7 @@ class PageReader:
         decoded = self.recognizer.decode_texts([[p] for p in probs]) if probs else []
         for (i, grey, own), (normal, _, geometry), (recs, language) in zip(crops, prepared, decoded):
             out[i] = Page(grey.shape[1], grey.shape[0],
-                          (self._whole_line(grey, own, geometry, recs[0], normal),), level=own,
+                          (self._whole_line(normal, own, geometry, recs[0]),), level=own,
                           language=language)
         return out  # type: ignore[return-value]
 
@@ -212,20 +212,19 @@ class PageReader:
         normal = normalize_ink(grey)
         net_input, geometry = preprocess_normalized(normal, self.recognizer.height)
         rec = self._decode(self.recognizer.probabilities([net_input]))[0]
-        return self._whole_line(grey, level, geometry, rec, normal)
+        return self._whole_line(normal, level, geometry, rec)
 
-    def _whole_line(self, grey: np.ndarray, level: str, geometry: InputGeometry,
-                    rec: Recognition, normal: np.ndarray | None = None) -> Line:
-        """The one line of a line or word image, from its reading (``normal``: the image's
-        :func:`normalize_ink`, when it was made already)."""
+    def _whole_line(self, normal: np.ndarray, level: str, geometry: InputGeometry,
+                    rec: Recognition) -> Line:
+        """The one line of a line or word image, from its reading (``normal``: the image through
+        :func:`normalize_ink`)."""
         box: Box = geometry.ink_box
         x0, y0, x1, y1 = box
         polygon = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
         if level == "word":
             words = (Word(box, rec.text, rec.confidence),) if rec.text else ()
         else:
-            words = tuple(_aligned_words(rec, geometry, self.recognizer.frame_width, grey, (0, 0),
-                                         normal=normal))
+            words = tuple(_aligned_words(rec, geometry, self.recognizer.frame_width, normal, (0, 0)))
         return Line(box=box, polygon=polygon, text=rec.text, confidence=rec.confidence, words=words)
 
     # --- a page of lines ---------------------------------------------------------------------
@@ -290,12 +289,12 @@ class PageReader:
             prepared = list(pool.map(prepare, crops, found))
         recs = self._decode(self.recognizer.probabilities([p[0] for p in prepared]))
         out = []
-        for line, crop, (_, geometry, normal), rec in zip(found, crops, prepared, recs):
+        for line, (_, geometry, normal), rec in zip(found, prepared, recs):
             # Word rows from the line's own ink: its polygon, a little grown (the crop keeps
             # more, for the network's sake).
             own = _inside(line, max(1, (line.box[3] - line.box[1]) // 30)).astype(bool)
-            words = _aligned_words(rec, geometry, self.recognizer.frame_width, crop, line.box[:2],
-                                   own, normal)
+            words = _aligned_words(rec, geometry, self.recognizer.frame_width, normal, line.box[:2],
+                                   own)
             out.append(Line(box=line.box, polygon=line.polygon, baseline=line.baseline,
                             text=rec.text, confidence=rec.confidence, words=tuple(words)))
         return out
@@ -366,24 +365,24 @@ def _inside(line: Line, grow: int) -> np.ndarray:
 
 
 def _aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
-                   crop: np.ndarray, origin: tuple[int, int],
-                   own: np.ndarray | None = None, normal: np.ndarray | None = None) -> list[Word]:
+                   normal: np.ndarray, origin: tuple[int, int],
+                   own: np.ndarray | None = None) -> list[Word]:
     """Word boxes from the character alignment of a line reading.
 
     CTC puts a character's frames anywhere within its ink, often one frame at its middle, so a
     word's columns are taken from half-way to the previous word to half-way to the next, then
-    shrunk to the ink in them; rows are the ink's rows within those columns. ``origin`` is
-    where ``crop`` lies in the page, ``frame_width`` the input columns per output frame;
-    ``own`` marks the pixels that belong to the line; ``normal`` is ``normalize_ink(crop)`` when
-    it was made already.
+    shrunk to the ink in them; rows are the ink's rows within those columns. ``normal`` is the
+    crop through :func:`normalize_ink`, ``origin`` where the crop lies in the page,
+    ``frame_width`` the input columns per output frame; ``own`` marks the pixels that belong to
+    the line.
     """
     spans = rec.words()
     if not spans:
         return []
-    ink = (normalize_ink(crop) if normal is None else normal) < 128
+    ink = normal < 128
     if own is not None:
         ink &= own
-    h, w = crop.shape
+    h, w = ink.shape
     edges = [0.0]
     for a, b in zip(spans, spans[1:]):
         edges.append((a.end + b.start) / 2 * frame_width)
