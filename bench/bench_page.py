@@ -52,6 +52,18 @@ def main() -> int:
     read = min(_timed(lambda: recognizer.read_page(photo)) for _ in range(2))
     print(f"2000x3000 photo: segmentation {seg:.3f} s (best of 3), read end to end {read:.2f} s")
 
+    # The segmenter with and without its line network (htr.linemask), in turns on the same pages.
+    classical = LineSegmenter(line_mask=None)
+    turns: dict[str, list[float]] = {"classical": [], "with the line network": []}
+    for r in range(3):
+        for grey in greys:
+            order = [("classical", classical), ("with the line network", segmenter)]
+            for name, seg_ in order if r % 2 == 0 else order[::-1]:
+                turns[name].append(_timed(lambda: seg_.analyse(grey)))
+    if segmenter.line_mask is not None:
+        print("segmenting a page (median, 3 turns): " + ", ".join(
+            f"{name} {1000 * statistics.median(t):.0f} ms" for name, t in turns.items()))
+
     seconds, lines = [], []
     for grey, page in zip(greys, pages):
         t = _timed(lambda: lines.append(len(recognizer.read_page(grey).lines)))

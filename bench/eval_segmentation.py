@@ -9,9 +9,12 @@ transcribed or not (``read_page_lines`` keeps the empty ones), vertical marginal
 Polygons that are only a thin band along the baseline, or lie off it, are replaced by a band
 round the baseline (:func:`htr.readers.pagexml.line_boxes`); the score against the boxes as drawn is printed too.
 
-    python bench/eval_segmentation.py [--data ../shared/data/hooker] [--limit N]
+    python bench/eval_segmentation.py [--data ../shared/data/hooker] [--limit N] [--split val]
                                       [--letters JDH_2_16_144,JDH_2_16_146] [--overlays 4]
-                                      [--photo]
+                                      [--photo] [--classical]
+
+``--classical`` scores the segmenter without its line network (:mod:`htr.linemask`), for
+comparison; CPU seconds then count the network's two threads too.
 
 Overlays (ground truth green, prediction red) go to /tmp/seg_<page>.png. ``--photo`` also times
 a synthetic 2000x3000 photo (a page upscaled, with shading and noise).
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from htr.image import load_image  # noqa: E402
 from htr.metrics import box_iou as iou_matrix, match_boxes as match  # noqa: E402
+from htr.readers import group_split  # noqa: E402
 from htr.readers.pagexml import letter_of, line_boxes, read_page_lines, turns  # noqa: E402
 from htr.segment import LineSegmenter  # noqa: E402
 
@@ -73,6 +77,10 @@ def main() -> int:
     p.add_argument("--worst", type=int, default=8, help="list this many worst pages")
     p.add_argument("--photo", action="store_true", help="also time a synthetic 2000x3000 photo")
     p.add_argument("--threads", type=int, default=1, help="OpenCV threads (1: one-core timing)")
+    p.add_argument("--split", choices=("all", "train", "val"), default="all",
+                   help="the letters of one split only (as in training: htr.readers.group_split)")
+    p.add_argument("--classical", action="store_true",
+                   help="without the line network (htr.linemask): the classical segmenter alone")
     args = p.parse_args()
     cv2.setNumThreads(args.threads)
 
@@ -80,6 +88,8 @@ def main() -> int:
     if args.letters:
         wanted = set(args.letters.split(","))
         xmls = [x for x in xmls if letter_of(x.stem) in wanted]
+    if args.split != "all":
+        xmls = [x for x in xmls if group_split(letter_of(x.stem)) == args.split]
     xmls = xmls[::args.every]
     if args.limit:
         xmls = xmls[:args.limit]
@@ -89,7 +99,9 @@ def main() -> int:
     draw = set(args.overlay_pages.split(",")) if args.overlay_pages else \
         {x.stem for x in xmls[::max(1, len(xmls) // max(1, args.overlays))][:args.overlays]}
 
-    segmenter = LineSegmenter()
+    segmenter = LineSegmenter(line_mask=None if args.classical else True)
+    if not args.classical and segmenter.line_mask is None:
+        print("the line network is not installed (models/linemask): the classical segmenter alone")
     n_pred = n_gt = n_hit = n_hit_raw = n_vertical = 0
     seconds = []
     per_page = []

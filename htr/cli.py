@@ -137,6 +137,17 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--mix", type=float, default=0.6,
                    help="save base + MIX x (fine-tuned - base) weights: 0.6 (default) forgets "
                         "about half as much of other hands as 1 (all the way)")
+    m = sub.add_parser("train-linemask", help="train the network that tells the segmenter where "
+                                             "lines run (htr.linemask) on pages with drawn lines")
+    m.add_argument("--data", action="append", required=True, metavar="KIND:PATH",
+                   help="pagexml:FOLDER or alto:FOLDER (repeatable); their train split is used")
+    m.add_argument("--lines", action="append", default=[], metavar="KIND:PATH[*PAGES]",
+                   help="line images (folder:PATH and the like; repeatable) stacked into PAGES "
+                        "pages (default 100) of their train split, for modern hands")
+    m.add_argument("--output", type=Path, required=True,
+                   help="folder for linemask.onnx, linemask.keras and history.json")
+    m.add_argument("--steps", type=int, default=3000, help="batches of 8 crops (default 3000)")
+    m.add_argument("--seed", type=int, default=0)
     add_language_parsers(sub)  # speak, translate
     return p
 
@@ -175,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             return _finetune(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "train-linemask":
+            return _train_linemask(args)
         if args.command == "blank-offset":  # shifts the Keras model's weights: TensorFlow's
             return _blank_offset(Recognizer.load(args.model, "greedy", backend="tensorflow"), args)
         if args.command == "read":
@@ -188,6 +201,30 @@ def main(argv: list[str] | None = None) -> int:
     except HTRError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _train_linemask(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .linemask_training import line_pages, prepare_page, read_pages, train
+
+    pages = read_pages(args.data, "train")
+    prepared = [p for p in (prepare_page(page) for page in tqdm(pages, desc="pages", unit="page",
+                                                                 disable=not sys.stderr.isatty()))
+                if p is not None]
+    if not prepared:
+        print("no training page has two level lines with a baseline", file=sys.stderr)
+        return 2
+    print(f"{len(prepared)} of {len(pages)} training pages", flush=True)
+    for i, spec in enumerate(args.lines):
+        spec, _, count = spec.partition("*")
+        stacked = line_pages(spec, int(count or 100), seed=args.seed + i)
+        print(f"{len(stacked)} pages stacked from {spec}", flush=True)
+        prepared += stacked
+    path = train(prepared, args.output, steps=args.steps, seed=args.seed,
+                 log=lambda text: print(text, flush=True))
+    print(f"wrote {path}")
+    return 0
 
 
 def _import_tensorflow_quietly() -> None:

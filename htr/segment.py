@@ -1,7 +1,8 @@
 """Page segmentation: find the text lines of a page image (and the words of a line), so that the
 recognizer, which reads one line or word at a time, can be given a whole page.
 
-Classical image processing only (numpy and OpenCV, no model), fast on one CPU core:
+Classical image processing (numpy and OpenCV), helped where it is installed by a small trained
+network that says where lines run (:mod:`htr.linemask`):
 
 1. The page is shrunk to at most :data:`WORK_SIZE` pixels on its long side for analysis (every
    coordinate is mapped back to the original image at the end), its lighting flattened with
@@ -9,10 +10,14 @@ Classical image processing only (numpy and OpenCV, no model), fast on one CPU co
    edges, the sheet's edge and ruled lines (long thin straight components) are removed, and so
    is ink much fainter than the page's writing (paper grain, show-through from the back).
 2. The skew (up to :data:`MAX_SKEW` degrees) is the shear that makes the horizontal ink profile
-   peakiest; the line spacing is the period of that profile.
-3. The ink, reduced to a coarse density map, sheared level and smoothed far more along the lines
-   than across them, shows each text line as a ridge. Ridge points are chained column by column
-   into line centre curves, so lines that drift or curve and lines of any length are followed.
+   peakiest; the line spacing is the period of that profile. The line network, given the page
+   scaled by that spacing, marks the lines' cores; marks that touch none (show-through that
+   passed step 1, notes written up a margin, stamps) are left out, and skew and spacing are
+   measured again.
+3. The ink, reduced to a coarse density map (weighed by the network's marks), sheared level and
+   smoothed far more along the lines than across them, shows each text line as a ridge. Ridge
+   points are chained column by column into line centre curves, so lines that drift or curve
+   and lines of any length are followed.
 4. Every ink component goes to the line whose core band holds most of it (whole, so that the
    line keeps its ascenders and descenders); a component touching two lines' cores is cut at the
    boundary half-way between them. A line's box and outline are those of its ink (the box with a
@@ -33,6 +38,7 @@ import cv2
 import numpy as np
 
 from .image import load_image, normalize_ink
+from .linemask import LineMask, default_line_mask
 from .results import Box, Line, Point, Word
 
 #: Long side (pixels) an image is reduced to for analysis: a letter page's handwriting keeps a
@@ -72,6 +78,19 @@ NEAR_RATIO = 0.3
 #: darker than its paper measures 0.07-0.12, and its lines were lost in parts.
 FAINT_AREA = 60
 FAINT_FLOOR = 0.07
+#: A mark is writing when the line network (:mod:`htr.linemask`) puts at least one of its pixels
+#: on a line's core with this probability; the rest (show-through, notes up a margin, stains)
+#: is left out before the lines are tracked.
+ON_LINE = 0.5
+#: The line network looks at images at least this many line spacings high: a line or word crop
+#: is writing all through, and the network was trained on whole pages.
+MASK_FROM_LINES = 4.0
+#: Where the network sees no line, the ink's density counts this much in the ridge tracking (a
+#: line it missed can still be found, but a ridge it saw wins).
+OFF_LINE_WEIGHT = 0.2
+#: A mark cut off by the removal of a ruled line (a descender's tail below the rule) is writing
+#: when it lies within this many line spacings of a line's core.
+RULE_REACH = 0.3
 #: Least ink (pixels, in squared x-heights: ink grows with the square of the writing's size)
 #: of a line that lies within another's height or is not wide; a short word has about 8.
 MIN_LINE_INK = 6.0
@@ -108,11 +127,15 @@ class LineSegmenter:
     widest stretch of blank paper a line's ink may have (wider leaves two lines: a signature set
     off to the right, a date beside an address). ``margin`` grows every box by that many
     x-heights on each side: the box then holds the whole ink with a little paper round it, as
-    line crops and hand-drawn ground truth (the Hooker letters') do.
+    line crops and hand-drawn ground truth (the Hooker letters') do. ``line_mask``: the line
+    network that tells writing from show-through (:mod:`htr.linemask`); True: the shipped one
+    where it is installed, None: none (the classical segmenter alone).
     """
 
     def __init__(self, work_size: int = WORK_SIZE, max_skew: float = MAX_SKEW,
-                 merge_gap: float = 1.5, split_gap: float = 2.0, margin: float = 0.4) -> None:
+                 merge_gap: float = 1.5, split_gap: float = 2.0, margin: float = 0.4,
+                 line_mask: LineMask | bool | None = True) -> None:
+        self.line_mask = default_line_mask() if line_mask is True else (line_mask or None)
         self.margin = margin
         self.work_size = work_size
         self.max_skew = max_skew
@@ -132,9 +155,11 @@ class LineSegmenter:
         scale = min(1.0, self.work_size / max(h, w))
         small = grey if scale == 1.0 else cv2.resize(
             grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        ink = _binarise(normalize_ink(small))
+        flat = normalize_ink(small)
+        ink = _binarise(flat)
         ink = _remove_edges(ink)
-        ink = _remove_rules(ink)
+        unruled = _remove_rules(ink)
+        rule_px, ink = ink - unruled, unruled  # what the rules took (a rule cuts strokes too)
         n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
         # Specks (paper grain, dust) and faint marks (the grain of an empty sheet, which the
         # contrast stretch of normalize_ink blows up into "ink") would only add noise below.
@@ -160,7 +185,28 @@ class LineSegmenter:
                    min(w, int(np.ceil((cols[-1] + 1) / scale))), min(h, int(np.ceil((rows[-1] + 1) / scale))))
         angle = _estimate_skew(ink, self.max_skew)
         spacing = _estimate_spacing(ink, angle, stats[keep])
-        tracks, debug = _find_tracks(ink, angle, spacing, self.merge_gap)
+        on_line = None
+        if self.line_mask is not None and ink.shape[0] >= MASK_FROM_LINES * spacing:
+            # Only marks on a line the network sees are writing; skew and spacing are measured
+            # again without the rest. (A crop of a line or a word is all writing.)
+            on_line = self.line_mask(flat, spacing)
+            core = (on_line >= ON_LINE).astype(np.uint8)
+            touches = np.bincount(labels[core > 0], minlength=keep.size)[:keep.size] > 0
+            if rule_px.any():
+                rules = cv2.dilate(rule_px, np.ones((3, 3), np.uint8))
+                reach = max(1, int(round(RULE_REACH * spacing)))
+                near = cv2.dilate(core, np.ones((2 * reach + 1, 1), np.uint8))
+                cut = np.bincount(labels[rules > 0], minlength=keep.size)[:keep.size] > 0
+                close = np.bincount(labels[near > 0], minlength=keep.size)[:keep.size] > 0
+                touches |= cut & close
+            keep &= touches
+            if not keep.any():
+                return Layout([], size=(w, h), ink_box=ink_box)
+            ink = keep[labels].astype(np.uint8)
+            labels = np.where(ink > 0, labels, 0)
+            angle = _estimate_skew(ink, self.max_skew)
+            spacing = _estimate_spacing(ink, angle, stats[keep])
+        tracks, debug = _find_tracks(ink, angle, spacing, self.merge_gap, on_line)
         if not tracks:
             return Layout([], angle=angle, spacing=spacing / scale, size=(w, h), ink_box=ink_box,
                           debug=debug)
@@ -389,7 +435,10 @@ def _remove_rules(ink: np.ndarray) -> np.ndarray:
 # --- skew and spacing -------------------------------------------------------------------------
 
 def _ink_points(ink: np.ndarray, limit: int = 60_000) -> tuple[np.ndarray, np.ndarray]:
-    ys, xs = np.nonzero(ink)
+    found = cv2.findNonZero(ink)  # as np.nonzero, row by row, several times faster
+    if found is None:
+        return np.zeros(0), np.zeros(0)
+    xs, ys = found[:, 0, 0], found[:, 0, 1]
     if ys.size > limit:  # an even subsample: the profile's shape does not need every pixel
         step = ys.size / limit
         idx = (np.arange(limit) * step).astype(np.int64)
@@ -486,14 +535,18 @@ class _Track:
         return np.interp(x, self.xs, self.ys)
 
 
-def _find_tracks(ink: np.ndarray, angle: float, spacing: float, merge_gap: float
-                 ) -> tuple[list[_Track], dict]:
-    """Line centre curves: ridges of the coarse, sheared, anisotropically smoothed ink density,
-    chained column by column."""
+def _find_tracks(ink: np.ndarray, angle: float, spacing: float, merge_gap: float,
+                 on_line: np.ndarray | None = None) -> tuple[list[_Track], dict]:
+    """Line centre curves: ridges of the coarse, sheared, anisotropically smoothed ink density
+    (weighed by the line network's ``on_line`` probability where there is one), chained column
+    by column."""
     h, w = ink.shape
     f = max(1.0, spacing / COARSE_SPACING)
     cw, ch = max(1, int(round(w / f))), max(1, int(round(h / f)))
     dens = cv2.resize(ink.astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
+    if on_line is not None:
+        seen = cv2.resize(on_line, (cw, ch), interpolation=cv2.INTER_AREA)
+        dens *= OFF_LINE_WEIGHT + (1 - OFF_LINE_WEIGHT) * seen
     sc = spacing / f  # spacing in coarse pixels
     # Shear level (about the centre column), padded so that nothing leaves the map.
     tan = np.tan(np.radians(angle))
