@@ -165,7 +165,8 @@ class LineSegmenter:
         # contrast stretch of normalize_ink blows up into "ink") would only add noise below.
         contrast, depth = _contrast(small, labels, stats, cents, with_depth=True)
         big = stats[:, cv2.CC_STAT_AREA] >= FAINT_AREA
-        keep = (stats[:, cv2.CC_STAT_AREA] >= 4) & ((contrast >= 0.1) | (big & (contrast >= FAINT_FLOOR)))
+        keep = (stats[:, cv2.CC_STAT_AREA] >= 4) & (
+            (contrast >= 0.1) | (big & (contrast >= FAINT_FLOOR)))
         keep[0] = False
         if not keep.any():
             return Layout([], size=(w, h))
