@@ -82,6 +82,9 @@ FAINT_FLOOR = 0.07
 #: on a line's core with this probability; the rest (show-through, notes up a margin, stains)
 #: is left out before the lines are tracked.
 ON_LINE = 0.5
+#: ... and at least this share of its pixels: a stamp or a blot that merely touches a line's
+#: core is not writing of that line.
+ON_SHARE = 0.05
 #: The line network looks at images at least this many line spacings high: a line or word crop
 #: is writing all through, and the network was trained on whole pages.
 MASK_FROM_LINES = 4.0
@@ -192,7 +195,8 @@ class LineSegmenter:
             # again without the rest. (A crop of a line or a word is all writing.)
             on_line = self.line_mask(flat, spacing)
             core = (on_line >= ON_LINE).astype(np.uint8)
-            touches = np.bincount(labels[core > 0], minlength=keep.size)[:keep.size] > 0
+            on = np.bincount(labels[core > 0], minlength=keep.size)[:keep.size]
+            touches = (on > 0) & (on >= ON_SHARE * stats[:, cv2.CC_STAT_AREA])
             if rule_px.any():
                 rules = cv2.dilate(rule_px, np.ones((3, 3), np.uint8))
                 reach = max(1, int(round(RULE_REACH * spacing)))
