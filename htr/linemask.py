@@ -81,25 +81,24 @@ def line_targets(shape: tuple[int, int], baselines: Sequence[np.ndarray], spacin
 
 
 class LineMask:
-    """The line-core probability of every pixel of a page: ``LineMask.load()(flat, spacing)``."""
+    """The line-core probability of every pixel of a page: ``LineMask.load()(flat, spacing)``.
+    ``network``: anything with ``predict_on_batch`` (:class:`htr.runtimes.OnnxNetwork`)."""
 
-    def __init__(self, session) -> None:
-        self.session = session
-        self.input_name = session.get_inputs()[0].name
+    def __init__(self, network) -> None:
+        self.network = network
 
     @classmethod
     def load(cls, path: Path | str = DEFAULT_LINE_MASK, threads: int = 2) -> "LineMask":
-        import onnxruntime as ort
+        """The network of an ONNX file (:class:`htr.runtimes.OnnxNetwork` reads it: a missing
+        or unreadable file raises :class:`htr.errors.ModelError`)."""
+        from .runtimes import OnnxNetwork
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return cls(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
+        return cls(OnnxNetwork(path, threads))
 
     def __call__(self, flat: np.ndarray, spacing: float) -> np.ndarray:
         """Probabilities (float32, ``flat``'s shape) that each pixel lies on a line's core."""
         x, f = mask_input(flat, spacing)
-        p = self.session.run(None, {self.input_name: x[None, ..., None]})[0][0, ..., 0]
+        p = self.network.predict_on_batch(x[None, ..., None])[0, ..., 0]
         h, w = flat.shape
         used = p[:max(1, round(h * f)), :max(1, round(w * f))]
         return cv2.resize(used, (w, h), interpolation=cv2.INTER_LINEAR)
