@@ -341,6 +341,17 @@ def shear_level(grey: np.ndarray, skew: float) -> np.ndarray:
                           borderValue=int(percentiles(grey, (50,))[0]))
 
 
+def shrink_to(grey: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """``grey`` reduced (area averaging) to at most ``long_side`` pixels on its long side, and
+    the scale it was reduced by (1.0: it was small enough and is returned as it is)."""
+    h, w = grey.shape[:2]
+    scale = min(1.0, long_side / max(h, w))
+    if scale == 1.0:
+        return grey, scale
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), scale
+
+
 def fit_to_height(grey: np.ndarray, height: int) -> np.ndarray:
     """Resize to ``height`` rows without distortion (aspect ratio kept) and pad the width.
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import cv2
 import numpy as np
 
-from .image import load_image, normalize_ink
+from .image import load_image, normalize_ink, shrink_to
 from .linemask import line_targets, mask_input
 from .readers import DataSpec, group_split
 from .readers.pagexml import PageSample, line_spacing, read_alto_pages, read_pagexml_pages, turns
@@ -60,11 +59,7 @@ def read_pages(specs: Sequence[str], split: str = "train", val_fraction: float =
 def prepare_page(page: PageSample) -> MaskPage | None:
     """``page`` as the segmenter sees it, with its level lines' baselines (a line without one:
     a line along the lower third of its box); None for a page without two level lines."""
-    grey = load_image(page.image)
-    h, w = grey.shape
-    s = min(1.0, WORK_SIZE / max(h, w))
-    if s < 1.0:
-        grey = cv2.resize(grey, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    grey, s = shrink_to(load_image(page.image), WORK_SIZE)
     level = [line for line in page.lines if not turns(line)]
     spacing = line_spacing(level)
     if spacing is None or len(level) < 2:

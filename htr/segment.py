@@ -37,7 +37,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .image import load_image, normalize_ink
+from .image import load_image, normalize_ink, shrink_to
 from .linemask import LineMask, default_line_mask
 from .results import Box, Line, Point, Word
 
@@ -155,9 +155,7 @@ class LineSegmenter:
         """:meth:`find_lines` with the measurements made on the way (skew, spacing, x-height)."""
         grey = _as_grey(grey)
         h, w = grey.shape
-        scale = min(1.0, self.work_size / max(h, w))
-        small = grey if scale == 1.0 else cv2.resize(
-            grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        small, scale = shrink_to(grey, self.work_size)
         flat = normalize_ink(small)
         ink = _binarise(flat)
         ink = _remove_edges(ink)

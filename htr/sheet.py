@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .image import shrink_to
+
 #: Long side (pixels) of the reduced copy the sheet is looked for on: a sheet's edges are long
 #: straight features, which survive the reduction, and the cost stays a few milliseconds.
 WORK_SIZE = 512
@@ -103,9 +105,7 @@ def find_sheet(grey: np.ndarray) -> Sheet | None:
     h, w = grey.shape[:2]
     if min(h, w) < 64:  # a word or a thumbnail: nothing to find
         return None
-    scale = min(1.0, WORK_SIZE / max(h, w))
-    small = grey if scale == 1.0 else cv2.resize(
-        grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small, scale = shrink_to(grey, WORK_SIZE)
     # Ink closed away: a grey closing wider than a stroke at this size leaves paper and ground.
     k = max(3, round(max(small.shape) / 80)) | 1
     clean = cv2.morphologyEx(small, cv2.MORPH_CLOSE,
