@@ -556,18 +556,15 @@ def _split_samples(spec, args: argparse.Namespace) -> list:
 
 def _evaluate_pages(recognizers, args: argparse.Namespace) -> int:
     from .evaluate import evaluate, evaluate_pages
-    from .readers import DataSpec, group_split, open_data
-    from .readers.pagexml import read_alto_pages, read_pagexml_pages
+    from .readers import PAGE_KINDS, DataSpec, open_data, open_pages
 
-    page_readers = {"pagexml": read_pagexml_pages, "alto": read_alto_pages}
     for text in args.data:
         spec = DataSpec.parse(text)
-        if spec.kind not in page_readers:
+        if spec.kind not in PAGE_KINDS:
             print(f"{spec.name}: --level page needs page-level data (pagexml or alto)",
                   file=sys.stderr)
             return 2
-        pages = [p for p in page_readers[spec.kind](spec.path)
-                 if args.split == "all" or group_split(p.group, args.val_fraction) == args.split]
+        pages = open_pages(spec, args.split, args.val_fraction)
         pages = pages[:args.limit] if args.limit else pages
         if not pages:
             print(f"{spec.name}: no pages in split {args.split!r}")

@@ -21,8 +21,8 @@ import numpy as np
 
 from .image import load_image, normalize_ink, shrink_to
 from .linemask import line_targets, mask_input
-from .readers import DataSpec, group_split
-from .readers.pagexml import PageSample, line_spacing, read_alto_pages, read_pagexml_pages, turns
+from .readers import open_pages
+from .readers.pagexml import PageSample, line_spacing, turns
 from .segment import WORK_SIZE
 
 #: Side of the square training crops (network input pixels).
@@ -43,17 +43,9 @@ class MaskPage:
 
 def read_pages(specs: Sequence[str], split: str = "train", val_fraction: float = 0.1
                ) -> list[PageSample]:
-    """The pages of ``pagexml:FOLDER`` and ``alto:FOLDER`` sets in ``split`` (by letter or text,
-    as every other split: :func:`htr.readers.group_split`)."""
-    readers = {"pagexml": read_pagexml_pages, "alto": read_alto_pages}
-    pages = []
-    for text in specs:
-        spec = DataSpec.parse(text)
-        if spec.kind not in readers:
-            raise ValueError(f"{text}: the line network trains on pagexml or alto pages")
-        pages += [p for p in readers[spec.kind](spec.path)
-                  if split == "all" or group_split(p.group, val_fraction) == split]
-    return pages
+    """The pages of ``pagexml:FOLDER`` and ``alto:FOLDER`` sets in ``split``
+    (:func:`htr.readers.open_pages`)."""
+    return [page for spec in specs for page in open_pages(spec, split, val_fraction)]
 
 
 def prepare_page(page: PageSample) -> MaskPage | None:

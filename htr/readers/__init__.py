@@ -66,4 +66,24 @@ def open_data(spec: str | DataSpec) -> list[Sample]:
     return samples
 
 
-__all__ = ["DataSpec", "READERS", "Sample", "group_split", "open_data", "split_of"]
+#: The kinds of data that hold whole pages (their lines' outlines and text): :func:`open_pages`.
+PAGE_KINDS = ("pagexml", "alto")
+
+
+def open_pages(spec: str | DataSpec, split: str = "all", val_fraction: float = 0.1) -> list:
+    """The transcribed pages (:class:`~htr.readers.pagexml.PageSample`) of a page-level set,
+    those of ``split`` only ("train" or "val", by letter or text as every split:
+    :func:`group_split`; "all": every one). Raises :class:`DataError` for a set of other kind."""
+    from .pagexml import read_alto_pages, read_pagexml_pages
+
+    spec = spec if isinstance(spec, DataSpec) else DataSpec.parse(spec)
+    if spec.kind not in PAGE_KINDS:
+        raise DataError(f"{spec.kind}:{spec.path}: whole pages come from "
+                        f"{' or '.join(PAGE_KINDS)} data")
+    read = read_pagexml_pages if spec.kind == "pagexml" else read_alto_pages
+    return [p for p in read(spec.path)
+            if split == "all" or group_split(p.group, val_fraction) == split]
+
+
+__all__ = ["DataSpec", "PAGE_KINDS", "READERS", "Sample", "group_split", "open_data",
+           "open_pages", "split_of"]
