@@ -192,17 +192,7 @@ class LineSegmenter:
             # Only marks on a line the network sees are writing; skew and spacing are measured
             # again without the rest. (A crop of a line or a word is all writing.)
             on_line = self.line_mask(flat, spacing)
-            core = (on_line >= ON_LINE).astype(np.uint8)
-            on = np.bincount(labels[core > 0], minlength=keep.size)[:keep.size]
-            touches = (on > 0) & (on >= ON_SHARE * stats[:, cv2.CC_STAT_AREA])
-            if rule_px.any():
-                rules = cv2.dilate(rule_px, np.ones((3, 3), np.uint8))
-                reach = max(1, int(round(RULE_REACH * spacing)))
-                near = cv2.dilate(core, np.ones((2 * reach + 1, 1), np.uint8))
-                cut = np.bincount(labels[rules > 0], minlength=keep.size)[:keep.size] > 0
-                close = np.bincount(labels[near > 0], minlength=keep.size)[:keep.size] > 0
-                touches |= cut & close
-            keep &= touches
+            keep &= _on_lines(on_line, labels, stats, rule_px, spacing)
             if not keep.any():
                 return Layout([], size=(w, h), ink_box=ink_box)
             ink = keep[labels].astype(np.uint8)
@@ -312,6 +302,28 @@ def _contrast(grey: np.ndarray, labels: np.ndarray, stats: np.ndarray, cents: np
     px = np.minimum((cents[:, 0] / c).astype(int), paper.shape[1] - 1)
     contrast = 1.0 - mean / np.maximum(paper[py, px], 1.0)
     return (contrast, paper[py, px] - mean) if with_depth else contrast
+
+
+def _on_lines(on_line: np.ndarray, labels: np.ndarray, stats: np.ndarray, rule_px: np.ndarray,
+              spacing: float) -> np.ndarray:
+    """Which marks (``labels``, ``stats`` of the connected components) are writing by the line
+    network's ``on_line`` probabilities: those with at least :data:`ON_SHARE` of their pixels
+    (and one at least) on a line's core, and the pieces the ruled lines (``rule_px``, what
+    :func:`_remove_rules` took) cut off within :data:`RULE_REACH` line spacings of a core."""
+    n = stats.shape[0]
+
+    def pixels_in(where: np.ndarray) -> np.ndarray:  # each mark's pixels where ``where`` is set
+        return np.bincount(labels[where > 0], minlength=n)[:n]
+
+    core = (on_line >= ON_LINE).astype(np.uint8)
+    on = pixels_in(core)
+    writing = (on > 0) & (on >= ON_SHARE * stats[:, cv2.CC_STAT_AREA])
+    if rule_px.any():
+        reach = max(1, int(round(RULE_REACH * spacing)))
+        near = cv2.dilate(core, np.ones((2 * reach + 1, 1), np.uint8))
+        cut = pixels_in(cv2.dilate(rule_px, np.ones((3, 3), np.uint8))) > 0
+        writing |= cut & (pixels_in(near) > 0)
+    return writing
 
 
 def _edge_sharpness(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray,
