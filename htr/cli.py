@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--lines", action="append", default=[], metavar="KIND:PATH[*PAGES]",
                    help="line images (folder:PATH and the like; repeatable) stacked into PAGES "
                         "pages (default 100) of their train split, for modern hands")
+    m.add_argument("--photos", type=int, default=0, metavar="N",
+                   help="each training page also N times as a synthetic phone photo, its sheet "
+                        "found and flattened as the page reader does (htr.photo; default 0)")
     m.add_argument("--output", type=Path, required=True,
                    help="folder for linemask.onnx, linemask.keras and history.json")
     m.add_argument("--steps", type=int, default=3000, help="batches of 8 crops (default 3000)")
@@ -204,18 +207,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train_linemask(args: argparse.Namespace) -> int:
+    import numpy as np
     from tqdm import tqdm
 
-    from .linemask_training import line_pages, prepare_page, read_pages, train
+    from .linemask_training import line_pages, prepare_page, prepare_photo, read_pages, train
 
     pages = read_pages(args.data, "train")
+    quiet = not sys.stderr.isatty()
     prepared = [p for p in (prepare_page(page) for page in tqdm(pages, desc="pages", unit="page",
-                                                                 disable=not sys.stderr.isatty()))
+                                                                 disable=quiet))
                 if p is not None]
     if not prepared:
         print("no training page has two level lines with a baseline", file=sys.stderr)
         return 2
     print(f"{len(prepared)} of {len(pages)} training pages", flush=True)
+    if args.photos > 0:
+        rng = np.random.default_rng(args.seed)
+        photos = [p for p in (prepare_photo(page, rng) for page in tqdm(
+            pages * args.photos, desc="photos", unit="page", disable=quiet)) if p is not None]
+        print(f"{len(photos)} of {len(pages) * args.photos} photographed pages (no sheet found "
+              f"in the rest)", flush=True)
+        prepared += photos
     for i, spec in enumerate(args.lines):
         spec, _, count = spec.partition("*")
         stacked = line_pages(spec, int(count or 100), seed=args.seed + i)

@@ -5,7 +5,9 @@ Each page is prepared as the segmenter sees it (reduced to its working size, thr
 :func:`htr.image.normalize_ink`); a training sample is a random square of it, scaled by
 :func:`htr.linemask.mask_input` to :data:`~htr.linemask.SPACING_PX` between lines times a
 random factor (0.75-1.33: writing of other sizes, and spacings misjudged), its ink a little
-fainter at random, with sensor noise. Never flipped: mirrored writing is
+fainter at random, with sensor noise. Pages may also be photographed first
+(:func:`prepare_photo`: a synthetic phone photo, its sheet found and flattened as the page reader
+does). Never flipped: mirrored writing is
 exactly the show-through the network is to learn to ignore.
 """
 
@@ -21,9 +23,11 @@ import numpy as np
 
 from .image import load_image, normalize_ink, shrink_to
 from .linemask import line_targets, mask_input
+from .photo import photograph, warp_lines
 from .readers import open_pages
-from .readers.pagexml import PageSample, line_spacing, turns
+from .readers.pagexml import PageLine, PageSample, line_spacing, turns
 from .segment import WORK_SIZE
+from .sheet import find_sheet
 
 #: Side of the square training crops (network input pixels).
 CROP = 256
@@ -51,8 +55,26 @@ def read_pages(specs: Sequence[str], split: str = "train", val_fraction: float =
 def prepare_page(page: PageSample) -> MaskPage | None:
     """``page`` as the segmenter sees it, with its level lines' baselines (a line without one:
     a line along the lower third of its box); None for a page without two level lines."""
-    grey, s = shrink_to(load_image(page.image), WORK_SIZE)
-    level = [line for line in page.lines if not turns(line)]
+    return _mask_page(load_image(page.image), page.lines)
+
+
+def prepare_photo(page: PageSample, rng: np.random.Generator) -> MaskPage | None:
+    """``page`` photographed (:func:`htr.photo.photograph`), its sheet found and flattened as
+    :class:`htr.page.PageReader` does before it looks for lines (:func:`htr.sheet.find_sheet`,
+    :meth:`~htr.sheet.Sheet.flatten`), with its lines carried through both warps: the network
+    learns the softer, noisier, unevenly lit pages that photos give. None where no sheet is
+    found, or as :func:`prepare_page`."""
+    photo = photograph(page, rng)
+    grey = load_image(photo.page.image)
+    sheet = find_sheet(grey)
+    if sheet is None:
+        return None
+    return _mask_page(sheet.flatten(grey), warp_lines(page.lines, sheet.homography @ photo.homography))
+
+
+def _mask_page(grey: np.ndarray, lines: Sequence[PageLine]) -> MaskPage | None:
+    grey, s = shrink_to(grey, WORK_SIZE)
+    level = [line for line in lines if not turns(line)]
     spacing = line_spacing(level)
     if spacing is None or len(level) < 2:
         return None

@@ -94,6 +94,30 @@ def test_stacked_training_pages_have_a_baseline_under_each_line():
     assert x.shape == y.shape == (256, 256, 1) and 0 < y.mean() < 0.5
 
 
+def test_a_photographed_training_page_keeps_its_baselines_under_its_writing():
+    from htr.linemask_training import prepare_page, prepare_photo
+    from htr.readers.pagexml import read_pagexml_pages
+
+    page = read_pagexml_pages(PAGE.parent)[0]
+    scan = prepare_page(page)
+    photo = prepare_photo(page, np.random.default_rng(0))
+    assert photo is not None and len(photo.baselines) == len(scan.baselines)
+    # The flattened photo is the page again (about its size, its lines as far apart)...
+    assert abs(photo.spacing / scan.spacing - 1) < 0.15
+    assert abs(photo.flat.shape[0] / scan.flat.shape[0] - 1) < 0.15
+    # ...and just above each carried baseline lies writing, as on the scan.
+    def ink_above(mask_page) -> float:
+        hits = []
+        for base in mask_page.baselines:
+            x0, x1 = sorted((int(base[0, 0]), int(base[-1, 0])))
+            y = int(np.mean(base[:, 1]))
+            band = mask_page.flat[max(0, y - int(0.3 * mask_page.spacing)):y, x0:x1]
+            hits.append(band.size and (band < 128).mean())
+        return float(np.median(hits))
+
+    assert ink_above(photo) > 0.5 * ink_above(scan) > 0
+
+
 @pytest.mark.slow
 def test_the_training_command_writes_a_network_the_segmenter_can_use(tmp_path):
     import subprocess
@@ -103,9 +127,10 @@ def test_the_training_command_writes_a_network_the_segmenter_can_use(tmp_path):
 
     hooker = Path(__file__).parent / "fixtures" / "hooker"
     run = subprocess.run([sys.executable, "-m", "htr", "train-linemask", "--data", f"pagexml:{hooker}",
-                          "--output", str(tmp_path), "--steps", "2"],
+                          "--photos", "1", "--output", str(tmp_path), "--steps", "2"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert "1 of 1 photographed pages" in run.stdout
     assert "step 2/2" in run.stdout and (tmp_path / "history.json").is_file()
     page = load_image(PAGE)
     lines = LineSegmenter(line_mask=LineMask.load(tmp_path / "linemask.onnx")).find_lines(page)

@@ -161,10 +161,11 @@ def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True) ->
 @dataclass(frozen=True)
 class PageSample:
     """One transcribed page for page-level evaluation: its image, its lines (reading order) and
-    its group (the letter, as in :func:`read_pagexml`)."""
+    its group (the letter, as in :func:`read_pagexml`). ``image``: the image file, or its bytes
+    (a synthetic photo, :func:`htr.photo.photograph`)."""
 
     id: str
-    image: Path
+    image: Path | bytes
     lines: list[PageLine]
     group: str
 
