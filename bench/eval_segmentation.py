@@ -56,8 +56,9 @@ def overlay(grey: np.ndarray, gt: np.ndarray, lines, path: Path) -> None:
     cv2.imwrite(str(path), image)
 
 
-def synthetic_photo(grey: np.ndarray, size: tuple[int, int] = (2000, 3000)) -> np.ndarray:
-    """A page as a phone might take it: upscaled, lit from one side, with sensor noise."""
+def upscaled_shaded(grey: np.ndarray, size: tuple[int, int] = (2000, 3000)) -> np.ndarray:
+    """A page as a large phone photo of the page alone (for timing; `htr.photo` makes whole
+    photos): upscaled, lit from one side, with sensor noise."""
     w, h = size
     big = cv2.resize(grey, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -158,7 +159,7 @@ def main() -> int:
     if draw:
         print("overlays:", " ".join(f"/tmp/seg_{s}.png" for s in sorted(draw)))
     if args.photo:
-        photo = synthetic_photo(grey)
+        photo = upscaled_shaded(grey)
         segmenter.find_lines(photo)  # warm-up
         times = []
         for _ in range(3):

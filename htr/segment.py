@@ -91,6 +91,9 @@ MASK_FROM_LINES = 4.0
 #: Where the network sees no line, the ink's density counts this much in the ridge tracking (a
 #: line it missed can still be found, but a ridge it saw wins).
 OFF_LINE_WEIGHT = 0.2
+#: A mark at least this share of the page's width is not counted in the writing's typical height
+#: when the line spacing is measured (:func:`_estimate_spacing`).
+WIDE_MARK = 0.3
 #: A mark cut off by the removal of a ruled line (a descender's tail below the rule) is writing
 #: when it lies within this many line spacings of a line's core.
 RULE_REACH = 0.3
@@ -489,6 +492,12 @@ def _estimate_spacing(ink: np.ndarray, angle: float, stats: np.ndarray) -> float
     h, w = ink.shape
     heights = stats[:, cv2.CC_STAT_HEIGHT].astype(np.float64)
     areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    # A component a third of the page wide is no letter or word: a ruled line that was not
+    # removed (on a photographed page it is ragged), holding the writing along it and reaching
+    # the next line through its descenders. Its height would put the true period below `lo`.
+    narrow = stats[:, cv2.CC_STAT_WIDTH] < WIDE_MARK * w
+    if areas[narrow].sum() >= 0.25 * areas.sum():
+        heights, areas = heights[narrow], areas[narrow]
     order = np.argsort(heights)
     cum = np.cumsum(areas[order])
     typical = float(heights[order][np.searchsorted(cum, cum[-1] / 2)])  # area-weighted median
