@@ -207,10 +207,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train_linemask(args: argparse.Namespace) -> int:
-    import numpy as np
     from tqdm import tqdm
 
-    from .linemask_training import line_pages, prepare_page, prepare_photo, read_pages, train
+    from .linemask_training import line_pages, prepare_page, prepare_photos, read_pages, train
 
     pages = read_pages(args.data, "train")
     quiet = not sys.stderr.isatty()
@@ -222,9 +221,9 @@ def _train_linemask(args: argparse.Namespace) -> int:
         return 2
     print(f"{len(prepared)} of {len(pages)} training pages", flush=True)
     if args.photos > 0:
-        rng = np.random.default_rng(args.seed)
-        photos = [p for p in (prepare_photo(page, rng) for page in tqdm(
-            pages * args.photos, desc="photos", unit="page", disable=quiet)) if p is not None]
+        photos = [p for p in tqdm(prepare_photos(pages, args.photos, args.seed), desc="photos",
+                                  unit="page", total=len(pages) * args.photos, disable=quiet)
+                  if p is not None]
         print(f"{len(photos)} of {len(pages) * args.photos} photographed pages (no sheet found "
               f"in the rest)", flush=True)
         prepared += photos

@@ -72,6 +72,15 @@ def prepare_photo(page: PageSample, rng: np.random.Generator) -> MaskPage | None
     return _mask_page(sheet.flatten(grey), warp_lines(page.lines, sheet.homography @ photo.homography))
 
 
+def prepare_photos(pages: Sequence[PageSample], times: int, seed: int = 0
+                   ) -> Iterator[MaskPage | None]:
+    """Every page photographed ``times`` times over (:func:`prepare_photo`, one random stream
+    from ``seed``): one result per photo, None where no sheet was found in it."""
+    rng = np.random.default_rng(seed)
+    for page in list(pages) * times:
+        yield prepare_photo(page, rng)
+
+
 def _mask_page(grey: np.ndarray, lines: Sequence[PageLine]) -> MaskPage | None:
     grey, s = shrink_to(grey, WORK_SIZE)
     level = [line for line in lines if not turns(line)]
