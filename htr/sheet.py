@@ -45,6 +45,9 @@ MIN_FILL = 0.9
 #: The sheet's share of the image: smaller is a card or a label on a table, not a page to read;
 #: larger leaves no background beyond its edges to measure them by.
 MIN_AREA, MAX_AREA = 0.12, 0.97
+#: Bright ground beyond a sheet counts against it only in patches at least this share of the
+#: image wide (see :func:`_measure`).
+SPILL_WIDTH = 0.06
 #: A corner of a photographed rectangle: 90 degrees give or take this much (perspective).
 MAX_CORNER_SKEW = 35.0
 #: Corners are pulled in by this share of the sheet's size before flattening, so that a pixel
@@ -254,7 +257,13 @@ def _measure(quad: np.ndarray, mask: np.ndarray, clean: np.ndarray) -> float | N
             return None
     inside = np.zeros_like(mask)
     cv2.fillPoly(inside, [np.round(quad).astype(np.int32)], 1)
-    if (mask & inside).sum() < MIN_FILL * inside.sum() or (mask & ~inside & 1).sum() > 0.1 * inside.sum():
+    # Bright ground beyond the quadrilateral: a sheet is a bright region standing out against a
+    # darker ground, not a part of a larger bright area. Thin bright streaks (the grain of a
+    # light wood, a cloth's stripes) are no such area: only bright patches wider than
+    # SPILL_WIDTH of the image count.
+    k = max(3, round(SPILL_WIDTH * max(h, w))) | 1
+    broad = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))  # square: fast
+    if (mask & inside).sum() < MIN_FILL * inside.sum() or (broad & ~inside & 1).sum() > 0.1 * inside.sum():
         return None
     # The step across each side: the ink-free image a few pixels inside against a few outside,
     # sampled along the side; samples whose outside falls off the image do not count for or

@@ -116,6 +116,25 @@ def test_the_sheet_of_a_photo_is_found_at_its_corners():
         assert np.hypot(*(back - truth)) <= 0.015 * max(page.shape), seed
 
 
+def test_a_sheet_on_wood_with_light_grain_is_found():
+    # Light streaks of the wood's grain are as bright as the paper and fill a tenth of the
+    # ground: they are no bright area the sheet would be part of.
+    from htr.image import load_image
+
+    page = load_image(RULED_SCAN)
+    photo, homography, corners = photograph(page, seed=3, turn=-5.0)
+    h, w = photo.shape
+    inside = cv2.warpPerspective(np.ones(page.shape, np.float32), homography, (w, h))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    grain = np.sin((yy + 25 * np.sin(xx / 90)) / 9) > 0.9  # streaks about 9 px wide
+    wood = np.where(grain, 215, 95).astype(np.float32)
+    photo = np.clip(photo * inside + wood * (1 - inside), 0, 255).astype(np.uint8)
+    assert (grain & (inside == 0)).sum() > 0.1 * (inside > 0).sum()
+    sheet = find_sheet(photo)
+    assert sheet is not None
+    assert np.hypot(*(sheet.corners - corners).T).max() <= 0.015 * max(page.shape)
+
+
 def test_the_flattened_sheet_is_level_and_evenly_lit():
     page = stacked_lines(list(LINES))
     photo, _, _ = photograph(page, seed=0, turn=7.0)
