@@ -225,13 +225,7 @@ def train(pages: Sequence[MaskPage], output: Path, steps: int = 3000, batch_size
 
 def export_onnx(model, path: Path) -> Path:
     """The network as ONNX (any page size), for :class:`htr.linemask.LineMask`."""
-    import tensorflow as tf
-    import tf2onnx
+    from .runtimes import keras_to_onnx
 
-    spec = tf.TensorSpec((1, None, None, 1), tf.float32, name="image")
-    function = tf.function(lambda image: model(image, training=False))
-    from .runtimes import ONNX_OPSET
-
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec], opset=ONNX_OPSET)
-    path.write_bytes(proto.SerializeToString())
+    path.write_bytes(keras_to_onnx(model, (1, None, None, 1)).SerializeToString())
     return path

@@ -101,23 +101,38 @@ def export_network(fmt: str, output: str | Path, model_dir: str | Path | None = 
     return output
 
 
+def _inference_function(model, shape: tuple, name: str):
+    """The Keras network as a TensorFlow function of one image batch of ``shape`` (None: any
+    size), in inference mode, and its input's spec."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec(shape, tf.float32, name=name)
+    return tf.function(lambda image: model(image, training=False)), spec
+
+
 def _frozen_function(model, batch: int | None):
     """The Keras network as a TensorFlow function of one image batch, its weights made
     constants: given the variables, the TFLite converter wrote a 73 KB file whose variables were
     never filled (``convert_variables_to_constants_v2`` is what tf2onnx itself uses)."""
-    import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    spec = tf.TensorSpec((batch, model.input_shape[1], None, 1), tf.float32, name=INPUT_NAME)
-    function = tf.function(lambda image: model(image, training=False))
+    function, spec = _inference_function(model, (batch, model.input_shape[1], None, 1), INPUT_NAME)
     return function, spec, convert_variables_to_constants_v2(function.get_concrete_function(spec))
 
 
-def _onnx_bytes(model, config: ModelConfig, quantize: str | None) -> bytes:
+def keras_to_onnx(model, shape: tuple, name: str = INPUT_NAME):
+    """A Keras image network as an ONNX model (tf2onnx, opset :data:`ONNX_OPSET`), its input
+    ``name`` of ``shape`` (None: any size); the recognizer's export and the line network's
+    (:func:`htr.linemask_training.export_onnx`) both go through it."""
     import tf2onnx
 
-    function, spec, _ = _frozen_function(model, None)
+    function, spec = _inference_function(model, shape, name)
     proto, _ = tf2onnx.convert.from_function(function, input_signature=[spec], opset=ONNX_OPSET)
+    return proto
+
+
+def _onnx_bytes(model, config: ModelConfig, quantize: str | None) -> bytes:
+    proto = keras_to_onnx(model, (None, model.input_shape[1], None, 1))
     _rename_output(proto, OUTPUT_NAME)
     if quantize == "float16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
