@@ -162,7 +162,7 @@ class LineSegmenter:
         flat = normalize_ink(small)
         ink = _binarise(flat)
         ink = _remove_edges(ink)
-        unruled = _remove_rules(ink)
+        unruled = _remove_rules(ink, flat)
         rule_px, ink = ink - unruled, unruled  # what the rules took (a rule cuts strokes too)
         n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
         # Specks (paper grain, dust) and faint marks (the grain of an empty sheet, which the
@@ -406,15 +406,29 @@ def _remove_edges(ink: np.ndarray) -> np.ndarray:
 RULE_THICK = 8.0
 #: Largest scatter (pixels, standard deviation) of a rule's centre line about a straight line.
 RULE_WANDER = 2.0
+#: Shortest rule, as a share of the page's width (vertical rules: of its height).
+RULE_LENGTH = 0.4
+#: Shortest piece of a broken rule, in opening runs (:func:`_remove_rules`): a faint rule in a
+#: photo binarises into pieces with gaps between them, each straight and on the one line.
+RULE_PIECE = 2
+#: Most of a broken rule's gaps that may be bare paper (no grey darker than :data:`RULE_PAPER`
+#: within :data:`RULE_WANDER` of its line). A faint rule is still there, too light to binarise:
+#: 0-2 % of its gaps are bare on the Copiste photos, against 18-69 % for the straight baseline
+#: strokes of neat cursive, which stop between words.
+RULE_BARE_GAPS = 0.1
+RULE_PAPER = 210
 
 
-def _remove_rules(ink: np.ndarray) -> np.ndarray:
-    """Remove ruled lines: straight, unbroken, a few pixels thick (:data:`RULE_THICK`) and
-    longer than 40 % of the width (vertical: of the height). Handwritten strokes are never that
-    long and straight; an underline long enough to go is no loss for finding lines."""
+def _remove_rules(ink: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Remove ruled lines from ``ink`` (binarised ``flat``): straight, a few pixels thick
+    (:data:`RULE_THICK`) and longer than :data:`RULE_LENGTH` of the width (vertical: of the
+    height), whole or in straight pieces on one line with faint rule between them.
+    Handwritten strokes are never that long and straight; an underline long enough to go is no
+    loss for finding lines."""
     h, w = ink.shape
     out = ink
     for axis in (0, 1):
+        along = flat if axis == 0 else flat.T  # rows along the rule
         length = w if axis == 0 else h
         if length < 100:
             continue
@@ -429,25 +443,83 @@ def _remove_rules(ink: np.ndarray) -> np.ndarray:
         n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
         span = stats[:, cv2.CC_STAT_WIDTH] if axis == 0 else stats[:, cv2.CC_STAT_HEIGHT]
         thick = stats[:, cv2.CC_STAT_AREA] / np.maximum(1, span)
-        rule = (span >= 0.4 * length) & (thick <= max(RULE_THICK, length / 250))
-        rule[0] = False
-        for i in np.flatnonzero(rule):
+        candidate = (span >= RULE_PIECE * run) & (thick <= max(RULE_THICK, length / 250))
+        candidate[0] = False
+        straight = []  # (label, columns, centre line) of each straight, unbroken piece
+        for i in np.flatnonzero(candidate):
             # A rule is straight and unbroken: its centre line (the mean row of its ink in
             # each column) lies on a straight line, and it is ink nearly all along. A row of
             # cursive joined up by the closing wanders more and has gaps. The centre line, not
             # every pixel: a blurred rule's thickness alone would scatter its pixels as much.
-            ys, xs = np.nonzero((labels == i) & (pieces > 0))
-            u, v = (xs, ys) if axis == 0 else (ys, xs)
+            x0, y0, bw, bh = stats[i, :4]
+            box = (labels[y0:y0 + bh, x0:x0 + bw] == i) & (pieces[y0:y0 + bh, x0:x0 + bw] > 0)
+            ys, xs = np.nonzero(box)
+            u, v = (xs + x0, ys + y0) if axis == 0 else (ys + y0, xs + x0)
             cols, at = np.unique(u, return_inverse=True)
-            covered = cols.size / max(1, np.ptp(u) + 1)
+            if cols.size < 2 or cols.size < 0.8 * (np.ptp(u) + 1):
+                continue
             centre = np.bincount(at, weights=v) / np.bincount(at)
-            if covered < 0.8 or cols.size < 2 or np.std(
-                    centre - np.polyval(np.polyfit(cols, centre, 1), cols)) > RULE_WANDER:
-                rule[i] = False
-        if rule.any():
+            if _wander(cols, centre) <= RULE_WANDER:
+                straight.append((i, cols, centre))
+        rules = [run for group in _collinear(straight) for run in _unbroken(group, along)
+                 if run[-1][1][-1] - run[0][1][0] >= RULE_LENGTH * length]
+        if rules:
+            rule = np.zeros(n, bool)
+            rule[[i for group in rules for i, _, _ in group]] = True
             mask = cv2.dilate((rule[labels] & (pieces > 0)).astype(np.uint8), np.ones((3, 3), np.uint8))
             out = np.where(mask > 0, 0, out).astype(np.uint8)
     return out
+
+
+def _wander(cols: np.ndarray, centre: np.ndarray) -> float:
+    """Scatter (standard deviation) of a centre line about its straight fit."""
+    return float(np.std(centre - np.polyval(np.polyfit(cols, centre, 1), cols)))
+
+
+def _unbroken(group: list[tuple[int, np.ndarray, np.ndarray]], along: np.ndarray
+              ) -> list[list[tuple[int, np.ndarray, np.ndarray]]]:
+    """A line's straight pieces cut where the gap between two is mostly bare paper (more than
+    :data:`RULE_BARE_GAPS` of its columns: no grey darker than :data:`RULE_PAPER` within
+    :data:`RULE_WANDER` of the line; ``along``: the normalised grey, rows along the line)."""
+    group = sorted(group, key=lambda p: p[1][0])
+    if len(group) == 1:
+        return [group]
+    cols = np.concatenate([c for _, c, _ in group])
+    slope, offset = np.polyfit(cols, np.concatenate([v for _, _, v in group]), 1)
+    reach = int(np.ceil(RULE_WANDER))
+    runs = [[group[0]]]
+    for piece in group[1:]:
+        gaps = np.arange(runs[-1][-1][1][-1] + 1, piece[1][0])
+        if gaps.size:
+            centre = np.round(slope * gaps + offset).astype(int)
+            darkest = np.min([along[np.clip(centre + d, 0, along.shape[0] - 1), gaps]
+                              for d in range(-reach, reach + 1)], axis=0)
+            if np.mean(darkest >= RULE_PAPER) > RULE_BARE_GAPS:
+                runs.append([piece])
+                continue
+        runs[-1].append(piece)
+    return runs
+
+
+def _collinear(straight: list[tuple[int, np.ndarray, np.ndarray]]
+               ) -> list[list[tuple[int, np.ndarray, np.ndarray]]]:
+    """Straight pieces grouped by the line they lie on: a piece joins a group (longest pieces
+    first) when the group and the piece together are still straight (:data:`RULE_WANDER`)."""
+    groups: list[list[tuple[int, np.ndarray, np.ndarray]]] = []
+    for piece in sorted(straight, key=lambda p: -len(p[1])):
+        _, cols, centre = piece
+        for group in groups:
+            gc = np.concatenate([c for _, c, _ in group])
+            gv = np.concatenate([v for _, _, v in group])
+            slope, offset = np.polyfit(gc, gv, 1)
+            if abs(np.mean(centre - (slope * cols + offset))) > RULE_WANDER:
+                continue  # quick reject: not on the group's line
+            if _wander(np.concatenate([gc, cols]), np.concatenate([gv, centre])) <= RULE_WANDER:
+                group.append(piece)
+                break
+        else:
+            groups.append([piece])
+    return groups
 
 
 # --- skew and spacing -------------------------------------------------------------------------

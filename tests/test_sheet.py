@@ -187,6 +187,28 @@ def test_a_flattened_photo_of_a_ruled_page_has_the_scans_line_spacing(seed):
     assert abs(segmenter.analyse(flat).spacing / segmenter.analyse(scan).spacing - 1) < 0.15
 
 
+@pytest.mark.parametrize("seed", [3, 13])
+def test_the_broken_rules_of_a_flattened_photo_are_removed(seed):
+    # Blurred, JPEG-coded and flattened, a faint rule binarises into straight pieces with light
+    # grey between them, none long enough alone to pass for a rule: the pieces on one line
+    # make it up. These photos lost 15 and 16 of the scan's 26 rules before.
+    from htr.image import load_image, normalize_ink, shrink_to
+    from htr.photo import jpeg, synthetic_photo
+    from htr.segment import WORK_SIZE, _binarise, _remove_rules
+
+    def rules_removed(grey):
+        flat = normalize_ink(shrink_to(grey, WORK_SIZE)[0])
+        ink = _binarise(flat)
+        rows = np.flatnonzero((ink - _remove_rules(ink, flat)).sum(axis=1) > 0.3 * ink.shape[1])
+        return int((np.diff(rows) > 3).sum() + 1) if rows.size else 0
+
+    scan = load_image(RULED_SCAN)
+    bgr, _, _ = synthetic_photo(scan, np.random.default_rng(seed))
+    photo = load_image(jpeg(bgr, 60))
+    assert rules_removed(scan) == 26
+    assert rules_removed(find_sheet(photo).flatten(photo)) >= 21
+
+
 def test_a_scan_a_line_and_a_word_have_no_sheet():
     scans = [stacked_lines(list(LINES)), cv2.imread(str(HOOKER_SCAN), cv2.IMREAD_GRAYSCALE)]
     crops = [fixture("line-hooker-JDH_2_16_56_001_r1l17.png"), fixture(next(iter(LINES))),
