@@ -445,7 +445,7 @@ def _remove_rules(ink: np.ndarray, flat: np.ndarray) -> np.ndarray:
         thick = stats[:, cv2.CC_STAT_AREA] / np.maximum(1, span)
         candidate = (span >= RULE_PIECE * run) & (thick <= max(RULE_THICK, length / 250))
         candidate[0] = False
-        straight = []  # (label, columns, centre line) of each straight, unbroken piece
+        straight = []  # each straight, unbroken piece
         for i in np.flatnonzero(candidate):
             # A rule is straight and unbroken: its centre line (the mean row of its ink in
             # each column) lies on a straight line, and it is ink nearly all along. A row of
@@ -458,38 +458,76 @@ def _remove_rules(ink: np.ndarray, flat: np.ndarray) -> np.ndarray:
             cols, at = np.unique(u, return_inverse=True)
             if cols.size < 2 or cols.size < 0.8 * (np.ptp(u) + 1):
                 continue
-            centre = np.bincount(at, weights=v) / np.bincount(at)
-            if _wander(cols, centre) <= RULE_WANDER:
-                straight.append((i, cols, centre))
+            piece = _Piece(int(i), cols, np.bincount(at, weights=v) / np.bincount(at))
+            if piece.fit.wander() <= RULE_WANDER:
+                straight.append(piece)
         rules = [run for group in _collinear(straight) for run in _unbroken(group, along)
-                 if run[-1][1][-1] - run[0][1][0] >= RULE_LENGTH * length]
+                 if run[-1].cols[-1] - run[0].cols[0] >= RULE_LENGTH * length]
         if rules:
             rule = np.zeros(n, bool)
-            rule[[i for group in rules for i, _, _ in group]] = True
+            rule[[p.label for run in rules for p in run]] = True
             mask = cv2.dilate((rule[labels] & (pieces > 0)).astype(np.uint8), np.ones((3, 3), np.uint8))
             out = np.where(mask > 0, 0, out).astype(np.uint8)
     return out
 
 
-def _wander(cols: np.ndarray, centre: np.ndarray) -> float:
-    """Scatter (standard deviation) of a centre line about its straight fit."""
-    return float(np.std(centre - np.polyval(np.polyfit(cols, centre, 1), cols)))
+class _LineFit:
+    """A least-squares straight line ``v = slope * u + offset`` kept as its sums, so that the
+    fit of two sets of points together costs no more than adding them."""
+
+    def __init__(self, sums: np.ndarray) -> None:
+        self.sums = sums  # n, su, sv, suu, suv, svv
+
+    @classmethod
+    def of(cls, u: np.ndarray, v: np.ndarray) -> "_LineFit":
+        return cls(np.array([u.size, u.sum(), v.sum(), u @ u, u @ v, v @ v], np.float64))
+
+    def __add__(self, other: "_LineFit") -> "_LineFit":
+        return _LineFit(self.sums + other.sums)
+
+    def line(self) -> tuple[float, float]:
+        n, su, sv, suu, suv, _ = self.sums
+        det = n * suu - su * su
+        slope = (n * suv - su * sv) / det if det > 0 else 0.0
+        return slope, (sv - slope * su) / n
+
+    def wander(self) -> float:
+        """Standard deviation of the points about the line."""
+        slope, offset = self.line()
+        n, su, sv, suu, suv, svv = self.sums
+        sse = svv - 2 * slope * suv - 2 * offset * sv + slope * slope * suu \
+            + 2 * slope * offset * su + n * offset * offset
+        return float(np.sqrt(max(sse, 0.0) / n))
 
 
-def _unbroken(group: list[tuple[int, np.ndarray, np.ndarray]], along: np.ndarray
-              ) -> list[list[tuple[int, np.ndarray, np.ndarray]]]:
+@dataclass
+class _Piece:
+    """A straight piece of a possible rule: its label, the columns (rows, for a vertical rule)
+    it covers and its centre line there."""
+
+    label: int
+    cols: np.ndarray
+    centre: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.fit = _LineFit.of(self.cols.astype(np.float64), self.centre)
+
+
+def _unbroken(group: list[_Piece], along: np.ndarray) -> list[list[_Piece]]:
     """A line's straight pieces cut where the gap between two is mostly bare paper (more than
     :data:`RULE_BARE_GAPS` of its columns: no grey darker than :data:`RULE_PAPER` within
     :data:`RULE_WANDER` of the line; ``along``: the normalised grey, rows along the line)."""
-    group = sorted(group, key=lambda p: p[1][0])
+    group = sorted(group, key=lambda p: p.cols[0])
     if len(group) == 1:
         return [group]
-    cols = np.concatenate([c for _, c, _ in group])
-    slope, offset = np.polyfit(cols, np.concatenate([v for _, _, v in group]), 1)
+    fit = group[0].fit
+    for piece in group[1:]:
+        fit = fit + piece.fit
+    slope, offset = fit.line()
     reach = int(np.ceil(RULE_WANDER))
     runs = [[group[0]]]
     for piece in group[1:]:
-        gaps = np.arange(runs[-1][-1][1][-1] + 1, piece[1][0])
+        gaps = np.arange(runs[-1][-1].cols[-1] + 1, piece.cols[0])
         if gaps.size:
             centre = np.round(slope * gaps + offset).astype(int)
             darkest = np.min([along[np.clip(centre + d, 0, along.shape[0] - 1), gaps]
@@ -501,25 +539,22 @@ def _unbroken(group: list[tuple[int, np.ndarray, np.ndarray]], along: np.ndarray
     return runs
 
 
-def _collinear(straight: list[tuple[int, np.ndarray, np.ndarray]]
-               ) -> list[list[tuple[int, np.ndarray, np.ndarray]]]:
+def _collinear(straight: list[_Piece]) -> list[list[_Piece]]:
     """Straight pieces grouped by the line they lie on: a piece joins a group (longest pieces
     first) when the group and the piece together are still straight (:data:`RULE_WANDER`)."""
-    groups: list[list[tuple[int, np.ndarray, np.ndarray]]] = []
-    for piece in sorted(straight, key=lambda p: -len(p[1])):
-        _, cols, centre = piece
-        for group in groups:
-            gc = np.concatenate([c for _, c, _ in group])
-            gv = np.concatenate([v for _, _, v in group])
-            slope, offset = np.polyfit(gc, gv, 1)
-            if abs(np.mean(centre - (slope * cols + offset))) > RULE_WANDER:
-                continue  # quick reject: not on the group's line
-            if _wander(np.concatenate([gc, cols]), np.concatenate([gv, centre])) <= RULE_WANDER:
-                group.append(piece)
+    groups: list[tuple[list[_Piece], _LineFit, tuple[float, float]]] = []
+    for piece in sorted(straight, key=lambda p: -len(p.cols)):
+        n, su, sv = piece.fit.sums[:3]
+        for g, (members, fit, (slope, offset)) in enumerate(groups):
+            if abs(sv - slope * su - offset * n) / n > RULE_WANDER:
+                continue  # quick reject: its mean row is off the group's line
+            joined = fit + piece.fit
+            if joined.wander() <= RULE_WANDER:
+                groups[g] = (members + [piece], joined, joined.line())
                 break
         else:
-            groups.append([piece])
-    return groups
+            groups.append(([piece], piece.fit, piece.fit.line()))
+    return [members for members, _, _ in groups]
 
 
 # --- skew and spacing -------------------------------------------------------------------------
