@@ -135,6 +135,25 @@ def test_a_sheet_on_wood_with_light_grain_is_found():
     assert np.hypot(*(sheet.corners - corners).T).max() <= 0.015 * max(page.shape)
 
 
+def test_a_sheet_touching_a_patch_of_light_ground_is_found_at_its_corners():
+    # A patch of the table as light as the paper touches the sheet's bottom right corner: the
+    # bright region is sheet and patch, and its outline has no four sides.
+    from htr.image import load_image
+
+    page = load_image(RULED_SCAN)
+    photo, homography, corners = photograph(page, seed=3, turn=-5.0)
+    h, w = photo.shape
+    inside = cv2.warpPerspective(np.ones(page.shape, np.float32), homography, (w, h))
+    patch = np.zeros((h, w), np.uint8)
+    cv2.ellipse(patch, tuple(int(v) for v in corners[2] + [0.08 * w, 0.05 * h]),
+                (int(0.12 * w), int(0.08 * h)), 0, 0, 360, 1, cv2.FILLED)
+    ground = np.where(patch > 0, 200, 95).astype(np.float32)
+    photo = np.clip(photo * inside + ground * (1 - inside), 0, 255).astype(np.uint8)
+    sheet = find_sheet(photo)
+    assert sheet is not None
+    assert np.hypot(*(sheet.corners - corners).T).max() <= 0.015 * max(page.shape)
+
+
 def test_the_flattened_sheet_is_level_and_evenly_lit():
     page = stacked_lines(list(LINES))
     photo, _, _ = photograph(page, seed=0, turn=7.0)
