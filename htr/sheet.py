@@ -120,11 +120,13 @@ def find_sheet(grey: np.ndarray) -> Sheet | None:
     masks = _candidate_masks(clean)
     best: tuple[float, np.ndarray] | None = None
     # A patch of ground as light as the paper may touch the sheet and join its region, pulling
-    # a corner out to it: only where no region measures as a sheet, the regions are looked at
-    # again with such necks cut (each region's measurement still against its own mask).
+    # a corner out to it, and dark ink or the light's estimate may leave a hole in the region:
+    # only where no region measures as a sheet, the regions are looked at and measured again
+    # with their holes filled and such necks cut.
     for shape in (lambda m: m, _neckless):
         for mask in masks:
-            quad = _quad_of(shape(mask))
+            mask = shape(mask)
+            quad = _quad_of(mask)
             if quad is None:
                 continue
             support = _measure(quad, mask, clean)

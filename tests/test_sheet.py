@@ -154,6 +154,20 @@ def test_a_sheet_touching_a_patch_of_light_ground_is_found_at_its_corners():
     assert np.hypot(*(sheet.corners - corners).T).max() <= 0.015 * max(page.shape)
 
 
+def test_a_sheet_with_a_large_dark_picture_on_it_is_found_at_its_corners():
+    # A dark picture in the middle of the page (a pasted photo, a drawing) leaves a hole an
+    # eighth of the sheet in its bright region: the region no longer fills its quadrilateral.
+    from htr.image import load_image
+
+    page = load_image(RULED_SCAN).copy()
+    h, w = page.shape
+    cv2.ellipse(page, (w // 2, h // 2), (int(0.23 * w), int(0.18 * h)), 0, 0, 360, 60, cv2.FILLED)
+    photo, _, corners = photograph(page, seed=1, turn=4.0)
+    sheet = find_sheet(photo)
+    assert sheet is not None
+    assert np.hypot(*(sheet.corners - corners).T).max() <= 0.015 * max(page.shape)
+
+
 def test_the_flattened_sheet_is_level_and_evenly_lit():
     page = stacked_lines(list(LINES))
     photo, _, _ = photograph(page, seed=0, turn=7.0)
