@@ -417,6 +417,8 @@ RULE_PIECE = 2
 #: strokes of neat cursive, which stop between words.
 RULE_BARE_GAPS = 0.1
 RULE_PAPER = 210
+#: Rules (whole or broken) a page needs for its broken ones to be taken as rules too.
+RULED_PAGE = 3
 
 
 def _remove_rules(ink: np.ndarray, flat: np.ndarray) -> np.ndarray:
@@ -463,6 +465,11 @@ def _remove_rules(ink: np.ndarray, flat: np.ndarray) -> np.ndarray:
                 straight.append(piece)
         rules = [run for group in _collinear(straight) for run in _unbroken(group, along)
                  if run[-1].cols[-1] - run[0].cols[0] >= RULE_LENGTH * length]
+        if len(rules) < RULED_PAGE:
+            # Not a ruled page (a crop of one line, a page with a rule or two drawn on it):
+            # only whole rules go. Pieces of a faint rule with underscores on it would take the
+            # line's strokes along the rule with them.
+            rules = [run for run in rules if len(run) == 1]
         if rules:
             rule = np.zeros(n, bool)
             rule[[p.label for run in rules for p in run]] = True
