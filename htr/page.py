@@ -96,106 +96,124 @@ class PageReader:
         """Read many images, one result per image in their order: its :class:`Page` as
         :meth:`read` gives it, or the :class:`~htr.errors.ImageError` that stopped it.
 
-        The crops among them (a line or a word, given by ``level`` or found by ``auto``) go
-        through the network together, ``chunk`` images at a time, instead of one call each: a
-        folder of line images reads several times faster. Pages are read one by one as usual.
-        A chunk's crops are decoded in a thread of their own while the next chunk is loaded and
-        goes through the network: word beam search holds Python's lock, the network lets go of
-        it, so the two overlap on two cores.
+        While one image is read, the next is loaded, its sheet looked for and its lines found
+        in a thread of its own (:meth:`_see`): segmentation is mostly NumPy and OpenCV, which let
+        go of Python's lock, so it overlaps the reading of the image before. The crops among the
+        images (a line or a word, given by ``level`` or found by ``auto``) go through the network
+        together, ``chunk`` crops at a time, instead of one call each: a folder of line images
+        reads several times faster. A chunk's crops are decoded in a thread of their own while
+        the next chunk is loaded and goes through the network: word beam search holds Python's
+        lock, the network lets go of it, so the two overlap on two cores.
         """
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
-        with ThreadPoolExecutor(1) as decoding:
-            waiting = None
-            for batch in _chunks(images, chunk):
-                seen = self._see_chunk(batch, level)
-                if waiting is not None:
-                    yield from waiting.result()
-                waiting = decoding.submit(self._decode_chunk, *seen)
-            if waiting is not None:
-                yield from waiting.result()
-
-    def _see_chunk(self, images: list[ImageSource], level: str) -> tuple[list, list, list, list]:
-        """The first half of reading a chunk of :meth:`read_many`: its images loaded, its pages
-        read whole, its crops through the network. Returns what :meth:`_decode_chunk` takes:
-        the results so far (None for each crop), the crops, their preprocessing and their
-        probabilities."""
-        out: list[Page | ImageError | None] = [None] * len(images)
+        done: dict[int, Page | ImageError] = {}  # read, not yet given back (a crop before them)
         crops: list[tuple[int, np.ndarray, str]] = []  # (index, image, its level): read together
-        for i, image in enumerate(images):
-            try:
-                grey = load_image(image)
-            except ImageError as exc:
-                out[i] = exc
-                continue
-            own = level  # what this image is, decided as read() decides it
-            if level in ("auto", "page"):
-                sheet = find_sheet(grey) if self.find_sheets else None
-                analysis = None
-                if sheet is None:
-                    analysis = self.segmenter.analyse(grey)
-                    own = classify_input(grey, self.segmenter, layout=analysis) \
-                        if level == "auto" else "page"
-                if sheet is not None or own == "page":
-                    out[i] = self._noting_language(
-                        lambda: self._read_found(grey, own, sheet, analysis))
-                    continue
-            crops.append((i, grey, own))
+        given = 0
+        with ThreadPoolExecutor(1) as decoding, ThreadPoolExecutor(1) as looking:
+            decoded = None  # the chunk of crops being decoded
 
+            def through_network():
+                nonlocal decoded
+                prepared, probs = self._crops_through_network(crops)
+                if decoded is not None:
+                    done.update(decoded.result())
+                decoded = decoding.submit(self._decode_crops, list(crops), prepared, probs)
+                crops.clear()
+
+            for i, item in enumerate(_one_ahead(looking, self._see_safely, images, level)):
+                if isinstance(item, ImageError):
+                    done[i] = item
+                elif item.sheet is not None or item.level == "page":
+                    done[i] = self._noting_language(lambda: self._read_seen(item))
+                else:
+                    crops.append((i, item.grey, item.level))
+                    if len(crops) >= chunk:
+                        through_network()
+                while given in done:
+                    yield done.pop(given)
+                    given += 1
+            if crops:
+                through_network()
+            if decoded is not None:
+                done.update(decoded.result())
+            while given in done:
+                yield done.pop(given)
+                given += 1
+
+    def _see_safely(self, image: ImageSource, level: str) -> "_Seen | ImageError":
+        try:
+            return self._see(load_image(image), level)
+        except ImageError as exc:
+            return exc
+
+    def _see(self, grey: np.ndarray, level: str) -> "_Seen":
+        """The first steps of reading a loaded image at ``level``: its sheet looked for and
+        flattened (``auto`` and ``page`` only: a forced line or word level means a crop), its
+        lines found, and what it shows decided (``auto``)."""
+        sheet = flat = analysis = None
+        own = level
+        if level in ("auto", "page"):
+            sheet = find_sheet(grey) if self.find_sheets else None
+            if sheet is None:
+                analysis = self.segmenter.analyse(grey)
+            else:  # lines found on the flat sheet as it is, read from it sharpened (SHARPEN)
+                flat = sheet.flatten(grey)
+                analysis = self.segmenter.analyse(flat)
+                flat = sharpen(flat, *SHARPEN)
+            if level == "auto":
+                own = classify_input(grey if flat is None else flat, self.segmenter, layout=analysis)
+        return _Seen(grey, own, sheet, flat, analysis)
+
+    def _crops_through_network(self, crops: list[tuple[int, np.ndarray, str]]
+                               ) -> tuple[list, list[np.ndarray]]:
+        """The first half of reading crops together (:meth:`read_many`): each normalised and
+        preprocessed, and all through the network."""
         def prepare(crop: tuple[int, np.ndarray, str]) -> tuple[np.ndarray, np.ndarray, InputGeometry]:
             normal = normalize_ink(crop[1])  # once, for the network and for the word boxes
             return (normal, *preprocess_normalized(normal, self.recognizer.height))
 
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             prepared = list(pool.map(prepare, crops))
-        probs = self.recognizer.probabilities([p[1] for p in prepared]) if prepared else []
-        return out, crops, prepared, probs
+        return prepared, self.recognizer.probabilities([p[1] for p in prepared])
 
-    def _decode_chunk(self, out: list, crops: list, prepared: list, probs: list
-                      ) -> list[Page | ImageError]:
-        """The second half of reading a chunk (:meth:`_see_chunk`): its crops decoded."""
+    def _decode_crops(self, crops: list[tuple[int, np.ndarray, str]], prepared: list,
+                      probs: list[np.ndarray]) -> dict[int, Page]:
+        """The second half (:meth:`_crops_through_network`): the crops decoded, each a page of
+        one line or word, by its index."""
         # Each crop is a text of its own (its own language), decoded with all the others at once.
-        decoded = self.recognizer.decode_texts([[p] for p in probs]) if probs else []
-        for (i, grey, own), (normal, _, geometry), (recs, language) in zip(crops, prepared, decoded):
+        out = {}
+        for (i, grey, own), (normal, _, geometry), (recs, language) in zip(
+                crops, prepared, self.recognizer.decode_texts([[p] for p in probs])):
             out[i] = Page(grey.shape[1], grey.shape[0],
                           (self._whole_line(normal, own, geometry, recs[0]),), level=own,
                           language=language)
-        return out  # type: ignore[return-value]
+        return out
 
     def _read(self, image: ImageSource, level: str, layout: Sequence["PageLine"] | None) -> Page:
         grey = load_image(image)
         h, w = grey.shape
         if layout is not None:
             return Page(w, h, self._read_layout(grey, layout), level="page")
-        # A photo's sheet is read flat, and what is found on it mapped back into the photo. A
-        # forced line or word level means a crop: nothing to look for.
-        sheet = find_sheet(grey) if self.find_sheets and level in ("auto", "page") else None
-        return self._read_found(grey, level, sheet)
+        return self._read_seen(self._see(grey, level))
 
-    def _read_found(self, grey: np.ndarray, level: str, sheet: Sheet | None,
-                    analysis=None) -> Page:
-        """:meth:`read` of a loaded image once its sheet was looked for (``analysis``: the
-        segmenter's of the image, when it is already made)."""
+    def _read_seen(self, seen: "_Seen") -> Page:
+        """:meth:`read` of an image once :meth:`_see` has looked at it. A photo's sheet is read
+        flat, and what is found on it mapped back into the photo."""
+        grey = seen.grey
         h, w = grey.shape
-        if sheet is not None:
-            flat = sheet.flatten(grey)
-            layout = self.segmenter.analyse(flat) if level in ("auto", "page") else None
-            # Lines found on the flat page as it is, read from it sharpened (SHARPEN).
-            read = self._read_image(sharpen(flat, *SHARPEN), level, layout)
-            return Page(w, h, tuple(_line_to_photo(line, sheet, (w, h)) for line in read.lines),
-                        level=read.level, sheet=sheet.outline)
-        return self._read_image(grey, level, analysis)
+        if seen.flat is None:
+            return self._read_image(grey, seen.level, seen.analysis)
+        read = self._read_image(seen.flat, seen.level, seen.analysis)
+        return Page(w, h, tuple(_line_to_photo(line, seen.sheet, (w, h)) for line in read.lines),
+                    level=read.level, sheet=seen.sheet.outline)
 
     def _read_image(self, grey: np.ndarray, level: str, analysis=None) -> Page:
-        """:meth:`read` of a loaded image without a layout, in its own pixels."""
+        """:meth:`read` of a loaded image at a decided level (``page``, ``line`` or ``word``) in
+        its own pixels, the segmenter's ``analysis`` of it given for a page."""
         h, w = grey.shape
-        layout = None
-        if level in ("auto", "page"):
-            layout = analysis if analysis is not None else self.segmenter.analyse(grey)
-            if level == "auto":
-                level = classify_input(grey, self.segmenter, layout=layout)
         if level == "page":
-            return Page(w, h, self._read_lines(grey, layout.lines), level="page")
+            return Page(w, h, self._read_lines(grey, analysis.lines), level="page")
         return Page(w, h, (self._read_whole(grey, level),), level=level)
 
     def _decode(self, probs: list[np.ndarray]) -> list[Recognition]:
@@ -316,16 +334,31 @@ class PageReader:
         return out
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    """``items`` in lists of ``size`` (the last one shorter)."""
-    batch: list = []
+@dataclasses.dataclass
+class _Seen:
+    """An image looked at (:meth:`PageReader._see`), ready to read: what it shows (``level``:
+    page, line or word), its sheet and the flattened sheet as it is read, sharpened (None for a
+    scan or a crop), and the segmenter's analysis of the flat sheet or of the image (None for a
+    forced crop level)."""
+
+    grey: np.ndarray
+    level: str
+    sheet: Sheet | None
+    flat: np.ndarray | None
+    analysis: object
+
+
+def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:
+    """``work(item, *args)`` of each item in order, the next item's started in ``pool`` while
+    the caller deals with the one before."""
+    pending = None
     for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        future = pool.submit(work, item, *args)
+        if pending is not None:
+            yield pending.result()
+        pending = future
+    if pending is not None:
+        yield pending.result()
 
 
 def line_crop(grey: np.ndarray, line: Line) -> np.ndarray:

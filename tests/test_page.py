@@ -159,6 +159,21 @@ def test_many_images_are_read_together_in_order_each_as_what_it_shows(recognizer
             (together.level, together.lines[0].box, together.language)
 
 
+def test_pages_read_together_are_the_pages_read_one_by_one(recognizer):
+    # While one page is read, the next one is segmented in a thread of its own: every page,
+    # a photo of one among them, comes back as it is read alone.
+    from htr.image import load_image
+    from htr.photo import jpeg, synthetic_photo
+
+    first, _ = compose_page(list(LINES)[:3])
+    second, _ = compose_page(list(LINES)[1:], seed=1)
+    bgr, _, _ = synthetic_photo(first, np.random.default_rng(3))
+    images = [first, load_image(jpeg(bgr, 85)), second]
+    together = list(recognizer.read_pages(images))
+    assert [p.to_dict() for p in together] == [recognizer.read_page(i).to_dict() for i in images]
+    assert together[1].sheet is not None and len(together[1].lines) == 3
+
+
 def test_many_images_read_in_chunks_come_back_in_order(recognizer, tmp_path):
     # Each chunk's crops are decoded in a thread while the next chunk is read: the results
     # still come one per image, in the order given, the bad file's error in its place.
