@@ -345,6 +345,10 @@ def _edge_sharpness(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray,
     return total / np.maximum(count, 1) / np.maximum(depth, 1.0)
 
 
+#: Share of its length along the border that a frame round the sheet covers unbroken.
+FRAME_COVER = 0.9
+
+
 def _remove_edges(ink: np.ndarray) -> np.ndarray:
     """Drop dark scanner edges and background round a photographed sheet: solid components that
     touch the image border and run along a good part of it, and thin ones (the sheet's edge,
@@ -375,7 +379,11 @@ def _remove_edges(ink: np.ndarray) -> np.ndarray:
         xs, ys = xs + x[i], ys + y[i]
         for in_band, along, length in ((xs < mx, ys, h), (xs >= w - mx, ys, h),
                                        (ys < my, xs, w), (ys >= h - my, xs, w)):
-            if in_band.sum() and np.ptp(along[in_band]) >= 0.15 * length:
+            run = along[in_band]
+            # Along the border, a frame is unbroken; writing near it (a label at the top, a
+            # signature at the foot of a tight page) has gaps between its letters and words.
+            if run.size and np.ptp(run) >= 0.15 * length and \
+                    np.unique(run).size >= FRAME_COVER * (np.ptp(run) + 1):
                 drop[i] = True
                 break
     # The sheet's edge a little inside the image, broken into dashes: a band of columns (rows)

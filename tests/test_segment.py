@@ -177,6 +177,19 @@ def test_ruled_lines_are_not_text_lines():
     assert all(iou(l.box, b) >= 0.5 for l, b in zip(lines, boxes))
 
 
+def test_a_label_at_the_top_edge_of_a_ruled_page_is_a_line():
+    # A flattened photo is cut tight at the sheet's edge: a label written at the top right, on
+    # the first rule, reaches into the outer band of the page. Joined to the rule, it made one
+    # large mark along the border, and went with the sheet's edge.
+    lines = [("wikitexte_0066", 700, SCRIPT)] + [(t, 100, SCRIPT) for t in TEXT[:4]]
+    page, boxes = draw_page(lines, top=49, step=100, scale=1.2)
+    for y in range(51, 1500, 50):
+        cv2.line(page, (0, y), (1099, y), 120, 2)
+    found = LineSegmenter(line_mask=None).find_lines(page)
+    assert len(found) == 5
+    assert all(max(iou(l.box, b) for l in found) >= 0.5 for b in boxes)
+
+
 def test_blurred_ruled_lines_of_a_nearly_blank_page_are_not_text_lines():
     # A photographed notebook page with two lines written on it: its faint rules, blurred by the
     # camera, are several pixels thick and must still go as rules, not be read as lines.
