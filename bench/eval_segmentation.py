@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """How well :mod:`htr.segment` finds the text lines of real pages: line detection precision,
-recall and F1 against PAGE-XML ground truth, and seconds per page.
+recall and F1 against PAGE-XML or ALTO ground truth (the Hooker letters, the Copiste pages),
+and seconds per page.
 
 A predicted line counts as found when its bounding box matches a ground-truth line's box one to
 one at IoU >= 0.5 (Hungarian matching; boxes, not polygons: the Hooker polygons are thin and
 irregular while our boxes hold the whole ink). Every TextLine with geometry is ground truth,
-transcribed or not (``read_page_lines`` keeps the empty ones), vertical marginal notes included.
+transcribed or not (``read_layout`` keeps the empty ones), vertical marginal notes included.
 Polygons that are only a thin band along the baseline, or lie off it, are replaced by a band
 round the baseline (:func:`htr.readers.pagexml.line_boxes`); the score against the boxes as drawn is printed too.
 
     python bench/eval_segmentation.py [--data ../shared/data/hooker] [--limit N] [--split val]
                                       [--letters JDH_2_16_144,JDH_2_16_146] [--overlays 4]
                                       [--photo] [--classical]
+    python bench/eval_segmentation.py --data ../shared/data/copiste [--split val]
 
 ``--classical`` scores the segmenter without its line network (:mod:`htr.linemask`), for
 comparison; CPU seconds then count the network's two threads too.
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from htr.image import load_image  # noqa: E402
 from htr.metrics import box_iou as iou_matrix, match_boxes as match  # noqa: E402
 from htr.readers import group_split  # noqa: E402
-from htr.readers.pagexml import letter_of, line_boxes, read_page_lines, turns  # noqa: E402
+from htr.readers.pagexml import letter_of, line_boxes, read_layout, turns  # noqa: E402
 from htr.segment import LineSegmenter  # noqa: E402
 
 def fixed_boxes(lines) -> np.ndarray:
@@ -95,7 +97,7 @@ def main() -> int:
     if args.limit:
         xmls = xmls[:args.limit]
     if not xmls:
-        print(f"no PAGE-XML pages under {args.data}", file=sys.stderr)
+        print(f"no PAGE-XML or ALTO pages under {args.data}", file=sys.stderr)
         return 2
     draw = set(args.overlay_pages.split(",")) if args.overlay_pages else \
         {x.stem for x in xmls[::max(1, len(xmls) // max(1, args.overlays))][:args.overlays]}
@@ -109,7 +111,7 @@ def main() -> int:
     near_miss_gt: list[float] = []  # best IoU of each unmatched ground-truth line
     near_miss_pred: list[float] = []  # and of each unmatched prediction
     for xml in xmls:
-        gt_lines = read_page_lines(xml)
+        gt_lines = read_layout(xml)
         n_vertical += sum(1 for l in gt_lines if turns(l))
         raw_gt = np.array([l.box for l in gt_lines], np.float64).reshape(-1, 4)
         gt = fixed_boxes(gt_lines)
