@@ -34,7 +34,7 @@ from .errors import ImageError
 from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellipse, load_image,
                     normalize_ink, percentiles, preprocess_normalized, shear_level)
 from .results import Box, Line, Page, Recognition, Word
-from .segment import LineSegmenter, WordSegmenter, classify_input
+from .segment import Layout, LineSegmenter, WordSegmenter, classify_input
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class PageReader:
         return Page(w, h, tuple(_line_to_photo(line, seen.sheet, (w, h)) for line in read.lines),
                     level=read.level, sheet=seen.sheet.outline)
 
-    def _read_image(self, grey: np.ndarray, level: str, analysis=None) -> Page:
+    def _read_image(self, grey: np.ndarray, level: str, analysis: Layout | None = None) -> Page:
         """:meth:`read` of a loaded image at a decided level (``page``, ``line`` or ``word``) in
         its own pixels, the segmenter's ``analysis`` of it given for a page."""
         h, w = grey.shape
@@ -345,7 +345,7 @@ class _Seen:
     level: str
     sheet: Sheet | None
     flat: np.ndarray | None
-    analysis: object
+    analysis: Layout | None
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:
