@@ -424,6 +424,7 @@ RULE_PIECE = 2
 #: 0-2 % of its gaps are bare on the Copiste photos, against 18-69 % for the straight baseline
 #: strokes of neat cursive, which stop between words.
 RULE_BARE_GAPS = 0.1
+#: Grey (of the normalised page, paper 255) from which a gap's column counts as bare paper.
 RULE_PAPER = 210
 #: Rules (whole or broken) a page needs for its broken ones to be taken as rules too.
 RULED_PAGE = 3
@@ -471,16 +472,17 @@ def _remove_rules(ink: np.ndarray, flat: np.ndarray) -> np.ndarray:
             piece = _Piece(int(i), cols, np.bincount(at, weights=v) / np.bincount(at))
             if piece.fit.wander() <= RULE_WANDER:
                 straight.append(piece)
-        rules = [run for group in _collinear(straight) for run in _unbroken(group, along)
-                 if run[-1].cols[-1] - run[0].cols[0] >= RULE_LENGTH * length]
+        # Each rule: its pieces, left to right (one for a rule in one piece).
+        rules = [chain for group in _collinear(straight) for chain in _unbroken(group, along)
+                 if chain[-1].cols[-1] - chain[0].cols[0] >= RULE_LENGTH * length]
         if len(rules) < RULED_PAGE:
             # Not a ruled page (a crop of one line, a page with a rule or two drawn on it):
             # only whole rules go. Pieces of a faint rule with underscores on it would take the
             # line's strokes along the rule with them.
-            rules = [run for run in rules if len(run) == 1]
+            rules = [chain for chain in rules if len(chain) == 1]
         if rules:
             rule = np.zeros(n, bool)
-            rule[[p.label for run in rules for p in run]] = True
+            rule[[p.label for chain in rules for p in chain]] = True
             mask = cv2.dilate((rule[labels] & (pieces > 0)).astype(np.uint8), np.ones((3, 3), np.uint8))
             out = np.where(mask > 0, 0, out).astype(np.uint8)
     return out
