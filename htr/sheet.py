@@ -11,6 +11,8 @@ Classical image processing only (OpenCV), a few milliseconds on a reduced copy o
    image with its large-scale light divided out, which keeps a sheet under a shadow whole); the
    largest component of each, holes filled, its outline reduced to four corners, each side then
    refitted to the outline's points along it (so that a dog-eared corner does not pull it).
+   Where none of them measures as a sheet (3.), they are tried once more with their holes
+   filled and narrow necks cut (a patch of light table touching the sheet joins its region).
 3. Each candidate is *measured*, and a sheet is only reported when the measurement is
    convincing: every side must be an edge along most of its length (the background beyond it
    differs from the paper within it), the region must fill its quadrilateral, and the
