@@ -779,6 +779,11 @@ def _find_tracks(ink: np.ndarray, angle: float, spacing: float, merge_gap: float
 
 # --- ink to lines -----------------------------------------------------------------------------
 
+#: Pixels of a mark more than this many line spacings from its line's centre curve, nearer
+#: another line's, go to that line (:func:`_lines_from_tracks`).
+DEEP_FROM = 0.9
+
+
 def _lines_from_tracks(ink: np.ndarray, labels: np.ndarray, stats: np.ndarray, cents: np.ndarray,
                        contrast: np.ndarray, tracks: list[_Track], spacing: float,
                        split_gap: float) -> tuple[list[Line], np.ndarray, np.ndarray, float]:
@@ -842,6 +847,17 @@ def _lines_from_tracks(ink: np.ndarray, labels: np.ndarray, stats: np.ndarray, c
     pline = comp_line[plab]
     ps = split[plab]
     pline[ps] = owner_at(py[ps], px[ps])
+    # A mark given whole to one line whose pixels reach deep into another line's cell (letters
+    # of two close lines run together by blur): its part there goes to that line.
+    own = owner_at(py, px)
+    deep = (pline > 0) & (own != pline) & (own > 0)
+    if deep.any():
+        far = np.zeros(deep.size, bool)
+        idx = np.flatnonzero(deep)
+        for i in np.unique(pline[idx]):
+            sel = idx[pline[idx] == i]
+            far[sel] = np.abs(py[sel] - tracks[i - 1].y_at(px[sel].astype(np.float64))) >= DEEP_FROM * spacing
+        pline[far] = own[far]
     keep = pline > 0
     py, px, pline, pcon = py[keep], px[keep], pline[keep] - 1, contrast[plab[keep]]
 

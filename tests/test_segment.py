@@ -190,6 +190,18 @@ def test_a_label_at_the_top_edge_of_a_ruled_page_is_a_line():
     assert all(max(iou(l.box, b) for l in found) >= 0.5 for b in boxes)
 
 
+def test_a_tall_stroke_joining_two_close_lines_is_shared_between_them():
+    # A capital's stem in the second line runs up into the first and touches its writing (in
+    # a blurred photo of dense writing letters of two lines run together): the mark was given
+    # whole to the second line, whose box then took in most of the first.
+    page, boxes = draw_page(TEXT[:5], top=150, step=80)
+    first, second = boxes[0], boxes[1]
+    cv2.line(page, (300, first[1] + 5), (300, second[3] - 5), 50, 3)
+    found = sorted(LineSegmenter(line_mask=None).find_lines(page), key=lambda l: l.box[1])
+    assert len(found) == 5
+    assert found[1].box[1] >= first[1] + 20  # it began above the first line (111 against 115)
+
+
 def test_blurred_ruled_lines_of_a_nearly_blank_page_are_not_text_lines():
     # A photographed notebook page with two lines written on it: its faint rules, blurred by the
     # camera, are several pixels thick and must still go as rules, not be read as lines.
