@@ -19,6 +19,10 @@ page``. Sheet outlines found in the photos are checked against the true corners 
                                  [--sets hooker copiste] [--limit N] [--decoder wordbeam]
                                  [--seed 0] [--save 4]
 
+``--crop F`` frames the photos tightly, as people often do: each is cut to its sheet's bounding
+box shrunk by F of its size on every side (``--crop 0.04``: a turned sheet's corners fall out of
+the frame, and the background shows only in the photo's corners).
+
 ``--surfaces N`` also photographs N of the backgrounds with no page on them (the same textures,
 light falling off, blur, noise, JPEG) and counts the lines the segmenter finds there (none is
 right).
@@ -74,6 +78,10 @@ def main() -> int:
     p.add_argument("--decoder", default="wordbeam")
     p.add_argument("--model", default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--crop", type=float, default=None,
+                   help="frame the photos tightly: cut to the sheet's bounding box shrunk by this "
+                        "share of its size on every side (0.04: a turned sheet's corners out of "
+                        "the frame)")
     p.add_argument("--save", type=int, default=0, help="write the first N photos and overlays to /tmp")
     p.add_argument("--no-scans", action="store_true", help="read the photos only")
     p.add_argument("--surfaces", type=int, default=0,
@@ -100,7 +108,7 @@ def main() -> int:
         pages = pages[:args.limit] if args.limit else pages
         photos, true_corners, corner_err, sheet_seconds = [], [], [], []
         for pg in pages:
-            photo = photograph(pg, rng)
+            photo = photograph(pg, rng, args.crop)
             photos.append(photo.page)
             true_corners.append(photo.corners)
         print(f"{name}: {len(pages)} validation pages ({args.decoder})", flush=True)

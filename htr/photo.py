@@ -133,10 +133,21 @@ def warp_lines(lines: Sequence[PageLine], homography: np.ndarray) -> list[PageLi
     return out
 
 
-def photograph(page: PageSample, rng: np.random.Generator) -> Photo:
+def photograph(page: PageSample, rng: np.random.Generator, crop: float | None = None) -> Photo:
     """``page`` as a synthetic phone photo (:func:`synthetic_photo`, then JPEG of a quality in
-    :data:`JPEG_QUALITY`), its true lines carried into the photo."""
+    :data:`JPEG_QUALITY`), its true lines carried into the photo.
+
+    ``crop``: the photo framed tightly, cut to the sheet's bounding box shrunk by this share of
+    its size on every side (a turned sheet's corners then fall out of the frame; negative: a
+    margin round the box). The same random draws either way."""
     bgr, homography, corners = synthetic_photo(load_image(page.image), rng)
+    if crop is not None:
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        x0, y0 = np.maximum(0, np.floor(lo + crop * (hi - lo))).astype(int)
+        x1, y1 = np.minimum(bgr.shape[1::-1], np.ceil(hi - crop * (hi - lo))).astype(int)
+        bgr = bgr[y0:y1, x0:x1]
+        homography = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ homography
+        corners = corners - [x0, y0]
     data = jpeg(bgr, int(rng.integers(*JPEG_QUALITY)))
     return Photo(PageSample(page.id, data, warp_lines(page.lines, homography), page.group),
                  homography, corners)

@@ -50,6 +50,10 @@ MIN_AREA, MAX_AREA = 0.12, 0.97
 #: Bright ground beyond a sheet counts against it only in patches at least this share of the
 #: image wide (see :func:`_measure`).
 SPILL_WIDTH = 0.06
+#: A sheet running out of the frame (:func:`_partial_quad`) is taken only where a side it shows
+#: is turned this many degrees from the frame at least: a scan whose page has a dark strip of the
+#: scanner's lid along two edges is read as it is.
+MIN_TURN = 1.0
 #: Widest neck (share of the long side) by which a patch of light ground may join the sheet's
 #: region and still be cut away from it (:func:`_neckless`).
 NECK = 0.06
@@ -120,22 +124,21 @@ def find_sheet(grey: np.ndarray) -> Sheet | None:
                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     clean = cv2.GaussianBlur(clean, (5, 5), 0)
     masks = _candidate_masks(clean)
-    best: tuple[float, np.ndarray] | None = None
     # A patch of ground as light as the paper may touch the sheet and join its region, pulling
     # a corner out to it, and dark ink or the light's estimate may leave a hole in the region:
     # only where no region measures as a sheet, the regions are looked at and measured again
     # with their holes filled and such necks cut.
-    for shape in (lambda m: m, _neckless):
+    best = _best_quad(masks, clean)
+    if best is None:
+        masks = [_neckless(mask) for mask in masks]
+        best = _best_quad(masks, clean)
+    if best is None:
+        # A photo framed tightly: the sheet's corners are out of the frame, and only pieces of
+        # its sides cross the image (the background shows in the corners).
         for mask in masks:
-            mask = shape(mask)
-            quad = _quad_of(mask)
-            if quad is None:
-                continue
-            support = _measure(quad, mask, clean)
-            if support is not None and (best is None or support > best[0]):
-                best = (support, quad)
-        if best is not None:
-            break
+            found = _partial_quad(mask, clean)
+            if found is not None and (best is None or found[0] > best[0]):
+                best = found
     if best is None:
         return None
     support, quad = best
@@ -167,6 +170,19 @@ def sharpen(grey: np.ndarray, amount: float, sigma: float) -> np.ndarray:
 
 
 # --- candidates --------------------------------------------------------------------------------
+
+def _best_quad(masks: list[np.ndarray], clean: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """(support, corners) of the best-measured four-sided region among ``masks``, or None."""
+    best = None
+    for mask in masks:
+        quad = _quad_of(mask)
+        if quad is None:
+            continue
+        support = _measure(quad, mask, clean)
+        if support is not None and (best is None or support > best[0]):
+            best = (support, quad)
+    return best
+
 
 def _candidate_masks(clean: np.ndarray) -> list[np.ndarray]:
     """Bright-region masks that may be the sheet: Otsu's threshold on the ink-free image, and on
@@ -201,6 +217,113 @@ def _neckless(mask: np.ndarray) -> np.ndarray:
     k = max(3, round(NECK * max(quarter.shape))) | 1
     opened = cv2.morphologyEx(quarter, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     return filled & cv2.resize(opened, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """(support, four corners) of a sheet that runs out of the frame: the outline of the mask's
+    largest region is cut into the stretches along the image's border and the rest, the sheet's
+    sides as far as they are seen. Each side of the sheet is the line fitted to the seen
+    stretches across it (near the image's top, right, bottom or left border and roughly along
+    it), or, where none is seen, that border: the sheet goes on out of the frame there. The
+    corners, where neighbouring sides meet, may lie outside the image. Two sides at least must
+    be seen, one of them turned :data:`MIN_TURN` from the frame, each a brightness step along
+    :data:`MIN_SIDE_SUPPORT` of its seen length (the weakest's share is the support), and the
+    region must fill the quadrilateral's part in the frame; else None."""
+    h, w = mask.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    if n < 2:
+        return None
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[big, cv2.CC_STAT_AREA] < 0.5 * h * w:  # a sheet framed tightly fills the photo
+        return None
+    region = (labels == big).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outline = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float64)
+    margin = max(2.0, 0.01 * max(h, w))
+    inside = ((outline[:, 0] > margin) & (outline[:, 0] < w - 1 - margin)
+              & (outline[:, 1] > margin) & (outline[:, 1] < h - 1 - margin))
+    # The seen stretches of the sheet's sides: runs of outline points off the image's border.
+    borders = {"top": ((0, 0), (1, 0)), "right": ((w - 1, 0), (0, 1)),
+               "bottom": ((0, h - 1), (1, 0)), "left": ((0, 0), (0, 1))}
+    seen: dict[str, list[np.ndarray]] = {k: [] for k in borders}
+    for run in _runs(inside):
+        pts = outline[run]
+        if len(pts) < max(10, 0.05 * max(h, w)):
+            continue
+        (vx, vy, x0, y0) = cv2.fitLine(pts.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        if abs(vx) >= abs(vy):  # along the top or the bottom
+            side = "top" if y0 < h / 2 else "bottom"
+        else:
+            side = "left" if x0 < w / 2 else "right"
+        if abs(np.degrees(np.arctan2(min(abs(vx), abs(vy)), max(abs(vx), abs(vy))))) > MAX_CORNER_SKEW:
+            continue  # a corner's two sides in one run: no one straight side
+        seen[side].append(pts)
+    if sum(1 for v in seen.values() if v) < 2:
+        return None
+    lines = {}
+    turned = 0.0  # the largest angle between a seen side and its border
+    for side, ((bx, by), (ux, uy)) in borders.items():
+        if seen[side]:
+            pts = np.concatenate(seen[side]).astype(np.float32)
+            vx, vy, x0, y0 = cv2.fitLine(pts, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+            lines[side] = (np.array([x0, y0], np.float64), np.array([vx, vy], np.float64))
+            turned = max(turned, float(np.degrees(np.arcsin(min(1.0, abs(vx * uy - vy * ux))))))
+        else:
+            lines[side] = (np.array([bx, by], np.float64), np.array([ux, uy], np.float64))
+    if turned < MIN_TURN:
+        return None  # a scan's page with a dark strip along its edges: nothing to undo
+    corners = []
+    for a_side, b_side in (("left", "top"), ("top", "right"), ("right", "bottom"), ("bottom", "left")):
+        (p, u), (q, v) = lines[a_side], lines[b_side]
+        m = np.array([[u[0], -v[0]], [u[1], -v[1]]])
+        if abs(np.linalg.det(m)) < 1e-6:
+            return None
+        t = np.linalg.solve(m, q - p)
+        corners.append(p + t[0] * u)
+    quad = np.array(corners)
+    if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return None
+    # The quadrilateral's part in the frame must be the region's.
+    frame = np.zeros_like(mask)
+    cv2.fillPoly(frame, [np.round(quad).astype(np.int32)], 1)
+    if (region & frame).sum() < MIN_FILL * frame.sum() or (region & ~frame & 1).sum() > 0.02 * frame.sum():
+        return None
+    # Each seen side a brightness step (paper within, background beyond) along its seen points.
+    img = clean.astype(np.float32)
+    off = max(3.0, max(h, w) / 100)
+    centre = np.array([w / 2, h / 2])
+    supports = []
+    for side, pts in seen.items():
+        if not pts:
+            continue
+        p, u = lines[side]
+        normal = np.array([u[1], -u[0]])
+        if normal @ (p - centre) < 0:
+            normal = -normal  # out of the sheet
+        along = np.concatenate(pts)[::4]
+        out_pts, in_pts = along + off * normal, along - off * normal
+        ok = ((out_pts[:, 0] >= 0) & (out_pts[:, 0] <= w - 1) & (out_pts[:, 1] >= 0) & (out_pts[:, 1] <= h - 1))
+        if ok.sum() < 5:
+            return None
+        step = _sample(img, in_pts[ok]) - _sample(img, out_pts[ok])
+        supports.append(float(np.mean(step >= EDGE_STEP)))
+    if min(supports) < MIN_SIDE_SUPPORT:
+        return None
+    return min(supports), _order(quad)
+
+
+def _runs(flags: np.ndarray) -> list[np.ndarray]:
+    """Index arrays of the runs of True in a closed outline's ``flags`` (a run across the
+    outline's start is one run)."""
+    if flags.all():
+        return [np.arange(len(flags))]
+    if not flags.any():
+        return []
+    start = int(np.argmin(flags))  # a False point: no run crosses the rolled start
+    rolled = np.roll(flags, -start)
+    idx = np.flatnonzero(rolled)
+    cuts = np.flatnonzero(np.diff(idx) > 1) + 1
+    return [(part + start) % len(flags) for part in np.split(idx, cuts)]
 
 
 def _quad_of(mask: np.ndarray) -> np.ndarray | None:

@@ -168,6 +168,23 @@ def test_a_sheet_with_a_large_dark_picture_on_it_is_found_at_its_corners():
     assert np.hypot(*(sheet.corners - corners).T).max() <= 0.015 * max(page.shape)
 
 
+@pytest.mark.parametrize("seed, turn", [(1, -5.0), (2, 3.0)])
+def test_a_sheet_framed_tightly_is_found_with_its_corners_out_of_the_frame(seed, turn):
+    # The photo is cut 3% inside the turned sheet's bounding box: no corner is in the frame,
+    # the table shows only in the photo's corners, and no side is seen whole.
+    from htr.image import load_image
+
+    page = load_image(RULED_SCAN)
+    photo, _, corners = photograph(page, seed, turn)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    x0, y0 = (lo + 0.03 * (hi - lo)).astype(int)
+    x1, y1 = (hi - 0.03 * (hi - lo)).astype(int)
+    sheet = find_sheet(photo[y0:y1, x0:x1])
+    assert sheet is not None
+    # Where a side is not seen at all the frame stands for it: within 4% of the page's size.
+    assert np.hypot(*(sheet.corners - (corners - [x0, y0])).T).max() <= 0.04 * max(page.shape)
+
+
 def test_the_flattened_sheet_is_level_and_evenly_lit():
     page = stacked_lines(list(LINES))
     photo, _, _ = photograph(page, seed=0, turn=7.0)
