@@ -13,6 +13,8 @@ Classical image processing only (OpenCV), a few milliseconds on a reduced copy o
    refitted to the outline's points along it (so that a dog-eared corner does not pull it).
    Where none of them measures as a sheet (3.), they are tried once more with their holes
    filled and narrow necks cut (a patch of light table touching the sheet joins its region).
+   Where still none does, a sheet framed tightly is looked for: its corners out of the frame,
+   its sides seen in pieces across the image (:func:`_partial_quad`).
 3. Each candidate is *measured*, and a sheet is only reported when the measurement is
    convincing: every side must be an edge along most of its length (the background beyond it
    differs from the paper within it), the region must fill its quadrilateral, and the
@@ -78,7 +80,7 @@ class Sheet:
     """A sheet found in a photo.
 
     ``corners``: its four corners in the photo's pixels, clockwise from the top left of the
-    page as it is read (float, shape (4, 2)); ``size``: (width, height) of the flattened page;
+    page as it is read (float, shape (4, 2); outside the photo where the sheet runs out of it); ``size``: (width, height) of the flattened page;
     ``homography``: the 3x3 matrix taking photo pixels to flat-page pixels; ``support``: the
     weakest side's share of its length that is a measured edge (how sure the finding is).
     """
