@@ -232,15 +232,11 @@ def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarra
     :data:`MIN_SIDE_SUPPORT` of its seen length (the weakest's share is the support), and the
     region must fill the quadrilateral's part in the frame; else None."""
     h, w = mask.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
-    if n < 2:
+    largest = _largest_region(mask)
+    if largest is None or largest[1] < 0.5 * h * w:  # a sheet framed tightly fills the photo
         return None
-    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    if stats[big, cv2.CC_STAT_AREA] < 0.5 * h * w:  # a sheet framed tightly fills the photo
-        return None
-    region = (labels == big).astype(np.uint8)
-    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    outline = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float64)
+    region, _, contour = largest
+    outline = contour.reshape(-1, 2).astype(np.float64)
     margin = max(2.0, 0.01 * max(h, w))
     inside = ((outline[:, 0] > margin) & (outline[:, 0] < w - 1 - margin)
               & (outline[:, 1] > margin) & (outline[:, 1] < h - 1 - margin))
@@ -252,7 +248,7 @@ def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarra
         pts = outline[run]
         if len(pts) < max(10, 0.05 * max(h, w)):
             continue
-        (vx, vy, x0, y0) = cv2.fitLine(pts.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        (x0, y0), (vx, vy) = _fit_line(pts)
         if abs(vx) >= abs(vy):  # along the top or the bottom
             side = "top" if y0 < h / 2 else "bottom"
         else:
@@ -266,22 +262,17 @@ def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarra
     turned = 0.0  # the largest angle between a seen side and its border
     for side, ((bx, by), (ux, uy)) in borders.items():
         if seen[side]:
-            pts = np.concatenate(seen[side]).astype(np.float32)
-            vx, vy, x0, y0 = cv2.fitLine(pts, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
-            lines[side] = (np.array([x0, y0], np.float64), np.array([vx, vy], np.float64))
+            lines[side] = _fit_line(np.concatenate(seen[side]))
+            vx, vy = lines[side][1]
             turned = max(turned, float(np.degrees(np.arcsin(min(1.0, abs(vx * uy - vy * ux))))))
         else:
             lines[side] = (np.array([bx, by], np.float64), np.array([ux, uy], np.float64))
     if turned < MIN_TURN:
         return None  # a scan's page with a dark strip along its edges: nothing to undo
-    corners = []
-    for a_side, b_side in (("left", "top"), ("top", "right"), ("right", "bottom"), ("bottom", "left")):
-        (p, u), (q, v) = lines[a_side], lines[b_side]
-        m = np.array([[u[0], -v[0]], [u[1], -v[1]]])
-        if abs(np.linalg.det(m)) < 1e-6:
-            return None
-        t = np.linalg.solve(m, q - p)
-        corners.append(p + t[0] * u)
+    corners = [_meet(lines[a], lines[b]) for a, b in
+               (("left", "top"), ("top", "right"), ("right", "bottom"), ("bottom", "left"))]
+    if any(c is None for c in corners):
+        return None
     quad = np.array(corners)
     if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
         return None
@@ -302,12 +293,9 @@ def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarra
         normal = np.array([u[1], -u[0]])
         if normal @ (p - centre) < 0:
             normal = -normal  # out of the sheet
-        along = np.concatenate(pts)[::4]
-        out_pts, in_pts = along + off * normal, along - off * normal
-        ok = ((out_pts[:, 0] >= 0) & (out_pts[:, 0] <= w - 1) & (out_pts[:, 1] >= 0) & (out_pts[:, 1] <= h - 1))
+        step, ok = _steps(img, np.concatenate(pts)[::4], normal, off)
         if ok.sum() < 5:
             return None
-        step = _sample(img, in_pts[ok]) - _sample(img, out_pts[ok])
         supports.append(float(np.mean(step >= EDGE_STEP)))
     if min(supports) < MIN_SIDE_SUPPORT:
         return None
@@ -333,13 +321,10 @@ def _quad_of(mask: np.ndarray) -> np.ndarray | None:
     when it has no four-sided outline."""
     k = max(3, max(mask.shape) // 100) | 1
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
-    if n < 2:
+    largest = _largest_region(mask)
+    if largest is None:
         return None
-    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    region = (labels == big).astype(np.uint8)
-    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    contour = max(contours, key=cv2.contourArea)
+    contour = largest[2]
     hull = cv2.convexHull(contour)
     perimeter = cv2.arcLength(hull, True)
     quad = None
@@ -379,17 +364,9 @@ def _refit_sides(quad: np.ndarray, outline: np.ndarray) -> np.ndarray:
         if len(pts) < 10:
             lines.append((a, u))
             continue
-        vx, vy, x0, y0 = cv2.fitLine(pts.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
-        lines.append((np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)))
-    out = []
-    for i in range(4):
-        (p, u), (q, v) = lines[i - 1], lines[i]
-        m = np.array([[u[0], -v[0]], [u[1], -v[1]]])
-        if abs(np.linalg.det(m)) < 1e-6:
-            return quad
-        t = np.linalg.solve(m, q - p)
-        out.append(p + t[0] * u)
-    return np.array(out)
+        lines.append(_fit_line(pts))
+    out = [_meet(lines[i - 1], lines[i]) for i in range(4)]
+    return quad if any(c is None for c in out) else np.array(out)
 
 
 # --- the measurement ---------------------------------------------------------------------------
@@ -434,18 +411,29 @@ def _measure(quad: np.ndarray, mask: np.ndarray, clean: np.ndarray) -> float | N
         if normal @ ((a + b) / 2 - centre) < 0:
             normal = -normal  # pointing out of the sheet
         t = np.linspace(0.08, 0.92, 40)[:, None]
-        pts = a + t * d
-        out_pts, in_pts = pts + off * normal, pts - off * normal
-        seen = ((out_pts[:, 0] >= 0) & (out_pts[:, 0] <= w - 1)
-                & (out_pts[:, 1] >= 0) & (out_pts[:, 1] <= h - 1))
+        step, seen = _steps(img, a + t * d, normal, off)
         if seen.mean() < 0.5:
             continue
         seen_sides += 1
-        step = _sample(img, in_pts[seen]) - _sample(img, out_pts[seen])
         supports.append(float(np.mean(np.abs(step) >= EDGE_STEP)))
     if seen_sides < 3 or min(supports) < MIN_SIDE_SUPPORT:
         return None
     return min(supports)
+
+
+def _steps(img: np.ndarray, pts: np.ndarray, normal: np.ndarray, off: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The brightness step across a side at its points ``pts``: ``img`` ``off`` pixels inside
+    (against ``normal``, which points out of the sheet) less ``off`` outside, at the points
+    whose outside lies in the image; and which points those are (the others run out of the
+    frame and count neither for nor against)."""
+    h, w = img.shape
+    out_pts, in_pts = pts + off * normal, pts - off * normal
+    seen = ((out_pts[:, 0] >= 0) & (out_pts[:, 0] <= w - 1)
+            & (out_pts[:, 1] >= 0) & (out_pts[:, 1] <= h - 1))
+    if not seen.any():
+        return np.zeros(0, np.float32), seen
+    return _sample(img, in_pts[seen]) - _sample(img, out_pts[seen]), seen
 
 
 def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -457,6 +445,35 @@ def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 # --- geometry -----------------------------------------------------------------------------------
+
+def _largest_region(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray] | None:
+    """The largest 4-connected region of ``mask`` (uint8 0/1), its area and its outer outline
+    (OpenCV contour, every point); None for an empty mask."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    if n < 2:
+        return None
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    region = (labels == big).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return region, int(stats[big, cv2.CC_STAT_AREA]), max(contours, key=cv2.contourArea)
+
+
+def _fit_line(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A robust straight-line fit to points (x, y): a point on the line and its unit
+    direction."""
+    vx, vy, x0, y0 = cv2.fitLine(pts.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+    return np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)
+
+
+def _meet(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+    """Where lines ``a`` and ``b`` (a point and a direction each) cross; None for parallel
+    lines."""
+    (p, u), (q, v) = a, b
+    m = np.array([[u[0], -v[0]], [u[1], -v[1]]])
+    if abs(np.linalg.det(m)) < 1e-6:
+        return None
+    return p + np.linalg.solve(m, q - p)[0] * u
+
 
 def _order(quad: np.ndarray) -> np.ndarray:
     """Corners clockwise (in image coordinates) starting from the top left: the corner nearest
