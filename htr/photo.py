@@ -6,9 +6,10 @@ A page is turned by up to :data:`MAX_TURN` degrees, its corners moved by up to
 coloured, textured background (wood, cloth, stone, a painted desk) with a margin round it,
 crossed by a soft shadow, lit unevenly, blurred, with sensor noise, and coded as a colour JPEG.
 
-Used by the photo benchmark (``bench/bench_photos.py``, on validation pages) and by the line
-network's training (:func:`htr.linemask_training.prepare_photo`, on training pages), so that
-both see the same kind of photo.
+Used by the photo benchmark (``bench/bench_photos.py``, on validation pages), by the line
+network's training (:func:`htr.linemask_training.prepare_photo`, on training pages), and by the
+recognizer's (:func:`photographed_page`: the ``pagexml-photos`` and ``alto-photos`` data), so
+that all see the same kind of photo.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from .image import load_image
+from .sheet import SHARPEN, Sheet, sharpen
 from .readers.pagexml import PageLine, PageSample, crop_polygon, line_spacing
 
 #: The photo conditions' limits: rotation (degrees) and corner displacement (share of the
@@ -110,6 +112,19 @@ def jpeg(bgr: np.ndarray, quality: int) -> bytes:
     if not ok:
         raise ValueError("OpenCV could not code the image as JPEG")
     return data.tobytes()
+
+
+def photographed_page(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The page ``grey`` photographed (:func:`synthetic_photo`, a JPEG of a quality in
+    :data:`JPEG_QUALITY`) and flattened back onto its own pixels by its true corners, as the
+    reader flattens a photo's sheet and sharpens it before reading its lines
+    (:meth:`htr.sheet.Sheet.flatten`, :data:`htr.sheet.SHARPEN`): the scan's lines lie where
+    they were, with a photo's blur, resampling, coding and evened-out light on them."""
+    bgr, homography, corners = synthetic_photo(grey, rng)
+    photo = load_image(jpeg(bgr, int(rng.integers(*JPEG_QUALITY))))
+    h, w = grey.shape
+    sheet = Sheet(corners, (w, h), np.linalg.inv(homography), 1.0)
+    return sharpen(sheet.flatten(photo), *SHARPEN)
 
 
 def warp_points(points, homography: np.ndarray) -> list[tuple[int, int]]:

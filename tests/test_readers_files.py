@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from htr.errors import DataError
+from htr.readers import open_data, pagexml
 from htr.readers.folder import read_folder
 from htr.readers.fonts import glyphs, handwriting_fonts, read_font_lines
 from htr.readers.iam import read_iam_lines, read_iam_words
@@ -403,3 +404,20 @@ def test_font_lines_leave_out_test_lines_and_draw_what_the_label_says(tmp_path):
 def test_font_lines_without_fonts_say_what_to_install(tmp_path):
     with pytest.raises(DataError, match="apt-get install fonts-dkg-handwriting"):
         read_font_lines(make_corpus(tmp_path / "iam-ascii"), fonts=[])
+
+
+def test_photographed_lines_are_cut_where_the_scan_has_them_and_kept_for_the_next_run():
+    fixture = Path(__file__).parent / "fixtures" / "hooker"
+    scans = open_data(f"pagexml:{fixture}")
+    photos = open_data(f"pagexml-photos:{fixture}")
+    assert [p.text for p in photos] == [s.text for s in scans]
+    assert photos[3].id == scans[3].id + "@photo"
+
+    scan, photo = scans[3].load(None), photos[3].load(None)
+    assert photo.shape == scan.shape  # flattened back onto the scan's own pixels
+    # The same writing, blurred and coded: the crops differ, yet their ink lies in one place.
+    assert np.abs(photo.astype(int) - scan.astype(int)).mean() > 5
+    assert np.corrcoef(photo.ravel(), scan.ravel())[0, 1] > 0.9
+    # The page is photographed once; the next run cuts its lines from that same photo.
+    pagexml._load_photo_page.cache_clear()
+    assert np.array_equal(open_data(f"pagexml-photos:{fixture}")[3].load(None), photo)

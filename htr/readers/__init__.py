@@ -21,6 +21,8 @@ READERS: dict[str, tuple[str, str]] = {
     "iam-ondb-words": ("iam_ondb", "read_iam_ondb_words"),
     "pagexml": ("pagexml", "read_pagexml"),
     "alto": ("pagexml", "read_alto"),
+    "pagexml-photos": ("pagexml", "read_pagexml_photos"),
+    "alto-photos": ("pagexml", "read_alto_photos"),
     "folder": ("folder", "read_folder"),
     "fonts": ("fonts", "read_font_lines"),
 }

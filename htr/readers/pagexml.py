@@ -12,7 +12,10 @@ as the layout a page is to be read along (``python -m htr read --layout``).
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
+import threading
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -130,7 +133,8 @@ def letter_of(stem: str) -> str:
     return _PAGE_SUFFIX.sub("", _BATCH_PREFIX.sub("", stem)) or stem
 
 
-def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True) -> list[Sample]:
+def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True,
+                 photos: bool = False) -> list[Sample]:
     """One sample per transcribed TextLine of every PAGE-XML file under ``root`` (recursively).
 
     Lines with empty text are left out. The image is the line's polygon box plus
@@ -139,9 +143,13 @@ def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True) ->
     ``group`` is the letter (:func:`letter_of`), so that no letter crosses the split, prefixed
     with the XML's folder relative to ``root`` when it lies in a sub-folder. XML files that are
     not PAGE-XML (METS, ALTO, ...) are passed over.
+
+    ``photos``: the lines are cut from a synthetic phone photo of their page, flattened back
+    (:func:`photographed_page`), not from the scan; their ids end in ``@photo``.
     """
     source = source if source is not None else Path(root).name
     samples: list[Sample] = []
+    loader, suffix = (_load_photo_line, "@photo") if photos else (_load_line, "")
     for xml_path, tree, rel, group in _documents(root, "PcGts", "PAGE-XML"):
         lines = _page_lines(tree, xml_path)
         spacing = line_spacing(lines)
@@ -151,10 +159,10 @@ def read_pagexml(root: Path, *, source: str | None = None, mask: bool = True) ->
                 continue
             polygon = crop_polygon(line, spacing)
             box = line.box if polygon is line.polygon else _box(polygon, (None, None))
-            load = functools.partial(_load_line, str(line.image), box,
+            load = functools.partial(loader, str(line.image), box,
                                      tuple(polygon) if mask else None, turns(line))
-            samples.append(Sample(id=f"{rel}_{line.id}", text=text, group=group, load=load,
-                                  source=source))
+            samples.append(Sample(id=f"{rel}_{line.id}{suffix}", text=text, group=group,
+                                  load=load, source=source))
     return samples
 
 
@@ -286,16 +294,17 @@ def read_layout(xml_path: Path | bytes, image: Path | None = None) -> list[PageL
     raise DataError(f"{xml_path}: neither PAGE-XML nor ALTO (root element is <{kind}>)")
 
 
-def read_alto(root: Path, *, source: str | None = None) -> list[Sample]:
+def read_alto(root: Path, *, source: str | None = None, photos: bool = False) -> list[Sample]:
     """One sample per ALTO ``TextLine`` under ``root`` (recursively): text = its ``String@CONTENT``
     words joined by spaces, image = the HPOS/VPOS/WIDTH/HEIGHT box plus a margin
     (:func:`line_margin`; ALTO has no polygon to mask with).
 
     The page image is ``sourceImageInformation/fileName`` next to the XML, else the XML's stem
-    with an image suffix. Group as in :func:`read_pagexml`.
+    with an image suffix. Group and ``photos`` as in :func:`read_pagexml`.
     """
     source = source if source is not None else Path(root).name
     samples: list[Sample] = []
+    loader, suffix = (_load_photo_line, "@photo") if photos else (_load_line, "")
     for xml_path, tree, rel, group in _documents(root, "alto", "ALTO"):
         image = _alto_image(tree, xml_path)
         for i, line in enumerate(el for el in tree.iter() if _local(el.tag) == "TextLine"):
@@ -305,10 +314,20 @@ def read_alto(root: Path, *, source: str | None = None) -> list[Sample]:
             if not text or unreadable:
                 continue
             box = _alto_box(line, xml_path, f"TextLine {line.get('ID', i)}")
-            load = functools.partial(_load_line, str(image), box, None, 0)
-            samples.append(Sample(id=f"{rel}_{line.get('ID', f'l{i}')}", text=text, group=group,
-                                  load=load, source=source))
+            load = functools.partial(loader, str(image), box, None, 0)
+            samples.append(Sample(id=f"{rel}_{line.get('ID', f'l{i}')}{suffix}", text=text,
+                                  group=group, load=load, source=source))
     return samples
+
+
+def read_pagexml_photos(root: Path) -> list[Sample]:
+    """:func:`read_pagexml`'s lines cut from phone photos of their pages (``photos=True``)."""
+    return read_pagexml(root, photos=True)
+
+
+def read_alto_photos(root: Path) -> list[Sample]:
+    """:func:`read_alto`'s lines cut from phone photos of their pages (``photos=True``)."""
+    return read_alto(root, photos=True)
 
 
 def _documents(root: Path, root_tag: str, kind: str) -> Iterator[tuple[Path, ET.Element, str, str]]:
@@ -609,15 +628,46 @@ def _load_page(path: str) -> np.ndarray:
     return page
 
 
+@functools.lru_cache(maxsize=PAGE_CACHE_SIZE)
+def _load_photo_page(path: str) -> np.ndarray:
+    """The page at ``path`` photographed and flattened back (:func:`photographed_page`), one
+    photo per page, drawn from its path: made once, then kept as a PNG in the cache
+    (``$HTR_CACHE/photo-pages``), since a page photo takes about a second to make."""
+    from ..cache import cache_dir
+    from ..photo import photographed_page
+
+    key = hashlib.md5(str(Path(path).resolve()).encode("utf-8")).hexdigest()
+    file = cache_dir("photo-pages") / f"{key}.png"
+    if file.is_file():
+        page = load_image(file)
+    else:
+        page = photographed_page(load_image(path), np.random.default_rng(int(key[:8], 16)))
+        file.parent.mkdir(parents=True, exist_ok=True)
+        part = file.with_name(f"{file.stem}.{os.getpid()}.{threading.get_ident()}.png")
+        if not cv2.imwrite(str(part), page):
+            raise DataError(f"{file.parent}: could not write a page photo there")
+        os.replace(part, file)  # whole or not at all, though two threads make the same page
+    page.setflags(write=False)
+    return page
+
+
+def _load_photo_line(path: str, box: Box, polygon: tuple[Point, ...] | None,
+                     quarter_turns: int = 0, rng: np.random.Generator | None = None) -> np.ndarray:
+    """As :func:`_load_line`, cut from the page's photo (:func:`_load_photo_page`)."""
+    return _load_line(path, box, polygon, quarter_turns, rng, page=_load_photo_page(path))
+
+
 def _load_line(path: str, box: Box, polygon: tuple[Point, ...] | None, quarter_turns: int = 0,
-               rng: np.random.Generator | None = None) -> np.ndarray:
-    """Cut one line out of its page (``rng`` is unused: a scan has one canonical version).
+               rng: np.random.Generator | None = None, page: np.ndarray | None = None
+               ) -> np.ndarray:
+    """Cut one line out of its page (``rng`` is unused: a scan has one canonical version);
+    ``page``: the page image already loaded, else the image at ``path``.
 
     With ``polygon``, page outside the polygon grown by :func:`line_margin` is painted with the
     paper colour (the crop's median), so that the neighbouring lines' ink does not leak in.
     ``quarter_turns`` (see :func:`turns`) then turns a vertical line to horizontal.
     """
-    page = _load_page(path)
+    page = _load_page(path) if page is None else page
     x0, y0, x1, y1 = crop_box(box, (page.shape[1], page.shape[0]))
     crop = page[y0:y1, x0:x1].copy()
     if polygon is not None:
