@@ -358,6 +358,34 @@ def test_alto_lines(tmp_path):
     assert sample.load(None).shape == (y1 - y0, x1 - x0)
 
 
+
+def test_alto_lines_are_cut_by_their_outlines_not_their_boxes(tmp_path):
+    # The first line's box reaches down into the second line, whose descender-like stroke at
+    # x 40-60, y 45-50 lies inside that box but outside the first line's outline.
+    page = Image.new("L", (200, 100), PAPER)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((20, 25, 100, 35), fill=20)  # the first line's ink
+    draw.rectangle((40, 45, 60, 70), fill=20)  # the second line's tall stroke
+    page.save(tmp_path / "doc_001.png")
+    (tmp_path / "doc_001.xml").write_text(
+        '<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#"><Description>'
+        '<sourceImageInformation><fileName>doc_001.png</fileName></sourceImageInformation>'
+        '</Description><Layout><Page><PrintSpace><TextBlock>'
+        '<TextLine ID="t1" HPOS="10" VPOS="20" WIDTH="100" HEIGHT="32" BASELINE="10 35 110 35">'
+        '<Shape><Polygon POINTS="10 20 110 20 110 40 10 40"/></Shape><String CONTENT="first"/>'
+        '</TextLine><TextLine ID="t2" HPOS="10" VPOS="44" WIDTH="100" HEIGHT="30" BASELINE="10 65 110 65">'
+        '<Shape><Polygon POINTS="10 44 110 44 110 72 10 72"/></Shape><String CONTENT="second"/>'
+        '</TextLine></TextBlock></PrintSpace></Page></Layout></alto>')
+    first = read_alto(tmp_path)[0]
+    x0, y0, _, _ = crop_box((10, 20, 111, 41), (200, 100))
+    crop = first.load(None)
+    assert crop[30 - y0, 50 - x0] < 80  # its own ink
+    assert crop.shape[0] < 40 and (crop[45 - y0:, 40 - x0:61 - x0] > 200).all()  # not the next line's
+
+    boxed = read_alto(tmp_path, mask=False)[0].load(None)  # the plain box: the stroke is in it
+    assert boxed[49 - y0, 50 - x0] < 80
+
+
 # --- handwriting fonts ----------------------------------------------------------------------------
 
 needs_fonts = pytest.mark.skipif(not handwriting_fonts(),

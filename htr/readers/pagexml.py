@@ -241,7 +241,8 @@ def read_alto_lines(xml_path: Path | bytes, image: Path | None = None) -> list[P
     including untranscribed ones: text = its ``String@CONTENT`` words joined by spaces, box =
     HPOS/VPOS/WIDTH/HEIGHT, polygon = its ``Shape/Polygon`` (else the box's corners), baseline =
     ``BASELINE`` when it is a list of points (ALTO 4.2; a single number, the older form, gives a
-    level line across the box), region = its ``TextBlock``'s ID, words = its Strings.
+    level line across the box), region = its ``TextBlock``'s ID, words = its Strings that have a
+    box (the text is every String's).
 
     Only pixel coordinates are read: ALTO in mm10 or inch1200 is refused with a
     :class:`DataError` rather than read along misplaced lines. ``image`` as in
@@ -254,7 +255,11 @@ def read_alto_lines(xml_path: Path | bytes, image: Path | None = None) -> list[P
                  and el.text), "pixel")
     if unit != "pixel":
         raise DataError(f"{xml_path}: ALTO measured in {unit}; only pixel coordinates are read")
-    image = image if image is not None else _alto_image(tree, xml_path)
+    return _alto_lines(tree, xml_path, image if image is not None else _alto_image(tree, xml_path))
+
+
+def _alto_lines(tree: ET.Element, xml_path: Path, image: Path) -> list[PageLine]:
+    """:func:`read_alto_lines` of a parsed ALTO file whose page image is ``image``."""
     lines = []
     for block in (el for el in tree.iter() if _local(el.tag) == "TextBlock"):
         for line in _children(block, "TextLine"):
@@ -272,11 +277,14 @@ def read_alto_lines(xml_path: Path | bytes, image: Path | None = None) -> list[P
             else:
                 y = _int_or(base)
                 baseline = [(x0, y), (x1 - 1, y)] if y is not None else None
+            strings = _children(line, "String")
+            # A String without a box still has its text in the line; only boxed ones are words.
             words = tuple(PageWord(s.get("ID", ""), s.get("CONTENT", ""),
                                    _alto_box(s, xml_path, f"String {s.get('ID', '')}"))
-                          for s in _children(line, "String"))
+                          for s in strings if s.get("HPOS") is not None)
             lines.append(PageLine(id=line.get("ID", f"l{i}"),
-                                  text=" ".join(w.text for w in words if w.text).strip(),
+                                  text=" ".join(c for c in (s.get("CONTENT", "") for s in strings)
+                                                if c).strip(),
                                   polygon=polygon, baseline=baseline or None, box=box,
                                   image=Path(image), region=block.get("ID", ""), words=words))
     return lines
@@ -294,10 +302,14 @@ def read_layout(xml_path: Path | bytes, image: Path | None = None) -> list[PageL
     raise DataError(f"{xml_path}: neither PAGE-XML nor ALTO (root element is <{kind}>)")
 
 
-def read_alto(root: Path, *, source: str | None = None, photos: bool = False) -> list[Sample]:
-    """One sample per ALTO ``TextLine`` under ``root`` (recursively): text = its ``String@CONTENT``
-    words joined by spaces, image = the HPOS/VPOS/WIDTH/HEIGHT box plus a margin
-    (:func:`line_margin`; ALTO has no polygon to mask with).
+def read_alto(root: Path, *, source: str | None = None, mask: bool = True,
+              photos: bool = False) -> list[Sample]:
+    """One sample per transcribed ALTO ``TextLine`` under ``root`` (recursively), as
+    :func:`read_pagexml` cuts them: text = its ``String@CONTENT`` words joined by spaces (a line
+    with ink left untranscribed, :func:`unstrike`, is left out), image = the box of its
+    ``Shape/Polygon`` (:func:`read_alto_lines`) plus a margin, page outside the polygon painted
+    with the paper colour (``mask=False``: the plain HPOS/VPOS/WIDTH/HEIGHT box plus the margin,
+    the neighbouring lines' ascenders and descenders in it).
 
     The page image is ``sourceImageInformation/fileName`` next to the XML, else the XML's stem
     with an image suffix. Group and ``photos`` as in :func:`read_pagexml`.
@@ -306,17 +318,22 @@ def read_alto(root: Path, *, source: str | None = None, photos: bool = False) ->
     samples: list[Sample] = []
     loader, suffix = (_load_photo_line, "@photo") if photos else (_load_line, "")
     for xml_path, tree, rel, group in _documents(root, "alto", "ALTO"):
-        image = _alto_image(tree, xml_path)
-        for i, line in enumerate(el for el in tree.iter() if _local(el.tag) == "TextLine"):
-            words = [s.get("CONTENT", "") for s in line if _local(s.tag) == "String"]
-            text, unreadable = unstrike(" ".join(words))
+        lines = _alto_lines(tree, xml_path, _alto_image(tree, xml_path))
+        spacing = line_spacing(lines)
+        for line in lines:
+            text, unreadable = unstrike(line.text)
             text = normalize_text(text)
             if not text or unreadable:
                 continue
-            box = _alto_box(line, xml_path, f"TextLine {line.get('ID', i)}")
-            load = functools.partial(loader, str(image), box, None, 0)
-            samples.append(Sample(id=f"{rel}_{line.get('ID', f'l{i}')}{suffix}", text=text,
-                                  group=group, load=load, source=source))
+            if mask:
+                polygon = crop_polygon(line, spacing)
+                box = _box(polygon, (None, None))
+            else:
+                polygon, box = None, line.box
+            load = functools.partial(loader, str(line.image), box,
+                                     tuple(polygon) if polygon else None, turns(line))
+            samples.append(Sample(id=f"{rel}_{line.id}{suffix}", text=text, group=group,
+                                  load=load, source=source))
     return samples
 
 
