@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 
 from .image import load_image
-from .sheet import SHARPEN, Sheet, sharpen
 from .readers.pagexml import PageLine, PageSample, crop_polygon, line_spacing
+from .sheet import SHARPEN, Sheet, sharpen
 
 #: The photo conditions' limits: rotation (degrees) and corner displacement (share of the
 #: page's size).

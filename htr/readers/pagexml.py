@@ -645,20 +645,30 @@ def _load_page(path: str) -> np.ndarray:
     return page
 
 
+#: The version of the page photos kept in the cache (:func:`_load_photo_page`): raised when
+#: :func:`htr.photo.photographed_page` makes them otherwise.
+PHOTO_PAGES = 1
+
+
 @functools.lru_cache(maxsize=PAGE_CACHE_SIZE)
 def _load_photo_page(path: str) -> np.ndarray:
     """The page at ``path`` photographed and flattened back (:func:`photographed_page`), one
     photo per page, drawn from its path: made once, then kept as a PNG in the cache
-    (``$HTR_CACHE/photo-pages``), since a page photo takes about a second to make."""
+    (``$HTR_CACHE/photo-pages``), since a page photo takes about half a second to make. The
+    key holds the image file's size and time and :data:`PHOTO_PAGES`, so that a changed page,
+    or photos made another way, are made again."""
     from ..cache import cache_dir
     from ..photo import photographed_page
 
-    key = hashlib.md5(str(Path(path).resolve()).encode("utf-8")).hexdigest()
+    where = str(Path(path).resolve())
+    stat = Path(path).stat()
+    key = hashlib.md5(f"{PHOTO_PAGES}|{where}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
     file = cache_dir("photo-pages") / f"{key}.png"
     if file.is_file():
         page = load_image(file)
-    else:
-        page = photographed_page(load_image(path), np.random.default_rng(int(key[:8], 16)))
+    else:  # the photo's draw depends on the page's path alone: the same photo on every machine
+        seed = int(hashlib.md5(where.encode("utf-8")).hexdigest()[:8], 16)
+        page = photographed_page(load_image(path), np.random.default_rng(seed))
         file.parent.mkdir(parents=True, exist_ok=True)
         part = file.with_name(f"{file.stem}.{os.getpid()}.{threading.get_ident()}.png")
         if not cv2.imwrite(str(part), page):
