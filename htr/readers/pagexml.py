@@ -666,7 +666,7 @@ def _load_photo_page(path: str) -> np.ndarray:
     file = cache_dir("photo-pages") / f"{key}.png"
     if file.is_file():
         page = load_image(file)
-    else:  # the photo's draw depends on the page's path alone: the same photo on every machine
+    else:  # the draw depends on the page's path alone: a changed cache key draws the same photo
         seed = int(hashlib.md5(where.encode("utf-8")).hexdigest()[:8], 16)
         page = photographed_page(load_image(path), np.random.default_rng(seed))
         file.parent.mkdir(parents=True, exist_ok=True)
