@@ -845,11 +845,11 @@ def _lines_from_tracks(ink: np.ndarray, labels: np.ndarray, stats: np.ndarray, c
     comp_line[loose] = np.where(within, near, 0)
     comp_line[0] = 0
     pline = comp_line[plab]
+    own = owner_at(py, px)  # the line whose cell each pixel lies in
     ps = split[plab]
-    pline[ps] = owner_at(py[ps], px[ps])
+    pline[ps] = own[ps]
     # A mark given whole to one line whose pixels reach deep into another line's cell (letters
     # of two close lines run together by blur): its part there goes to that line.
-    own = owner_at(py, px)
     deep = (pline > 0) & (own != pline) & (own > 0)
     if deep.any():
         far = np.zeros(deep.size, bool)
