@@ -80,9 +80,10 @@ class Sheet:
     """A sheet found in a photo.
 
     ``corners``: its four corners in the photo's pixels, clockwise from the top left of the
-    page as it is read (float, shape (4, 2); outside the photo where the sheet runs out of it); ``size``: (width, height) of the flattened page;
-    ``homography``: the 3x3 matrix taking photo pixels to flat-page pixels; ``support``: the
-    weakest side's share of its length that is a measured edge (how sure the finding is).
+    page as it is read (float, shape (4, 2); outside the photo where the sheet runs out of it);
+    ``size``: (width, height) of the flattened page; ``homography``: the 3x3 matrix taking photo
+    pixels to flat-page pixels; ``support``: the weakest side's share of its length that is a
+    measured edge (how sure the finding is).
     """
 
     corners: np.ndarray
