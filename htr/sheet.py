@@ -224,8 +224,11 @@ def _neckless(mask: np.ndarray) -> np.ndarray:
 
 def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarray] | None:
     """(support, four corners) of a sheet that runs out of the frame: the outline of the mask's
-    largest region is cut into the stretches along the image's border and the rest, the sheet's
-    sides as far as they are seen. Each side of the sheet is the line fitted to the seen
+    largest region is cut into the stretches along the image's border and the rest, and the rest
+    at its corners into straight stretches (:func:`_straight_parts`): the sheet's sides as far as
+    they are seen. A stretch is kept only where it is an edge (a brightness step across it along
+    :data:`MIN_SIDE_SUPPORT` of its length; a shadow's soft rim is not) and not the frame itself
+    (parallel to a border, close along it). Each side of the sheet is the line fitted to the seen
     stretches across it (near the image's top, right, bottom or left border and roughly along
     it), or, where none is seen, that border: the sheet goes on out of the frame there. The
     corners, where neighbouring sides meet, may lie outside the image. Two sides at least must
@@ -245,18 +248,39 @@ def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarra
     borders = {"top": ((0, 0), (1, 0)), "right": ((w - 1, 0), (0, 1)),
                "bottom": ((0, h - 1), (1, 0)), "left": ((0, 0), (0, 1))}
     seen: dict[str, list[np.ndarray]] = {k: [] for k in borders}
-    for run in _runs(inside):
+    img = clean.astype(np.float32)
+    off = max(3.0, max(h, w) / 100)
+    centre = np.array([w / 2, h / 2])
+    # A corner of the sheet in the frame joins two of its sides in one run: runs are cut at
+    # their corners into straight stretches first.
+    stretches = [run[a:b] for run in _runs(inside)
+                 for a, b in _straight_parts(outline[run], 0.02 * max(h, w))]
+    for run in stretches:
         pts = outline[run]
         if len(pts) < max(10, 0.05 * max(h, w)):
             continue
         (x0, y0), (vx, vy) = _fit_line(pts)
+        # A stretch close to a border all along and parallel to it is the frame's edge (the
+        # bright region stopping a few pixels short of it), not a side.
+        near = 3 * margin
+        if (min(abs(vx), abs(vy)) < np.sin(np.radians(MIN_TURN))
+                and (pts[:, 1].max() <= near or pts[:, 1].min() >= h - 1 - near
+                     or pts[:, 0].max() <= near or pts[:, 0].min() >= w - 1 - near)):
+            continue
         if abs(vx) >= abs(vy):  # along the top or the bottom
             side = "top" if y0 < h / 2 else "bottom"
         else:
             side = "left" if x0 < w / 2 else "right"
         if abs(np.degrees(np.arctan2(min(abs(vx), abs(vy)), max(abs(vx), abs(vy))))) > MAX_CORNER_SKEW:
             continue  # a corner's two sides in one run: no one straight side
-        seen[side].append(pts)
+        # A stretch without a brightness step across it is no edge of the sheet: the soft rim of
+        # a shadow that cut the bright region, or a patch of light ground.
+        normal = np.array([vy, -vx])
+        if normal @ (np.array([x0, y0]) - centre) < 0:
+            normal = -normal  # out of the sheet
+        step, ok = _steps(img, pts[::4], normal, off)
+        if ok.sum() >= 5 and np.mean(step >= EDGE_STEP) >= MIN_SIDE_SUPPORT:
+            seen[side].append(pts)
     if sum(1 for v in seen.values() if v) < 2:
         return None
     lines = {}
@@ -283,9 +307,6 @@ def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarra
     if (region & frame).sum() < MIN_FILL * frame.sum() or (region & ~frame & 1).sum() > 0.02 * frame.sum():
         return None
     # Each seen side a brightness step (paper within, background beyond) along its seen points.
-    img = clean.astype(np.float32)
-    off = max(3.0, max(h, w) / 100)
-    centre = np.array([w / 2, h / 2])
     supports = []
     for side, pts in seen.items():
         if not pts:
@@ -315,6 +336,26 @@ def _runs(flags: np.ndarray) -> list[np.ndarray]:
     idx = np.flatnonzero(rolled)
     cuts = np.flatnonzero(np.diff(idx) > 1) + 1
     return [(part + start) % len(flags) for part in np.split(idx, cuts)]
+
+
+def _straight_parts(pts: np.ndarray, tolerance: float) -> list[tuple[int, int]]:
+    """(start, end) index ranges cutting an open curve of points into pieces that each stay
+    within ``tolerance`` of the chord between their ends (Douglas and Peucker's splitting at the
+    farthest point): a run round a corner becomes its two sides."""
+    parts, todo = [], [(0, len(pts))]
+    while todo:
+        a, b = todo.pop()
+        if b - a > 2:
+            p, q = pts[a], pts[b - 1]
+            d = q - p
+            seg = pts[a:b] - p
+            off = np.abs(seg[:, 0] * d[1] - seg[:, 1] * d[0]) / max(float(np.hypot(*d)), 1e-9)
+            far = int(np.argmax(off))
+            if off[far] > tolerance and 0 < far < b - a - 1:
+                todo += [(a + far, b), (a, a + far + 1)]
+                continue
+        parts.append((a, b))
+    return sorted(parts)
 
 
 def _quad_of(mask: np.ndarray) -> np.ndarray | None:

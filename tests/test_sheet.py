@@ -202,6 +202,25 @@ def test_a_sheet_framed_tightly_is_found_with_its_corners_out_of_the_frame(seed,
     assert np.hypot(*(sheet.corners - (corners - [x0, y0])).T).max() <= 0.04 * max(page.shape)
 
 
+@pytest.mark.parametrize("scan, seed", [(RULED_SCAN, 9), (RULED_SCAN, 22), (HOOKER_SCAN, 9)])
+def test_a_sheet_framed_tightly_with_corners_and_shadows_in_the_frame_is_found(scan, seed):
+    # The photo benchmark's photos (htr.photo), framed as its --crop 0.04 frames them: a corner
+    # of the sheet in the frame joins two of its sides in one stretch of the outline, and a
+    # shadow's soft rim cuts the bright region. Each straight stretch is judged on its own.
+    from htr.image import load_image
+    from htr.photo import synthetic_photo
+
+    page = load_image(scan)
+    bgr, _, corners = synthetic_photo(page, np.random.default_rng(seed))
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    x0, y0 = np.floor(lo + 0.04 * (hi - lo)).astype(int)
+    x1, y1 = np.ceil(hi - 0.04 * (hi - lo)).astype(int)
+    sheet = find_sheet(cv2.cvtColor(bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY))
+    assert sheet is not None
+    # Where a side is not seen at all the frame stands for it: within 5% of the page's size.
+    assert np.hypot(*(sheet.corners - (corners - [x0, y0])).T).max() <= 0.05 * max(page.shape)
+
+
 @pytest.mark.parametrize("tilt", [(25.0, 0.0), (-22.0, 3.0)])
 def test_a_sheet_photographed_by_a_tilted_camera_keeps_its_shape(tilt):
     page = cv2.imread(str(HOOKER_SCAN), cv2.IMREAD_GRAYSCALE)
