@@ -339,23 +339,17 @@ def _runs(flags: np.ndarray) -> list[np.ndarray]:
 
 
 def _straight_parts(pts: np.ndarray, tolerance: float) -> list[tuple[int, int]]:
-    """(start, end) index ranges cutting an open curve of points into pieces that each stay
-    within ``tolerance`` of the chord between their ends (Douglas and Peucker's splitting at the
-    farthest point): a run round a corner becomes its two sides."""
-    parts, todo = [], [(0, len(pts))]
-    while todo:
-        a, b = todo.pop()
-        if b - a > 2:
-            p, q = pts[a], pts[b - 1]
-            d = q - p
-            seg = pts[a:b] - p
-            off = np.abs(seg[:, 0] * d[1] - seg[:, 1] * d[0]) / max(float(np.hypot(*d)), 1e-9)
-            far = int(np.argmax(off))
-            if off[far] > tolerance and 0 < far < b - a - 1:
-                todo += [(a + far, b), (a, a + far + 1)]
-                continue
-        parts.append((a, b))
-    return sorted(parts)
+    """(start, end) index ranges cutting an open curve of whole-pixel points into pieces that
+    each stay within ``tolerance`` of the chord between their ends (OpenCV's Douglas-Peucker
+    simplification; its vertices are points of the curve): a run round a corner becomes its
+    two sides."""
+    curve = pts.astype(np.int32).reshape(-1, 1, 2)
+    vertices = cv2.approxPolyDP(curve, tolerance, False).reshape(-1, 2)
+    cuts, at = [], 0
+    for v in vertices:  # each vertex's place on the curve, in order
+        at += int(np.flatnonzero((curve[at:, 0] == v).all(axis=1))[0])
+        cuts.append(at)
+    return [(a, b + 1) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def _quad_of(mask: np.ndarray) -> np.ndarray | None:
