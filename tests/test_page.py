@@ -98,6 +98,29 @@ def test_a_skewed_page_is_read_line_by_line(recognizer):
     assert cer(["\n".join(LINES[n] for n in names)], [page.text]) <= PAGE_BOUND, page.text
 
 
+def test_a_slanted_lines_crop_leaves_out_the_next_lines_ink():
+    # Two lines of ink 40 pixels high and 60 apart, rising 6 degrees over 1,000 pixels: the
+    # first line's box is 145 pixels tall, most of it the rise. Its crop keeps its own ink
+    # and paints the next line's words, 20 pixels below its outline, paper-coloured.
+    from htr.page import line_crop
+    from htr.results import Line
+
+    page = np.full((420, 1100), 255, np.uint8)
+    rise = round(1000 * np.tan(np.radians(6)))
+    first, following = np.zeros_like(page), np.zeros_like(page)
+    cv2.line(first, (50, 200), (1050, 200 - rise), 1, thickness=40)
+    cv2.line(following, (50, 260), (1050, 260 - rise), 1, thickness=40)
+    page[(first | following) > 0] = 0
+    polygon = ((50, 220), (1050, 220 - rise), (1050, 180 - rise), (50, 180))
+    line = Line(box=(50, 180 - rise, 1051, 221), polygon=polygon,
+                baseline=((50, 220), (1050, 220 - rise)))
+    crop = line_crop(page, line)
+    x0, y0, x1, y1 = line.box
+    ink = crop < 128
+    assert ink[first[y0:y1, x0:x1] > 0].mean() > 0.99  # its own writing is all there
+    assert not ink[following[y0:y1, x0:x1] > 0].any()  # and nothing of the next line's
+
+
 def test_a_printed_header_is_a_line_of_its_own_above_the_handwriting(recognizer):
     names = list(LINES)[:3]
     image, boxes = compose_page(names, header="ROYAL BOTANIC GARDENS, KEW")
