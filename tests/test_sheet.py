@@ -202,11 +202,14 @@ def test_a_sheet_framed_tightly_is_found_with_its_corners_out_of_the_frame(seed,
     assert np.hypot(*(sheet.corners - (corners - [x0, y0])).T).max() <= 0.04 * max(page.shape)
 
 
-@pytest.mark.parametrize("scan, seed", [(RULED_SCAN, 9), (RULED_SCAN, 22), (HOOKER_SCAN, 9)])
+@pytest.mark.parametrize("scan, seed", [(RULED_SCAN, 9), (RULED_SCAN, 22), (HOOKER_SCAN, 9),
+                                        (HOOKER_SCAN, 7)])
 def test_a_sheet_framed_tightly_with_corners_and_shadows_in_the_frame_is_found(scan, seed):
     # The photo benchmark's photos (htr.photo), framed as its --crop 0.04 frames them: a corner
     # of the sheet in the frame joins two of its sides in one stretch of the outline, and a
-    # shadow's soft rim cuts the bright region. Each straight stretch is judged on its own.
+    # shadow's soft rim cuts the bright region (seed 7: a shadow along the Hooker sheet's left
+    # side leaves the region 82% of the sheet's part in the frame). Each straight stretch is
+    # judged on its own.
     from htr.image import load_image
     from htr.photo import synthetic_photo
 
