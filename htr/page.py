@@ -385,25 +385,28 @@ def line_height(line: Line) -> int:
     margin of a fifth of it took in the neighbouring lines' words. (A baseline's waves are left
     in: the writing's own.)"""
     height = line.box[3] - line.box[1]
-    if len(line.baseline) >= 2:
-        xs, ys = np.array(line.baseline, np.float64).T
-        if np.ptp(xs) > 0:
-            slant = abs(np.polyfit(xs, ys, 1)[0]) - np.tan(np.radians(SLANT_KEPT))
-            height -= int(max(0.0, slant) * np.ptp(xs))
+    slope = baseline_slope(line)
+    if slope is not None:
+        width = float(np.ptp([x for x, _ in line.baseline]))
+        height -= int(max(0.0, abs(slope) - np.tan(np.radians(SLANT_KEPT))) * width)
     return max(1, height)
+
+
+def baseline_slope(line: Line) -> float | None:
+    """The slope (rows per column) of the straight line fitted to a line's baseline; None
+    without a baseline that runs across."""
+    if len(line.baseline) < 2:
+        return None
+    xs, ys = np.array(line.baseline, np.float64).T
+    return float(np.polyfit(xs, ys, 1)[0]) if np.ptp(xs) > 0 else None
 
 
 def level_line(crop: np.ndarray, line: Line, min_degrees: float = 0.5) -> np.ndarray:
     """A line crop sheared upright along its baseline, so that a line written (or photographed)
     at a slant reaches the network level, as its training lines were. Columns keep their x, so
     positions along the line still map straight back to the page."""
-    if len(line.baseline) < 2:
-        return crop
-    xs, ys = np.array(line.baseline, np.float64).T
-    if np.ptp(xs) <= 0:
-        return crop
-    slope = float(np.polyfit(xs, ys, 1)[0])
-    if abs(slope) < np.tan(np.radians(min_degrees)):
+    slope = baseline_slope(line)
+    if slope is None or abs(slope) < np.tan(np.radians(min_degrees)):
         return crop
     return shear_level(crop, slope)
 

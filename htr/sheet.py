@@ -280,11 +280,8 @@ def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarra
             continue  # a corner's two sides in one run: no one straight side
         # A stretch without a brightness step across it is no edge of the sheet: the soft rim of
         # a shadow that cut the bright region, or a patch of light ground.
-        normal = np.array([vy, -vx])
-        if normal @ (np.array([x0, y0]) - centre) < 0:
-            normal = -normal  # out of the sheet
-        step, ok = _steps(img, pts[::4], normal, off)
-        if ok.sum() >= 5 and np.mean(step >= EDGE_STEP) >= MIN_SIDE_SUPPORT:
+        share = _edge_share(img, pts[::4], (np.array([x0, y0]), np.array([vx, vy])), centre, off)
+        if share is not None and share >= MIN_SIDE_SUPPORT:
             seen[side].append(pts)
     if sum(1 for v in seen.values() if v) < 2:
         return None
@@ -316,17 +313,28 @@ def _partial_quad(mask: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarra
     for side, pts in seen.items():
         if not pts:
             continue
-        p, u = lines[side]
-        normal = np.array([u[1], -u[0]])
-        if normal @ (p - centre) < 0:
-            normal = -normal  # out of the sheet
-        step, ok = _steps(img, np.concatenate(pts)[::4], normal, off)
-        if ok.sum() < 5:
+        share = _edge_share(img, np.concatenate(pts)[::4], lines[side], centre, off)
+        if share is None:
             return None
-        supports.append(float(np.mean(step >= EDGE_STEP)))
+        supports.append(share)
     if min(supports) < MIN_SIDE_SUPPORT:
         return None
     return min(supports), _order(quad)
+
+
+def _edge_share(img: np.ndarray, pts: np.ndarray, line: tuple[np.ndarray, np.ndarray],
+                centre: np.ndarray, off: float) -> float | None:
+    """The share of ``pts`` along a side (``line``: a point on it and its direction) across which
+    ``img`` steps by :data:`EDGE_STEP` from paper within to darker ground beyond (away from
+    ``centre``); None where fewer than 5 of them have their outside in the image."""
+    (p, u) = line
+    normal = np.array([u[1], -u[0]])
+    if normal @ (p - centre) < 0:
+        normal = -normal  # out of the sheet
+    step, ok = _steps(img, pts, normal, off)
+    if ok.sum() < 5:
+        return None
+    return float(np.mean(step >= EDGE_STEP))
 
 
 def _runs(flags: np.ndarray) -> list[np.ndarray]:
