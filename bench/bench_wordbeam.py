@@ -58,9 +58,9 @@ def main() -> int:
             from htr.wordbeam import word_beam_search_many
 
             recs = [r for i in range(0, len(probs), args.batch)
-                    for r in word_beam_search_many(probs[i:i + args.batch], charset, lexicon, beam_width=25)]
+                    for r in word_beam_search_many(probs[i:i + args.batch], charset, lexicon)]
         else:
-            recs = [word_beam_search(p, charset, lexicon, beam_width=25) for p in probs]
+            recs = [word_beam_search(p, charset, lexicon) for p in probs]
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     for i, rec in zip(ids, recs):

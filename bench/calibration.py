@@ -135,7 +135,8 @@ def main() -> int:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
     p.add_argument("--limit", type=int, default=300)
-    p.add_argument("--beam-width", type=int, default=25)
+    p.add_argument("--beam-width", type=int, default=None,
+                   help="beams of the lexicon decoders (default: each one's own, as the app reads)")
     p.add_argument("--decoders", nargs="+", default=["greedy", "beam", "wordbeam"])
     p.add_argument("--lexicon", type=Path, help="default: the model folder's lexicons, each item "
                                                 "decoded in the language it fits best")
@@ -157,12 +158,12 @@ def main() -> int:
         probs, charset = probabilities(args.model, spec, samples, args.cache)
         name = Path(spec.split(":", 1)[1]).name
         items += [(name, half(s.group), s.text, x) for s, x in zip(samples, probs)]
-    beams = {lang: BeamDecoder(charset, lex, args.beam_width) for lang, lex in lexicons.items()}
+    width = {} if args.beam_width is None else {"beam_width": args.beam_width}
+    beams = {lang: BeamDecoder(charset, lex, **width) for lang, lex in lexicons.items()}
     language = lambda x: best_language([greedy_decode(x, charset).text], lexicons)  # noqa: E731
     decoders = {"greedy": lambda x, lang: greedy_decode(x, charset),
                 "beam": lambda x, lang: beams[lang].decode(x),
-                "wordbeam": lambda x, lang: word_beam_search(x, charset, lexicons[lang],
-                                                             beam_width=args.beam_width)}
+                "wordbeam": lambda x, lang: word_beam_search(x, charset, lexicons[lang], **width)}
     counts = {h: sum(1 for it in items if it[1] == h) for h in ("fit", "report")}
     print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
           file=sys.stderr)
@@ -203,7 +204,7 @@ def main() -> int:
                          "per_set": {s: summary(c[sets[rep] == s], ok[rep][sets[rep] == s])
                                      for s in sorted(set(sets[rep]))}}
         r, k = report[dname]["raw"], report[dname]["calibrated"]
-        print(f"\n## {dname} (beam width {args.beam_width}): {k['n']} report-half words, "
+        print(f"\n## {dname} (beam width {args.beam_width or 'default'}): {k['n']} report-half words, "
               f"{k['accuracy']:.1%} right")
         print(f"raw confidence: >=0.9 for {r['share_ge_0.9']:.1%} of words, right "
               f"{(r['accuracy_ge_0.9'] or 0):.1%}; ECE {r['ece']:.3f}, Brier {r['brier']:.3f}")

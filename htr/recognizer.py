@@ -38,7 +38,7 @@ class Recognizer:
     """
 
     def __init__(self, model, charset: Charset, config: ModelConfig, lexicon=None,
-                 beam_width: int = 25, decoder: str | None = None, calibration=None,
+                 beam_width: int | None = None, decoder: str | None = None, calibration=None,
                  language: str | None = None) -> None:
         self.model = model
         self.charset = charset
@@ -48,6 +48,8 @@ class Recognizer:
         #: :attr:`by_language`, chosen per reading), or None (greedy, or a lexicon of one's own).
         self.language = language
         self.by_language: dict[str, Recognizer] = {}
+        #: Beams of the lexicon decoders (None: each decoder's own default,
+        #: :data:`htr.wordbeam.BEAM_WIDTH` and :class:`htr.beam.BeamDecoder`'s).
         self.beam_width = beam_width
         #: The decoder's name: ``greedy``, ``beam`` or ``wordbeam``.
         self.decoder = decoder or ("greedy" if lexicon is None else "wordbeam")
@@ -60,12 +62,12 @@ class Recognizer:
         if self.decoder == "beam" and lexicon is not None:
             from .beam import BeamDecoder
 
-            self._beam = BeamDecoder(charset, lexicon, beam_width)
+            self._beam = BeamDecoder(charset, lexicon, **self._beams())
         self._page_reader = None  # made on first use: segmenters are cheap, but made once
 
     @classmethod
     def load(cls, path: str | Path | None = None, decoder: str | None = None,
-             lexicon: str | Path | None = None, beam_width: int = 25,
+             lexicon: str | Path | None = None, beam_width: int | None = None,
              language: str | None = None, backend: str | None = None) -> "Recognizer":
         """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
 
@@ -131,7 +133,7 @@ class Recognizer:
             language = available[0] if available else "en"
         return self._with_lexicon(decoder, beam_width, calibration, language, explicit)
 
-    def _with_lexicon(self, decoder: str, beam_width: int, calibration, language: str,
+    def _with_lexicon(self, decoder: str, beam_width: int | None, calibration, language: str,
                       explicit: bool) -> "Recognizer":
         source = self._lexicon_file(language, explicit)
         if source is None:
@@ -161,7 +163,7 @@ class Recognizer:
             source = DEFAULT_MODEL / LEXICON_FILE
         return source if source.is_file() else None
 
-    def _sharing(self, words, beam_width: int, decoder: str, calibration,
+    def _sharing(self, words, beam_width: int | None, decoder: str, calibration,
                  language: str | None) -> "Recognizer":
         other = type(self)(self.model, self.charset, self.config, words, beam_width, decoder,
                            calibration, language)
@@ -229,7 +231,7 @@ class Recognizer:
         if self.decoder == "wordbeam" and self.lexicon is not None:
             from .wordbeam import word_beam_search_many
 
-            recs = word_beam_search_many(probs, self.charset, self.lexicon, beam_width=self.beam_width)
+            recs = word_beam_search_many(probs, self.charset, self.lexicon, **self._beams())
         else:
             recs = [self._decode_raw(p) for p in probs]
         return [self._calibrated(rec, p, g) for rec, p, g in
@@ -251,7 +253,11 @@ class Recognizer:
             return self._beam.decode(probs)
         from .wordbeam import word_beam_search
 
-        return word_beam_search(probs, self.charset, self.lexicon, beam_width=self.beam_width)
+        return word_beam_search(probs, self.charset, self.lexicon, **self._beams())
+
+    def _beams(self) -> dict:
+        """The beam width given to a lexicon decoder: none where it is to take its own."""
+        return {} if self.beam_width is None else {"beam_width": self.beam_width}
 
     def _calibrated(self, rec: Recognition, probs: np.ndarray,
                     greedy: Recognition | None = None) -> Recognition:

@@ -99,6 +99,15 @@ def test_beam_width_one(lexicon):
     assert word_beam_search(probs, CHARSET, lexicon, beam_width=1).text in ("the", "tbe")
 
 
+def test_beams_far_below_the_best_are_dropped(lexicon):
+    # "tbe" and "the" nearly tied: a margin of 0 keeps the best beam alone, as one beam does;
+    # a wide margin lets the lexicon's word win as a wide beam does.
+    probs = frames("t", {"b": 0.5, "h": 0.45, "": 0.05}, "e")
+    alone = word_beam_search(probs, CHARSET, lexicon, beam_width=1)
+    assert word_beam_search(probs, CHARSET, lexicon, beam_width=100, margin=0.0) == alone
+    assert word_beam_search(probs, CHARSET, lexicon, beam_width=100, margin=8.0).text == "the"
+
+
 def test_repeated_letters_need_a_blank(lexicon):
     lex = Lexicon.from_words(["all", "al", "see", "se"])
     assert word_beam_search(frames("all see"), CHARSET, lex).text == "all see"
@@ -172,9 +181,10 @@ def test_lines_searched_side_by_side_read_exactly_as_each_alone(lexicon):
              frames("t", {"b": 0.5, "h": 0.45, "": 0.05}, "e cat"), frames({"": 0.99}),
              frames('it costs £5, he said. "Then tea?"'), frames("the cat"),  # a text two lines share
              *(rng.dirichlet(np.full(CHARSET.num_classes, 0.05), size=n) for n in (40, 90, 7))]
-    for width in (1, 25):
-        together = word_beam_search_many(lines, CHARSET, lexicon, beam_width=width)
-        assert together == [word_beam_search(p, CHARSET, lexicon, beam_width=width) for p in lines]
+    for width, margin in ((1, None), (25, None), (100, 8.0), (100, 0.5)):
+        together = word_beam_search_many(lines, CHARSET, lexicon, beam_width=width, margin=margin)
+        assert together == [word_beam_search(p, CHARSET, lexicon, beam_width=width, margin=margin)
+                            for p in lines]
     assert [r.text for r in together[:3]] == ["the cat sat on the mat", "", "the cat"]
 
 
