@@ -332,11 +332,7 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
             if single and len(score) > W:
                 best = np.argpartition(-score, W - 1)[:W]
             elif count.max() > W:  # each line's beam_width best, by score (ties: the earlier)
-                # lexsort((-score, owner)), the line sorted as 16-bit integers (a radix sort)
-                best = np.argsort(-score, kind="stable")
-                best = best[np.argsort(owner.astype(np.int16)[best], kind="stable")]
-                rank = np.arange(len(best)) - (np.cumsum(count) - count)[owner[best]]
-                best = best[rank < W]
+                best = _best_of_each(score, owner, count, W)
             else:
                 best = None
             if alive is not None:
@@ -393,6 +389,36 @@ def _scaled(pb: np.ndarray, pnb: np.ndarray, ln: np.ndarray, n: int) -> tuple[np
     np.maximum.at(scale, ln, pb + pnb)
     s = scale[ln]
     return np.where(s > 0, pb / s, pb), np.where(s > 0, pnb / s, pnb)
+
+
+def _best_of_each(score: np.ndarray, owner: np.ndarray, count: np.ndarray, width: int) -> np.ndarray:
+    """Indices, in order, of the ``width`` best ``score`` of each line (``owner``: each score's
+    line; ``count``: the scores of each line), ties at the cut going to the earlier. Each line's
+    cut is found by a partition of its scores (a linear selection), not a sort of them all."""
+    n, most = len(count), int(count.max())
+    # Each score's place in its line: the lines grouped by a stable sort of 16-bit integers
+    # (a radix sort).
+    grouped = np.argsort(owner.astype(np.int16), kind="stable")
+    place = np.arange(len(score)) - (np.cumsum(count) - count)[owner[grouped]]
+    table = np.full((n, most), -np.inf)
+    table[owner[grouped], place] = score[grouped]
+    cut = np.full(n, -np.inf)
+    full = count > width
+    cut[full] = -np.partition(-table[full], width - 1, axis=1)[:, width - 1]
+    above = score > cut[owner]
+    tied = np.flatnonzero(score == cut[owner])
+    if not len(tied):
+        return np.flatnonzero(above)
+    # Of the scores at the cut, the earliest, as many as the line has room for.
+    room = width - np.bincount(owner[above], minlength=n)
+    tied_owner = owner[tied]
+    order = np.argsort(tied_owner.astype(np.int16), kind="stable")
+    tied_count = np.bincount(tied_owner, minlength=n)
+    rank = np.empty(len(tied), np.int64)
+    rank[order] = np.arange(len(tied)) - (np.cumsum(tied_count) - tied_count)[tied_owner[order]]
+    keep = above.copy()
+    keep[tied[rank < room[tied_owner]]] = True
+    return np.flatnonzero(keep)
 
 
 def _final_beams(tb, scorer, S, ev, pb, pnb, lm, sp) -> tuple[list[int], np.ndarray]:
