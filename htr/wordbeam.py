@@ -58,8 +58,8 @@ SPELLING_WEIGHT = 0.35
 OOV_CHAR_LOGP = 0.0
 #: Beams kept per line and frame, and how far below its line's best (in log-probability, the
 #: language model's score included) a beam may fall and stay. A wide beam reads better, and the
-#: margin spares most of its cost: on 300 validation lines of each set (shipped weights, wordbeam
-#: CER, ms a line decoded 25 lines together), 25 beams and no margin (before 2026-12-06) ->
+#: margin spares most of its cost: on 300 validation lines of each set (the photo step's weights,
+#: wordbeam CER, ms a line decoded 25 lines together), 25 beams and no margin (before 2026-12-06) ->
 #: 100 and 8: Hooker 21.80 -> 20.94%, Copiste (French) 12.70 -> 11.92%, IAM forms 10.19 -> 9.95%,
 #: IAM-OnDB 4.92 -> 4.75%, words 6.19 -> 5.78%, IAM lines 6.74 -> 6.65%, the capitals 19.01 ->
 #: 20.00%; 4.4 -> 6.5 ms (100 beams and no margin: 8.4 ms, the same text but for 0.04 points).
