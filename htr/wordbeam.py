@@ -395,13 +395,9 @@ def _best_of_each(score: np.ndarray, owner: np.ndarray, count: np.ndarray, width
     """Indices, in order, of the ``width`` best ``score`` of each line (``owner``: each score's
     line; ``count``: the scores of each line), ties at the cut going to the earlier. Each line's
     cut is found by a partition of its scores (a linear selection), not a sort of them all."""
-    n, most = len(count), int(count.max())
-    # Each score's place in its line: the lines grouped by a stable sort of 16-bit integers
-    # (a radix sort).
-    grouped = np.argsort(owner.astype(np.int16), kind="stable")
-    place = np.arange(len(score)) - (np.cumsum(count) - count)[owner[grouped]]
-    table = np.full((n, most), -np.inf)
-    table[owner[grouped], place] = score[grouped]
+    n = len(count)
+    table = np.full((n, int(count.max())), -np.inf)
+    table[owner, _place_in_line(owner, count)] = score
     cut = np.full(n, -np.inf)
     full = count > width
     cut[full] = -np.partition(-table[full], width - 1, axis=1)[:, width - 1]
@@ -412,13 +408,19 @@ def _best_of_each(score: np.ndarray, owner: np.ndarray, count: np.ndarray, width
     # Of the scores at the cut, the earliest, as many as the line has room for.
     room = width - np.bincount(owner[above], minlength=n)
     tied_owner = owner[tied]
-    order = np.argsort(tied_owner.astype(np.int16), kind="stable")
-    tied_count = np.bincount(tied_owner, minlength=n)
-    rank = np.empty(len(tied), np.int64)
-    rank[order] = np.arange(len(tied)) - (np.cumsum(tied_count) - tied_count)[tied_owner[order]]
+    rank = _place_in_line(tied_owner, np.bincount(tied_owner, minlength=n))
     keep = above.copy()
     keep[tied[rank < room[tied_owner]]] = True
     return np.flatnonzero(keep)
+
+
+def _place_in_line(owner: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Each item's place among its line's items, in order (``count``: the items of each line).
+    The lines are grouped by a stable sort of 16-bit integers (a radix sort)."""
+    grouped = np.argsort(owner.astype(np.int16), kind="stable")
+    place = np.empty(len(owner), np.int64)
+    place[grouped] = np.arange(len(owner)) - (np.cumsum(count) - count)[owner[grouped]]
+    return place
 
 
 def _final_beams(tb, scorer, S, ev, pb, pnb, lm, sp) -> tuple[list[int], np.ndarray]:
