@@ -448,7 +448,10 @@ def _aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
     for k, span in enumerate(spans):
         left = int(np.floor(geometry.to_image_x(edges[k])))
         right = int(np.ceil(geometry.to_image_x(edges[k + 1])))
-        left, right = max(0, min(w - 1, left)), max(1, min(w, right))
+        # A word read in the blank paper after the writing (htr.runtimes.TRAILING_PAPER) starts
+        # past the writing's end, its last edge: at least one column, not a box turned inside out.
+        left = max(0, min(w - 1, left))
+        right = max(left + 1, min(w, right))
         cols = np.flatnonzero(ink[:, left:right].any(axis=0))
         if cols.size:
             right, left = left + int(cols[-1]) + 1, left + int(cols[0])

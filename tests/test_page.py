@@ -98,6 +98,25 @@ def test_a_skewed_page_is_read_line_by_line(recognizer):
     assert cer(["\n".join(LINES[n] for n in names)], [page.text]) <= PAGE_BOUND, page.text
 
 
+def test_a_word_read_in_the_paper_after_the_line_gets_a_box_inside_it():
+    # The network reads each line with blank paper after it: a stray word there starts past
+    # the writing's last input column (here the ink's columns 20-180 of a 200-column crop are
+    # input columns 0-160); its box must still run left to right.
+    from htr.image import InputGeometry
+    from htr.page import _aligned_words
+    from htr.results import CharSpan, Recognition
+
+    normal = np.full((40, 200), 255, np.uint8)
+    normal[10:30, 20:180] = 0
+    chars = (CharSpan("a", 2, 4, 0.9), CharSpan("b", 8, 10, 0.9), CharSpan(" ", 20, 21, 0.9),
+             CharSpan("y", 38, 39, 0.6), CharSpan(" ", 40, 41, 0.9),
+             CharSpan("x", 44, 45, 0.5))  # frames 44-45: input columns 176-180, in the paper
+    rec = Recognition("ab y x", 0.7, chars)
+    words = _aligned_words(rec, InputGeometry((20, 0, 180, 40), 1.0, 160), 4, normal, (100, 50))
+    assert [w.text for w in words] == ["ab", "y", "x"]
+    assert all(100 <= w.box[0] < w.box[2] <= 300 for w in words), [w.box for w in words]
+
+
 def test_a_slanted_lines_crop_leaves_out_the_next_lines_ink():
     # Two lines of ink 40 pixels high and 60 apart, rising 6 degrees over 1,000 pixels: the
     # first line's box is 145 pixels tall, most of it the rise. Its crop keeps its own ink
