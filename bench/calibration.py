@@ -7,10 +7,11 @@ reliability table on the other half, and (``--write``) save the maps into the mo
         --data iam-ondb:../shared/data/iam-ondb --data pagexml:../shared/data/hooker \\
         --data folder:../shared/data/iam-lines --data folder:../shared/data/iam-forms \\
         --data alto:../shared/data/copiste --data folder:../shared/data/kaggle-names \\
-        [--limit 300] [--cache /tmp/probs] [--write] [--json out.json]
+        [--limit 300] [--hidden 16] [--cache /tmp/probs] [--write] [--json out.json]
 
 Greedy decoding gets a monotone (isotonic) map of its raw confidence. The lexicon decoders
-(beam, wordbeam) get a logistic word model instead (:class:`htr.decode.WordConfidence`): their
+(beam, wordbeam) get a word model instead (:class:`htr.decode.WordConfidence`, 16 tanh units
+between its features and the probability; ``--hidden 0``: logistic): their
 own confidence ranks words poorly, and what the network alone read in the same frames, and
 whether the word is in the lexicon, tell right from wrong better (AUROC in the report).
 
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_decoders import probabilities, val_samples, word_matches  # noqa: E402
 
-from htr.decode import (CALIBRATION_FILE, LEXICON_DECODERS, WORD_FEATURES, Calibration,  # noqa: E402
+from htr.decode import (CALIBRATION_FILE, LEXICON_DECODERS, Calibration,  # noqa: E402
                         WordConfidence, greedy_decode, model_fingerprint, word_features)
 from htr.lexicon import Lexicon, best_language  # noqa: E402
 from htr.recognizer import LEXICON_FILES  # noqa: E402
@@ -74,17 +75,6 @@ def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ky = np.r_[ky[0], ky, ky[-1]]
     kx, idx = np.unique(kx, return_index=True)
     return kx, ky[idx]
-
-
-def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.ndarray:
-    """Weights of a logistic regression of y (0/1) on the rows of x (Newton's method, a little
-    L2 so that a feature constant on the fit words cannot run away)."""
-    w = np.zeros(x.shape[1])
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(x.shape[1])
-        w -= np.linalg.solve(hessian, x.T @ (p - y) + l2 * w)
-    return w
 
 
 def reliability(conf: np.ndarray, ok: np.ndarray) -> list[dict]:
@@ -141,6 +131,8 @@ def main() -> int:
     p.add_argument("--lexicon", type=Path, help="default: the model folder's lexicons, each item "
                                                 "decoded in the language it fits best")
     p.add_argument("--cache", type=Path)
+    p.add_argument("--hidden", type=int, default=16,
+                   help="hidden units of the lexicon decoders' word model (0: logistic)")
     p.add_argument("--write", action="store_true", help=f"save the maps to MODEL/{CALIBRATION_FILE}")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
@@ -186,13 +178,12 @@ def main() -> int:
         fit = halves == "fit"
         rep = ~fit
         if dname in LEXICON_DECODERS:
-            # A lexicon decoder's own confidence ranks its words poorly: a logistic model of
-            # what the network alone read in the same frames, and of the lexicon (WORD_FEATURES).
+            # A lexicon decoder's own confidence ranks its words poorly: a word model of what
+            # the network alone read in the same frames, and of the lexicon (WORD_FEATURES).
             x = np.concatenate(features)
-            weights = logistic(x[fit], ok[fit])
-            tables[dname] = {"weights": [round(float(v), 5) for v in weights],
-                             "features": list(WORD_FEATURES)}
-            c = WordConfidence(weights).predict(x[rep])
+            model = WordConfidence.fit(x[fit], ok[fit], hidden=args.hidden)
+            tables[dname] = model.table()
+            c = WordConfidence.from_table(tables[dname]).predict(x[rep])  # as saved, rounded
         else:
             kx, ky = isotonic(raw[fit], ok[fit])
             tables[dname] = {"x": [round(float(v), 5) for v in kx], "y": [round(float(v), 5) for v in ky]}
@@ -233,7 +224,7 @@ def main() -> int:
             "model": fp, "beam_width": args.beam_width,
             "note": "word confidence -> P(word right), fitted on the 'fit' half of the validation "
                     "groups of each table's data (bench/calibration.py): isotonic maps of the "
-                    "raw confidence (x, y), or a logistic word model (weights of features)",
+                    "raw confidence (x, y), or a word model of features (weights, and a hidden layer)",
             "decoders": decs}, indent=1) + "\n")
         print(f"\nwrote {path}", file=sys.stderr)
     if args.json:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -20,12 +20,15 @@ class Recognition:
     """The text read from one word or line image, with a confidence in [0, 1].
 
     ``chars`` keeps each character's frame span, from which word boxes can be derived
-    (a frame covers :data:`htr.model.WIDTH_REDUCTION` input columns).
+    (a frame covers :data:`htr.model.WIDTH_REDUCTION` input columns). ``word_posteriors``, from
+    the lexicon decoders: each word's share of their final beams that read it too (one per word
+    of :meth:`words`; empty from best-path decoding).
     """
 
     text: str
     confidence: float
     chars: tuple[CharSpan, ...] = field(default=(), repr=False)
+    word_posteriors: tuple[float, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict:
         return {"text": self.text, "confidence": round(self.confidence, 4)}
@@ -45,17 +48,21 @@ class Recognition:
                 out.append(WordSpan("".join(x.char for x in current), current[0].start,
                                     current[-1].end, min(x.confidence for x in current)))
                 current = []
+        if len(self.word_posteriors) == len(out):
+            out = [replace(w, posterior=p) for w, p in zip(out, self.word_posteriors)]
         return out
 
 
 @dataclass(frozen=True)
 class WordSpan:
-    """A word of a :class:`Recognition`: its text, output frames ``[start, end)``, confidence."""
+    """A word of a :class:`Recognition`: its text, output frames ``[start, end)``, confidence,
+    and from a lexicon decoder its posterior among the final beams."""
 
     text: str
     start: int
     end: int
     confidence: float
+    posterior: float | None = None
 
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the original image's pixels (x1, y1 exclusive)

@@ -649,4 +649,4 @@ def _recognition(probs, charset: Charset, text: str, texts: list[str], post: np.
         else:
             chars.append(CharSpan(ch, s, e, min(p, word_post[wi])))
     confidence = float(np.exp(np.mean(np.log([max(c.confidence, 1e-9) for c in chars]))))
-    return Recognition(text, confidence, tuple(chars))
+    return Recognition(text, confidence, tuple(chars), tuple(p for w, p in zip(words, word_post) if w))

@@ -160,6 +160,33 @@ def test_word_model_doubts_a_word_the_network_read_otherwise_and_the_lexicon_lac
         WordConfidence([1.0, 2.0])
 
 
+def test_word_model_with_a_hidden_layer_learns_how_features_combine(tmp_path):
+    # Words read alike by the network alone are right when the lexicon has them and wrong when
+    # it does not, and the other way round: no weighted sum of the two features tells them
+    # apart; a hidden layer does.
+    rng = np.random.default_rng(0)
+    x = np.zeros((400, len(WORD_FEATURES)))
+    x[:, WORD_FEATURES.index("bias")] = 1.0
+    agrees, known = rng.integers(0, 2, (2, 400))
+    x[:, WORD_FEATURES.index("greedy_agrees")] = agrees
+    x[:, WORD_FEATURES.index("in_lexicon")] = known
+    x[:, WORD_FEATURES.index("log_length")] = rng.normal(1.0, 0.5, 400)  # noise
+    right = (agrees == known).astype(float)
+    logistic = WordConfidence.fit(x, right)
+    network = WordConfidence.fit(x, right, hidden=8)
+    assert np.mean((logistic.predict(x) > 0.5) == right) < 0.7
+    assert np.mean((network.predict(x) > 0.5) == right) > 0.95
+    # Saved as a calibration table and loaded back, it predicts the same (to the table's digits).
+    (tmp_path / "model.keras").write_bytes(b"weights")
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps({
+        "model": model_fingerprint(tmp_path / "model.keras"), "decoders": {"wordbeam": network.table()}}))
+    loaded = Calibration.load(tmp_path, "wordbeam")
+    assert loaded.hidden is not None
+    assert np.allclose(loaded.predict(x), network.predict(x), atol=1e-3)
+    with pytest.raises(ValueError, match="weights"):
+        WordConfidence(network.weights[:-1], [WORD_FEATURES[c] for c in network.columns], network.hidden)
+
+
 def test_calibration_file_is_for_its_weights_only(tmp_path):
     (tmp_path / "model.keras").write_bytes(b"weights")
     table = {"x": [0.0, 1.0], "y": [0.2, 0.9]}
