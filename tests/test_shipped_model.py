@@ -81,7 +81,8 @@ def test_the_default_decoder_marks_the_words_it_misread_as_doubtful(readings):
     and 18% of the right ones; mean confidence 0.38 wrong, 0.71 right. Model 2 passes too. With
     100 beams (htr.wordbeam.BEAM_WIDTH, 2026-12-06) fewer words are misread, and those left are
     harder to tell: 8 of the 17 wrong words (47%) and 10% of the right ones are marked; with the
-    word model's hidden layer and the words' beam posteriors, 9 of 16 (56%) and 5 of 42 (12%)."""
+    word model's hidden layer and the words' beam posteriors, 9 of 16 (56%) and 5 of 42 (12%);
+    with the longer step's weights resumed, 10 of 16 and 5 of 42."""
     from rapidfuzz.distance import Levenshtein
 
     right, wrong = [], []
