@@ -201,3 +201,16 @@ def test_extra_corpus_lines_add_words_and_bigrams():
                         extra_lines=["Simmonds tells me", "Simmonds tells all"])
     assert "simmonds" in lex and lex.meta["corpus_lines"] == 3
     assert lex.score_text("Simmonds tells") > lex.score_text("tells Simmonds")
+
+
+def test_each_word_carries_its_share_of_the_final_beams(lexicon):
+    # "cat" / "mat" is a toss-up in the frames; "the" and "sat" are clear. The word's posterior
+    # among the final beams says so, apart from how sure each of its frames was.
+    probs = frames("the ", {"c": 0.5, "m": 0.45, "": 0.05}, "at sat")
+    r = word_beam_search(probs, CHARSET, lexicon)
+    the, animal, sat = r.words()
+    assert animal.text in ("cat", "mat")
+    assert the.posterior > 0.9 and sat.posterior > 0.9
+    assert 0.2 < animal.posterior < 0.8
+    # The word's confidence is the smaller of its posterior and its frames' probabilities.
+    assert animal.confidence <= animal.posterior
