@@ -37,6 +37,10 @@ COPY static/ static/
 # settings in the home directory).
 RUN useradd --system --uid 10001 --create-home --shell /usr/sbin/nologin htr
 USER htr
+# Word beam search is compiled by numba on its first use (about 11 s on 2 cores): compile it now,
+# into this user's cache (the code is read-only to it), so that each worker only loads it.
+RUN .venv/bin/python -c "from htr.recognizer import Recognizer; from web.engine import _warm_up; \
+_warm_up(Recognizer.load('models/default'))"
 
 EXPOSE 5000
 # /healthz answers once a worker has loaded the model (about 10 s after start).

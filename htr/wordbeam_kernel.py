@@ -1,0 +1,369 @@
+"""The frame loop of word beam search (:mod:`htr.wordbeam`), compiled: one line's beams in plain
+loops, by numba.
+
+:func:`search_line` walks one line's frames as :func:`htr.wordbeam.word_beam_search` defines the
+search (its module doc says what a beam is and how it is scored) and returns the line's final beams
+as events (each a character and the event before it) with their posteriors; the caller turns
+those into texts, aligns the best one and measures its words. The arithmetic is that of the NumPy
+search it replaced, operation for operation and in the same precisions (the look-ahead in float32
+as the prefix tree stores it), so that the same beams survive; NumPy's and the C library's
+``log`` may differ in the last bit, so a score tied exactly at a cut could (in principle) fall the
+other way.
+
+The function holds no Python objects and lets go of Python's lock (``nogil``), so that a page's
+lines are searched on several threads at once. It is compiled on first use and kept in numba's
+on-disk cache, so a later process loads it in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .lexicon import CAP, LOWER, UPPER
+
+# Beam modes.
+_BETWEEN, _INWORD, _FREE = 0, 1, 2
+# The lexicon's case pattern of each case state of htr.wordbeam (nothing yet, lower, one capital,
+# Capitalised, UPPER, broken).
+_CASE_PATTERN = np.array([LOWER, LOWER, CAP, CAP, UPPER, LOWER], np.int64)
+# A text's hash: the hash of the text before its last character, mixed with that character.
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, nogil=True)
+def _children(edge_keys, edge_child, num_letters, node, letter):
+    """The prefix tree's child of ``node`` by ``letter`` (-1: none)."""
+    if letter < 0:
+        return -1
+    q = node * num_letters + letter
+    i = np.searchsorted(edge_keys, q)
+    if i >= len(edge_keys):
+        i = len(edge_keys) - 1
+    return np.int64(edge_child[i]) if edge_keys[i] == q else -1
+
+
+@njit(cache=True, nogil=True)
+def _free_score(wlen, spelt, w_oov, oov_char, bonus, spelling_w):
+    """Score of an out-of-vocabulary word (``htr.wordbeam._WordScorer.free``)."""
+    return w_oov + oov_char * wlen + bonus + spelling_w * spelt
+
+
+@njit(cache=True, nogil=True)
+def _finish(mode, node, case, wlen, prev, spell_state, spelt, trie_word, backoff, unigram_p,
+            bigram_keys, bigram_prob, case_logp, n_words, bos, unk, spell_logp, spell_end,
+            use_spelling, lm_w, w_oov, oov_char, case_w, bonus, spelling_w):
+    """Score and context id of a word that ends (``htr.wordbeam._WordScorer.finish``)."""
+    wid = np.int64(trie_word[node]) if mode == _INWORD else -1
+    if use_spelling:
+        spelt = spelt + np.float64(spell_logp[spell_state, spell_end])
+    score = _free_score(wlen, spelt, w_oov, oov_char, bonus, spelling_w)
+    if wid < 0:
+        return score, unk
+    p = np.float64(backoff[prev]) * unigram_p[wid]
+    nk = len(bigram_keys)
+    if nk:
+        q = prev * (n_words + 2) + wid
+        i = np.searchsorted(bigram_keys, q)
+        if i >= nk:
+            i = nk - 1
+        if bigram_keys[i] == q:
+            p = p + np.float64(bigram_prob[i])
+    lp = np.log(max(p, 1e-30))
+    pat = _CASE_PATTERN[case]
+    case_lp = np.float64(case_logp[wid, pat])
+    if prev == bos and pat == CAP:  # a capital at a line's or sentence's start: as good as usual
+        case_lp = max(case_lp, np.float64(case_logp[wid, LOWER]))
+    known = lm_w * (lp + case_w * case_lp) + bonus
+    return max(known, score), wid
+
+
+@njit(cache=True, nogil=True)
+def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_wc, t_keeplen,
+                t_ends, t_stop, t_cost, edge_keys, edge_child, num_letters, trie_word, lookahead,
+                backoff, unigram_p, bigram_keys, bigram_prob, case_logp, n_words, spell_next,
+                spell_logp, spell_other, spell_end, use_spelling, width, margin, lm_w, oov_logp,
+                oov_char, case_w, bonus, spelling_w, la_w, la_bonus):
+    """Word beam search of one line's ``(frames, classes)`` probabilities ``y``.
+
+    ``cands[t, :n_cands[t]]`` are the characters tried at frame ``t``; the tables are
+    :class:`htr.wordbeam._Tables`' (transitions indexed by ``((mode * 6 + case) * classes +
+    label) * 2 + in_tree``), the prefix tree's, the lexicon's and the spelling model's arrays.
+    ``la_w`` and ``la_bonus`` are the language-model weight and word bonus in the look-ahead
+    table's precision. ``margin`` is ``inf`` for none.
+
+    Returns ``(ev_char, ev_parent, final_events, posteriors)``: the events (character, and the
+    event before it, -1 at the start of the line) and the final beams' last events and
+    posteriors, best first.
+    """
+    T, L = y.shape
+    W = width
+    bos, unk = n_words, n_words + 1
+    w_oov = lm_w * oov_logp
+    K_max = cands.shape[1]
+    cap = W * (K_max + 1) + 1  # beams kept plus every extension of them
+    # The beams: state columns, text hash, last event, probabilities (scaled per frame), scores.
+    last = np.zeros(cap, np.int64)
+    mode = np.zeros(cap, np.int64)
+    node = np.zeros(cap, np.int64)
+    case = np.zeros(cap, np.int64)
+    wlen = np.zeros(cap, np.int64)
+    prev = np.zeros(cap, np.int64)
+    sstate = np.zeros(cap, np.int64)
+    h = np.zeros(cap, np.uint64)
+    ev = np.full(cap, -1, np.int64)
+    pb = np.zeros(cap)
+    pnb = np.zeros(cap)
+    lm = np.zeros(cap)
+    la = np.zeros(cap)
+    sp = np.zeros(cap)
+    prev[0] = bos
+    pb[0] = 1.0
+    B = 1
+    # Work arrays of a frame.
+    tot = np.empty(cap)
+    pb_c = np.empty(cap)
+    pnb_c = np.empty(cap)
+    add = np.empty(cap)
+    score = np.empty(cap)
+    x_bi = np.empty(cap, np.int64)
+    x_c = np.empty(cap, np.int64)
+    x_p = np.empty(cap)
+    x_h = np.empty(cap, np.uint64)
+    x_mode = np.empty(cap, np.int64)
+    x_node = np.empty(cap, np.int64)
+    x_case = np.empty(cap, np.int64)
+    x_wlen = np.empty(cap, np.int64)
+    x_prev = np.empty(cap, np.int64)
+    x_ss = np.empty(cap, np.int64)
+    x_lm = np.empty(cap)
+    x_la = np.empty(cap)
+    x_sp = np.empty(cap)
+    keep = np.empty(cap, np.bool_)
+    n_last = np.empty(cap, np.int64)
+    n_mode = np.empty(cap, np.int64)
+    n_node = np.empty(cap, np.int64)
+    n_case = np.empty(cap, np.int64)
+    n_wlen = np.empty(cap, np.int64)
+    n_prev = np.empty(cap, np.int64)
+    n_ss = np.empty(cap, np.int64)
+    n_h = np.empty(cap, np.uint64)
+    n_ev = np.empty(cap, np.int64)
+    n_pb = np.empty(cap)
+    n_pnb = np.empty(cap)
+    n_lm = np.empty(cap)
+    n_la = np.empty(cap)
+    n_sp = np.empty(cap)
+    ev_char = np.zeros(T * W + 1, np.int64)
+    ev_parent = np.zeros(T * W + 1, np.int64)
+    events = 0
+    for t in range(T):
+        y0 = y[t, 0]
+        for b in range(B):
+            tot[b] = pb[b] + pnb[b]
+            pnb_c[b] = pnb[b] * y[t, last[b]]  # the empty text has pnb = 0
+            pb_c[b] = tot[b] * y0
+        K = n_cands[t]
+        if K == 0:
+            s = 0.0
+            for b in range(B):
+                s = max(s, pb_c[b] + pnb_c[b])
+            for b in range(B):
+                pb[b] = pb_c[b] / s if s > 0 else pb_c[b]
+                pnb[b] = pnb_c[b] / s if s > 0 else pnb_c[b]
+            continue
+        # Extensions; one that gives the text of a beam already there merges into it.
+        order = np.argsort(h[:B])
+        hs = h[:B][order]
+        for b in range(B):
+            add[b] = 0.0
+        X = 0
+        for b in range(B):
+            lb = last[b]
+            for k in range(K):
+                c = cands[t, k]
+                p = y[t, c] * (pb[b] if c == lb else tot[b])
+                if not p > 0 or forbid[lb, c]:
+                    continue
+                nh = (h[b] ^ np.uint64(c)) * _HASH_MUL + np.uint64(1)
+                i = np.searchsorted(hs, nh)
+                if i >= B:
+                    i = B - 1
+                m = order[i]
+                if h[m] == nh:
+                    add[m] += p
+                    continue
+                x_bi[X] = b
+                x_c[X] = c
+                x_p[X] = p
+                x_h[X] = nh
+                X += 1
+        for b in range(B):
+            pnb_c[b] = pnb_c[b] + add[b]
+            score[b] = np.log(pb_c[b] + pnb_c[b]) + lm[b] + la[b]
+        # The new beams' states and scores.
+        for x in range(X):
+            b, c = x_bi[x], x_c[x]
+            m, nd, cs, wl, pv, ss = mode[b], node[b], case[b], wlen[b], prev[b], sstate[b]
+            lt = letter[c]
+            child = _children(edge_keys, edge_child, num_letters, nd, lt)
+            code = ((m * 6 + cs) * L + c) * 2 + (1 if child >= 0 else 0)
+            nm = t_mode[code]
+            x_mode[x] = nm
+            nn = child if t_intree[code] else 0
+            x_node[x] = nn
+            x_case[x] = t_case[code]
+            nw = wl * t_keeplen[code] + t_wc[code]
+            x_wlen[x] = nw
+            keeps, wc = t_keeplen[code] != 0, t_wc[code] != 0
+            if use_spelling:  # the word's letters so far, through the spelling model
+                st = ss if keeps else 0
+                col = spell_other if lt < 0 else lt
+                x_ss[x] = spell_next[st, col] if wc else 0
+                nsp = (sp[b] if keeps else 0.0) + (np.float64(spell_logp[st, col]) if wc else 0.0)
+            else:
+                x_ss[x] = 0
+                nsp = 0.0
+            x_sp[x] = nsp
+            nlm = lm[b] + t_cost[code]
+            stop = t_stop[code]
+            npv = bos if stop else pv
+            if t_ends[code]:
+                wscore, wid = _finish(m, nd, cs, wl, pv, ss, sp[b], trie_word, backoff, unigram_p,
+                                      bigram_keys, bigram_prob, case_logp, n_words, bos, unk,
+                                      spell_logp, spell_end, use_spelling, lm_w, w_oov, oov_char,
+                                      case_w, bonus, spelling_w)
+                nlm += wscore
+                npv = bos if stop else wid
+            x_lm[x] = nlm
+            x_prev[x] = npv
+            # Look-ahead: the best the word being read could still score (0 between words).
+            if nm == _BETWEEN:
+                nla = 0.0
+            else:
+                free = _free_score(nw, nsp, w_oov, oov_char, bonus, spelling_w)
+                if nm == _INWORD:
+                    nla = max(np.float64(la_w * lookahead[nn] + la_bonus), free)
+                else:
+                    nla = free
+            x_la[x] = nla
+            score[B + x] = np.log(x_p[x]) + nlm + nla
+        # Keep the width best (ties at the cut: the earlier) within the margin of the best.
+        N = B + X
+        top = -np.inf
+        for i in range(N):
+            top = max(top, score[i])
+        floor = top - margin
+        for i in range(N):
+            keep[i] = score[i] >= floor
+        if N > W:
+            cut = -np.partition(-score[:N], W - 1)[W - 1]
+            room = W
+            for i in range(N):
+                if score[i] > cut:
+                    room -= 1
+            for i in range(N):
+                if score[i] > cut:
+                    continue
+                if score[i] == cut and room > 0:
+                    room -= 1
+                else:
+                    keep[i] = False
+        nb = 0
+        s = 0.0
+        for i in range(N):
+            if not keep[i]:
+                continue
+            if i < B:
+                n_last[nb], n_mode[nb], n_node[nb], n_case[nb] = last[i], mode[i], node[i], case[i]
+                n_wlen[nb], n_prev[nb], n_ss[nb], n_h[nb] = wlen[i], prev[i], sstate[i], h[i]
+                n_ev[nb], n_lm[nb], n_la[nb], n_sp[nb] = ev[i], lm[i], la[i], sp[i]
+                n_pb[nb], n_pnb[nb] = pb_c[i], pnb_c[i]
+            else:
+                x = i - B
+                b = x_bi[x]
+                ev_char[events] = x_c[x]
+                ev_parent[events] = ev[b]
+                n_ev[nb] = events
+                events += 1
+                n_last[nb], n_mode[nb], n_node[nb], n_case[nb] = x_c[x], x_mode[x], x_node[x], x_case[x]
+                n_wlen[nb], n_prev[nb], n_ss[nb], n_h[nb] = x_wlen[x], x_prev[x], x_ss[x], x_h[x]
+                n_lm[nb], n_la[nb], n_sp[nb] = x_lm[x], x_la[x], x_sp[x]
+                n_pb[nb], n_pnb[nb] = 0.0, x_p[x]
+            s = max(s, n_pb[nb] + n_pnb[nb])
+            nb += 1
+        B = nb
+        for b in range(B):
+            last[b], mode[b], node[b], case[b] = n_last[b], n_mode[b], n_node[b], n_case[b]
+            wlen[b], prev[b], sstate[b], h[b] = n_wlen[b], n_prev[b], n_ss[b], n_h[b]
+            ev[b], lm[b], la[b], sp[b] = n_ev[b], n_lm[b], n_la[b], n_sp[b]
+            pb[b] = n_pb[b] / s if s > 0 else n_pb[b]
+            pnb[b] = n_pnb[b] / s if s > 0 else n_pnb[b]
+    # The final beams: the words still open at the line's end finished, best first.
+    final = np.empty(B)
+    for b in range(B):
+        f = lm[b]
+        if mode[b] != _BETWEEN:
+            f += _finish(mode[b], node[b], case[b], wlen[b], prev[b], sstate[b], sp[b], trie_word,
+                         backoff, unigram_p, bigram_keys, bigram_prob, case_logp, n_words, bos, unk,
+                         spell_logp, spell_end, use_spelling, lm_w, w_oov, oov_char, case_w, bonus,
+                         spelling_w)[0]
+        final[b] = f + np.log(pb[b] + pnb[b])
+    rank = np.argsort(-final, kind="mergesort")
+    best = final[rank[0]]
+    post = np.exp(final[rank] - best)
+    post /= post.sum()
+    return ev_char[:events], ev_parent[:events], ev[:B][rank], post
+
+
+@njit(cache=True, nogil=True)
+def align_line(probs, labels):
+    """Forced CTC alignment (Viterbi) of ``labels`` to ``(frames, classes)`` probabilities (see
+    :func:`htr.wordbeam.align`): per label its first frame, the frame after its last and its best
+    probability over them; and False where the sequence cannot fit."""
+    T = probs.shape[0]
+    L = len(labels)
+    S = 2 * L + 1
+    start = np.zeros(L, np.int64)
+    end = np.zeros(L, np.int64)
+    best_p = np.zeros(L)
+    ext = np.zeros(S, np.int64)
+    for j in range(L):
+        ext[2 * j + 1] = labels[j]
+    skip = np.zeros(S, np.bool_)
+    for j in range(1, L):
+        skip[2 * j + 1] = labels[j] != labels[j - 1]
+    alpha = np.full(S, -np.inf)
+    alpha[0] = np.log(probs[0, ext[0]])
+    if S > 1:
+        alpha[1] = np.log(probs[0, ext[1]])
+    back = np.zeros((T, S), np.int8)
+    for t in range(1, T):
+        for s in range(S - 1, -1, -1):  # downwards: each state reads the ones before it, not yet updated
+            a0 = alpha[s]
+            a1 = alpha[s - 1] if s >= 1 else -np.inf
+            a2 = alpha[s - 2] if s >= 2 and skip[s] else -np.inf
+            if a1 > a0:
+                best, step = a1, 1
+            else:
+                best, step = a0, 0
+            if a2 > best:
+                best, step = a2, 2
+            back[t, s] = step
+            alpha[s] = best + np.log(probs[t, ext[s]])
+    s = S - 1 if alpha[S - 1] >= alpha[S - 2] else S - 2
+    if not np.isfinite(alpha[s]):
+        return start, end, best_p, False
+    seen = np.zeros(L, np.bool_)
+    for t in range(T - 1, -1, -1):
+        if s % 2 == 1:
+            j = s // 2
+            if not seen[j]:
+                seen[j] = True
+                end[j] = t + 1
+                best_p[j] = probs[t, labels[j]]
+            else:
+                best_p[j] = max(best_p[j], probs[t, labels[j]])
+            start[j] = t
+        s -= back[t, s]
+    return start, end, best_p, True
