@@ -11,7 +11,7 @@ from PIL import Image
 from conftest import SHIPPED_FIXTURES, draw_text, tilted
 from htr.errors import ImageError
 from htr.image import (WIDTH_STEP, dilate_ellipse, ink_bounds, line_skew, load_image, normalize_ink,
-                       pad_batch, preprocess, shear_level, text_band)
+                       pad_batch, percentiles, preprocess, shear_level, text_band)
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -185,6 +185,32 @@ def test_elliptical_dilation_is_opencvs_pixel_for_pixel(shape):
             expected = cv2.dilate(image, element)
             got = dilate_ellipse(image, size)
             assert got.dtype == expected.dtype and np.array_equal(got, expected), (dtype, size)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_percentiles_are_numpys_to_the_last_bit(dtype):
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 999, 40_000):
+        for image in (rng.random((n, 1)) * 255, rng.integers(0, 4, (1, n)), rng.normal(0, 30, (n, 1))):
+            image = np.abs(image).astype(dtype) if dtype == np.uint8 else image.astype(dtype)
+            for q in ((1.0, 90.0), (0.0, 100.0), (50,), (0.05, 99.99), (33.3, 33.4, 97.0)):
+                expected = np.percentile(image, q)
+                got = percentiles(image, q)
+                assert got.dtype == expected.dtype and np.array_equal(got, expected), (n, q)
+
+
+def test_ink_normalisation_is_the_same_bit_for_bit_as_numpy_made_it():
+    """normalize_ink's compiled loops (htr.image_kernels) against the NumPy they replaced."""
+    rng = np.random.default_rng(3)
+    page = cv2.GaussianBlur((rng.random((300, 420)) * 60 + 180).astype(np.uint8), (0, 0), 9)
+    page = cv2.putText(page, "ink on paper", (20, 160), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 2.2, 40, 4)
+    g = page.astype(np.float32)
+    k = int(max(9, min(g.shape) // 3)) | 1
+    paper = cv2.blur(dilate_ellipse(page, k).astype(np.float32), (k, k))
+    flat = g / np.maximum(paper, 1.0)
+    lo, hi = np.percentile(flat, (1.0, 90.0))
+    expected = np.clip((flat - lo) / (hi - lo) * 255.0, 0, 255).astype(np.uint8)
+    assert np.array_equal(normalize_ink(page), expected)
 
 
 def test_pad_batch_pads_with_paper_on_the_right():
