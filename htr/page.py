@@ -271,15 +271,16 @@ class PageReader:
         sideways = [i for i, pl in enumerate(layout) if turns(pl)]
         level_ones = [i for i in range(len(layout)) if i not in set(sideways)]
         read: dict[int, Line] = {}
-        crops = [line_crop(grey, cut[i]) for i in level_ones]
-        for i, line in zip(level_ones, self._read_line_crops(crops, [cut[i] for i in level_ones])):
-            read[i] = line
+        level_cut = [cut[i] for i in level_ones]
+        level_read = self._read_line_crops(level_cut, lambda j: line_crop(grey, level_cut[j]))
+        read.update(zip(level_ones, level_read))
         if sideways:
             k = [turns(layout[i]) for i in sideways]
             crops = [np.ascontiguousarray(np.rot90(line_crop(grey, cut[i]), q))
                      for i, q in zip(sideways, k)]
             flat = [Line(box=(0, 0, c.shape[1], c.shape[0])) for c in crops]
-            for i, q, crop, line in zip(sideways, k, crops, self._read_line_crops(crops, flat)):
+            turned_read = self._read_line_crops(flat, crops.__getitem__)
+            for i, q, crop, line in zip(sideways, k, crops, turned_read):
                 words = tuple(dataclasses.replace(
                     wd, box=_turn_back(wd.box, q, crop.shape, cut[i].box[:2])) for wd in line.words)
                 read[i] = dataclasses.replace(line, words=words)
@@ -287,30 +288,32 @@ class PageReader:
                                          words=read[i].words) for i, g in enumerate(given))
 
     def _read_lines(self, grey: np.ndarray, found: Sequence[Line]) -> tuple[Line, ...]:
-        crops = [line_crop(grey, line) for line in found]
         if self.recognise == "words":
-            read = self._read_word_crops(crops, found)
+            read = self._read_word_crops([line_crop(grey, line) for line in found], found)
         else:
-            read = self._read_line_crops(crops, found)
+            read = self._read_line_crops(found, lambda j: line_crop(grey, found[j]))
         return tuple(line for line in read if line.text)
 
-    def _read_line_crops(self, crops: list[np.ndarray], found: Sequence[Line]) -> list[Line]:
-        def prepare(crop: np.ndarray, line: Line) -> tuple[np.ndarray, InputGeometry, np.ndarray]:
-            # Normalised, then levelled (a shear keeps every column's x): the word boxes take
-            # their ink from the same normalisation, made once.
-            normal = normalize_ink(crop)
+    def _read_line_crops(self, found: Sequence[Line], crop_of: Callable[[int], np.ndarray]) -> list[Line]:
+        """The lines ``found`` read, the ``j``-th cut out by ``crop_of(j)`` (on the preparing
+        threads, with the rest of each line's preparation)."""
+        def prepare(j: int) -> tuple[np.ndarray, InputGeometry, np.ndarray, np.ndarray]:
+            line = found[j]
+            # Cut out and normalised, then levelled (a shear keeps every column's x): the word
+            # boxes take their ink from the same normalisation, made once, and their rows from
+            # the line's own ink: its polygon, a little grown (the crop keeps more, for the
+            # network's sake).
+            normal = normalize_ink(crop_of(j))
             net_input, geometry = preprocess_normalized(level_line(normal, line),
                                                         self.recognizer.height)
-            return net_input, geometry, normal
+            own = _inside(line, max(1, line_height(line) // 30)).astype(bool)
+            return net_input, geometry, normal, own
 
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
-            prepared = list(pool.map(prepare, crops, found))
+            prepared = list(pool.map(prepare, range(len(found))))
         recs = self._decode(self.recognizer.probabilities([p[0] for p in prepared]))
         out = []
-        for line, (_, geometry, normal), rec in zip(found, prepared, recs):
-            # Word rows from the line's own ink: its polygon, a little grown (the crop keeps
-            # more, for the network's sake).
-            own = _inside(line, max(1, line_height(line) // 30)).astype(bool)
+        for line, (_, geometry, normal, own), rec in zip(found, prepared, recs):
             words = _aligned_words(rec, geometry, self.recognizer.frame_width, normal, line.box[:2],
                                    own)
             out.append(Line(box=line.box, polygon=line.polygon, baseline=line.baseline,
