@@ -251,6 +251,14 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool() -> None:
+    global _POOL
+    _POOL = None  # a forked child has none of its parent's threads: it makes its own
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _candidates(P: np.ndarray, prune: float, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
     """Per line and frame of ``P`` (lines, frames, classes), the characters worth trying: those
     above ``prune`` probability in label order, or where there are more than ``max_chars`` of

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
@@ -184,6 +186,23 @@ def test_lines_searched_side_by_side_read_exactly_as_each_alone(lexicon):
         assert together == [word_beam_search(p, CHARSET, lexicon, beam_width=width, margin=margin)
                             for p in lines]
     assert [r.text for r in together[:3]] == ["the cat sat on the mat", "", "the cat"]
+
+
+def test_a_forked_process_searches_on_threads_of_its_own(lexicon):
+    """A worker forked after its parent has decoded (a prefork server) has none of the parent's
+    search threads: it must start its own, not wait on them for ever."""
+    lines = [frames("the cat sat on the mat"), frames("he said it costs a lot")]
+    expected = [r.text for r in word_beam_search_many(lines, CHARSET, lexicon)]
+    fork = multiprocessing.get_context("fork")
+    answer = fork.Queue()
+    child = fork.Process(target=lambda: answer.put(
+        [r.text for r in word_beam_search_many(lines, CHARSET, lexicon)]))
+    child.start()
+    try:
+        assert answer.get(timeout=60) == expected == ["the cat sat on the mat", "he said it costs a lot"]
+    finally:
+        child.join(5)
+        child.kill()
 
 
 def test_extra_corpus_lines_add_words_and_bigrams():
