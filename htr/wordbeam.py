@@ -45,7 +45,7 @@ from .charlm import SpellingModel
 from .lexicon import Lexicon
 from .results import CharSpan, Recognition
 from .text import Charset
-from .wordbeam_kernel import _BETWEEN, _FREE, _INWORD, align_line, search_line
+from .wordbeam_kernel import _BETWEEN, _FREE, _INWORD, align_line, best_reading, candidates, search_line
 
 # Label kinds.
 _BLANK, _LETTER, _APOS, _SPACE, _STOP, _OTHER = range(6)
@@ -177,25 +177,26 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     tb = _Tables.of(charset, lexicon, punct_logp)
     spelling = SpellingModel.of(lexicon) if spelling_weight else None
     model = _search_arguments(tb, lexicon, spelling)
+    space = charset.chars.index(" ") + 1 if " " in charset.chars else -1
     la_type = lexicon.trie.lookahead.dtype.type  # the look-ahead is summed in its table's precision
     weights = (spelling is not None, W, np.inf if margin is None else float(margin),
                float(lm_weight), float(oov_logp), float(oov_char_logp), float(case_weight),
                float(word_bonus), float(spelling_weight), la_type(lm_weight), la_type(word_bonus))
 
     def read(i: int) -> tuple[str, list[str], np.ndarray, list]:
-        cands, n_cands = _candidates(probs[i][None], prune, max_chars)
-        ev_char, ev_parent, finals, post = search_line(probs[i], cands[0], n_cands[0], *model,
-                                                       *weights)
-        texts = _texts(tb.chars, ev_char, ev_parent, finals)
-        text = texts[0].rstrip(" ")
-        return text, texts, post, align(probs[i], charset.encode(text))
+        cands, n_cands = candidates(probs[i], prune, max_chars)
+        ev_char, ev_parent, finals, post = search_line(probs[i], cands, n_cands, *model, *weights)
+        labels, word_post = best_reading(ev_char, ev_parent, finals, post, space)
+        return labels, word_post, align(probs[i], labels)
 
     if len(lines) == 1:
         readings = [read(lines[0])]
     else:  # the compiled search lets go of Python's lock: lines on all cores at once
         readings = list(_pool().map(read, lines))
-    for i, (text, texts, post, spans) in zip(lines, readings):
-        out[i] = _recognition(probs[i], charset, text, texts, post, spans)
+    chars = tb.chars.tolist()
+    for i, (labels, word_post, spans) in zip(lines, readings):
+        text = "".join([chars[c] for c in labels.tolist()])
+        out[i] = _recognition(probs[i], charset, text, spans=spans, word_post=word_post.tolist())
     return out  # type: ignore[return-value]
 
 
@@ -214,29 +215,13 @@ def _search_arguments(tb: _Tables, lexicon: Lexicon, spelling: SpellingModel | N
         c = np.ascontiguousarray
         cache[key] = (
             tb.letter, tb.forbid, tb.t_mode, tb.t_intree, tb.t_case, tb.t_wc, tb.t_keeplen, tb.t_ends,
-            tb.t_stop, tb.t_cost, c(trie.edge_keys, np.int64), c(trie.edge_child), trie.num_letters,
+            tb.t_stop, tb.t_cost, c(trie.edge_keys, np.int64), c(trie.edge_child),
+            np.searchsorted(trie.edge_keys, np.arange(len(trie.word) + 1) * trie.num_letters),
+            trie.num_letters,
             c(trie.word), c(trie.lookahead), c(lexicon.backoff), c(lexicon._unigram_p),
             c(lexicon.bigram_keys), c(lexicon.bigram_prob), c(lexicon.case_logp), len(lexicon.words),
             *spell)
     return cache[key]
-
-
-def _texts(chars: np.ndarray, ev_char: np.ndarray, ev_parent: np.ndarray, finals: np.ndarray) -> list[str]:
-    """The texts of a line's final beams from their last events (their events share the
-    beams' common prefixes: each prefix is made once)."""
-    chars_, parent, char = chars.tolist(), ev_parent.tolist(), ev_char.tolist()
-    made: dict[int, str] = {-1: ""}
-
-    def text_of(e: int) -> str:
-        path = []
-        while e not in made:
-            path.append(e)
-            e = parent[e]
-        for e2 in reversed(path):
-            made[e2] = made[parent[e2]] + chars_[char[e2]]
-        return made[path[0]] if path else made[e]
-
-    return [text_of(e) for e in finals.tolist()]
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -259,26 +244,6 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _candidates(P: np.ndarray, prune: float, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per line and frame of ``P`` (lines, frames, classes), the characters worth trying: those
-    above ``prune`` probability in label order, or where there are more than ``max_chars`` of
-    them, the ``max_chars`` likeliest, likeliest first; padded with -1. And how many there are."""
-    n, T, _ = P.shape
-    K = max(1, max_chars)
-    cands = np.full((n, T, K), -1, np.int64)
-    above = P[:, :, 1:] > prune
-    count = above.sum(2)
-    j, t, k = np.nonzero(above)
-    small = np.int16 if above.shape[2] < 2 ** 15 else np.int64  # the running count, compact
-    pos = np.cumsum(above, 2, dtype=small)[j, t, k] - 1
-    few = count[j, t] <= max_chars
-    cands[j[few], t[few], pos[few]] = k[few] + 1
-    for j, t in zip(*np.nonzero(count > max_chars)):
-        cs = np.flatnonzero(above[j, t]) + 1
-        cands[j, t, :max_chars] = cs[np.argsort(-P[j, t, cs])[:max_chars]]
-    return cands, np.minimum(count, max_chars)
-
-
 def align(probs: np.ndarray, labels: list[int]) -> list[tuple[int, int, float]]:
     """Forced CTC alignment (Viterbi) of a label sequence: per label ``(start, end, best prob)``
     over the frames it is aligned to; [] if the sequence cannot fit."""
@@ -288,9 +253,11 @@ def align(probs: np.ndarray, labels: list[int]) -> list[tuple[int, int, float]]:
     return list(zip(start.tolist(), end.tolist(), p.tolist())) if ok else []
 
 
-def _recognition(probs, charset: Charset, text: str, texts: list[str], post: np.ndarray,
-                 spans: list[tuple[int, int, float]] | None = None) -> Recognition:
-    """The reading of ``text`` (``spans``: its :func:`align`, when made already)."""
+def _recognition(probs, charset: Charset, text: str, texts: Sequence[str] = (),
+                 post: np.ndarray | None = None, spans: list[tuple[int, int, float]] | None = None,
+                 word_post: list[float] | None = None) -> Recognition:
+    """The reading of ``text``, the best of the final beams ``texts`` with posteriors ``post``
+    (``spans``: its :func:`align`, and ``word_post``: its words' posteriors, when made already)."""
     if not text:
         return Recognition("", float(probs[:, 0].mean()), ())
     if spans is None:
@@ -300,12 +267,13 @@ def _recognition(probs, charset: Charset, text: str, texts: list[str], post: np.
     # Posterior of each white-space separated word: the share of the final beams that also read
     # it (its k-th occurrence, so that a beam that splits an earlier word differently still counts).
     words = text.split(" ")
-    counts = [Counter(t.split(" ")) for t in texts]
-    seen: Counter[str] = Counter()
-    word_post = []
-    for w in words:
-        seen[w] += 1
-        word_post.append(float(sum(p for cnt, p in zip(counts, post) if cnt[w] >= seen[w])))
+    if word_post is None:
+        counts = [Counter(t.split(" ")) for t in texts]
+        seen: Counter[str] = Counter()
+        word_post = []
+        for w in words:
+            seen[w] += 1
+            word_post.append(float(sum(p for cnt, p in zip(counts, post) if cnt[w] >= seen[w])))
     chars = []
     wi = 0
     for ch, (s, e, p) in zip(text, spans):

@@ -32,15 +32,16 @@ _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(cache=True, nogil=True)
-def _children(edge_keys, edge_child, num_letters, node, letter):
-    """The prefix tree's child of ``node`` by ``letter`` (-1: none)."""
+def _children(edge_keys, edge_child, first_edge, num_letters, node, letter):
+    """The prefix tree's child of ``node`` by ``letter`` (-1: none). A node's edges are a short
+    run of the sorted edge keys (``first_edge[node]`` on), read in turn."""
     if letter < 0:
         return -1
     q = node * num_letters + letter
-    i = np.searchsorted(edge_keys, q)
-    if i >= len(edge_keys):
-        i = len(edge_keys) - 1
-    return np.int64(edge_child[i]) if edge_keys[i] == q else -1
+    for i in range(first_edge[node], first_edge[node + 1]):
+        if edge_keys[i] >= q:
+            return np.int64(edge_child[i]) if edge_keys[i] == q else -1
+    return -1
 
 
 @njit(cache=True, nogil=True)
@@ -80,7 +81,8 @@ def _finish(mode, node, case, wlen, prev, spell_state, spelt, trie_word, backoff
 
 @njit(cache=True, nogil=True)
 def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_wc, t_keeplen,
-                t_ends, t_stop, t_cost, edge_keys, edge_child, num_letters, trie_word, lookahead,
+                t_ends, t_stop, t_cost, edge_keys, edge_child, first_edge, num_letters, trie_word,
+                lookahead,
                 backoff, unigram_p, bigram_keys, bigram_prob, case_logp, n_words, spell_next,
                 spell_logp, spell_other, spell_end, use_spelling, width, margin, lm_w, oov_logp,
                 oov_char, case_w, bonus, spelling_w, la_w, la_bonus):
@@ -154,6 +156,12 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
     n_lm = np.empty(cap)
     n_la = np.empty(cap)
     n_sp = np.empty(cap)
+    # The hash table of a frame's beams (at most the width): a power of two, at least twice that.
+    bits = 1
+    while (1 << bits) < 2 * W:
+        bits += 1
+    slots, mask, shift = 1 << bits, (1 << bits) - 1, np.uint64(64 - bits)
+    slot_beam = np.empty(slots, np.int64)
     ev_char = np.zeros(T * W + 1, np.int64)
     ev_parent = np.zeros(T * W + 1, np.int64)
     events = 0
@@ -173,8 +181,13 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
                 pnb[b] = pnb_c[b] / s if s > 0 else pnb_c[b]
             continue
         # Extensions; one that gives the text of a beam already there merges into it.
-        order = np.argsort(h[:B])
-        hs = h[:B][order]
+        for i in range(slots):
+            slot_beam[i] = -1
+        for b in range(B):  # the beams by their text's hash (open addressing)
+            i = np.int64(h[b] >> shift)
+            while slot_beam[i] >= 0:
+                i = (i + 1) & mask
+            slot_beam[i] = b
         for b in range(B):
             add[b] = 0.0
         X = 0
@@ -186,11 +199,12 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
                 if not p > 0 or forbid[lb, c]:
                     continue
                 nh = (h[b] ^ np.uint64(c)) * _HASH_MUL + np.uint64(1)
-                i = np.searchsorted(hs, nh)
-                if i >= B:
-                    i = B - 1
-                m = order[i]
-                if h[m] == nh:
+                i = np.int64(nh >> shift)
+                m = slot_beam[i]
+                while m >= 0 and h[m] != nh:
+                    i = (i + 1) & mask
+                    m = slot_beam[i]
+                if m >= 0:
                     add[m] += p
                     continue
                 x_bi[X] = b
@@ -206,7 +220,7 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
             b, c = x_bi[x], x_c[x]
             m, nd, cs, wl, pv, ss = mode[b], node[b], case[b], wlen[b], prev[b], sstate[b]
             lt = letter[c]
-            child = _children(edge_keys, edge_child, num_letters, nd, lt)
+            child = _children(edge_keys, edge_child, first_edge, num_letters, nd, lt)
             code = ((m * 6 + cs) * L + c) * 2 + (1 if child >= 0 else 0)
             nm = t_mode[code]
             x_mode[x] = nm
@@ -367,3 +381,106 @@ def align_line(probs, labels):
             start[j] = t
         s -= back[t, s]
     return start, end, best_p, True
+
+
+@njit(cache=True, nogil=True)
+def _labels_of(ev_char, ev_parent, event):
+    """The labels of the text that ends at ``event``, in reading order."""
+    n, e = 0, event
+    while e >= 0:
+        n += 1
+        e = ev_parent[e]
+    out = np.empty(n, np.int64)
+    e = event
+    for i in range(n - 1, -1, -1):
+        out[i] = ev_char[e]
+        e = ev_parent[e]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _words_of(labels, space):
+    """(start, end) of each of a label sequence's words, split at every ``space`` as
+    ``str.split(" ")`` splits (an empty word after a final space)."""
+    n_words = 1
+    for c in labels:
+        if c == space:
+            n_words += 1
+    spans = np.empty((n_words, 2), np.int64)
+    k, start = 0, 0
+    for i in range(len(labels)):
+        if labels[i] == space:
+            spans[k, 0], spans[k, 1] = start, i
+            k += 1
+            start = i + 1
+    spans[k, 0], spans[k, 1] = start, len(labels)
+    return spans
+
+
+@njit(cache=True, nogil=True)
+def _same_word(a, sa, b, sb):
+    if sa[1] - sa[0] != sb[1] - sb[0]:
+        return False
+    for i in range(sa[1] - sa[0]):
+        if a[sa[0] + i] != b[sb[0] + i]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def best_reading(ev_char, ev_parent, finals, post, space):
+    """The best final beam's labels (trailing spaces dropped) and the posterior of each of its
+    words: the share of the final beams (``finals``, with ``post``) that read that word as
+    often as the best beam has by then (its k-th occurrence), so that a beam that splits an
+    earlier word otherwise still counts."""
+    best = _labels_of(ev_char, ev_parent, finals[0])
+    end = len(best)
+    while end > 0 and best[end - 1] == space:
+        end -= 1
+    best = best[:end]
+    words = _words_of(best, space)
+    n = len(words)
+    occurrence = np.ones(n, np.int64)
+    for j in range(n):
+        for i in range(j):
+            if _same_word(best, words[i], best, words[j]):
+                occurrence[j] += 1
+    word_post = np.zeros(n)
+    for f in range(len(finals)):
+        labels = _labels_of(ev_char, ev_parent, finals[f])
+        theirs = _words_of(labels, space)
+        for j in range(n):
+            count = 0
+            for i in range(len(theirs)):
+                if _same_word(best, words[j], labels, theirs[i]):
+                    count += 1
+            if count >= occurrence[j]:
+                word_post[j] += post[f]
+    return best, word_post
+
+
+@njit(cache=True, nogil=True)
+def candidates(y, prune, max_chars):
+    """Per frame of ``(frames, classes)`` probabilities, the characters worth trying: those above
+    ``prune`` in label order, or where there are more than ``max_chars`` of them, the
+    ``max_chars`` likeliest, likeliest first (ties: the lower label); and how many there are."""
+    T, L = y.shape
+    K = max(1, max_chars)
+    out = np.full((T, K), -1, np.int64)
+    count = np.zeros(T, np.int64)
+    above = np.empty(L, np.int64)
+    for t in range(T):
+        n = 0
+        for c in range(1, L):
+            if y[t, c] > prune:
+                above[n] = c
+                n += 1
+        if n <= max_chars:
+            out[t, :n] = above[:n]
+            count[t] = n
+        else:
+            order = np.argsort(-y[t, above[:n]], kind="mergesort")
+            for k in range(max_chars):
+                out[t, k] = above[order[k]]
+            count[t] = max_chars
+    return out, count
