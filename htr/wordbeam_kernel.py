@@ -141,21 +141,8 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
     x_lm = np.empty(cap)
     x_la = np.empty(cap)
     x_sp = np.empty(cap)
+    x_parent = np.empty(cap, np.int64)
     keep = np.empty(cap, np.bool_)
-    n_last = np.empty(cap, np.int64)
-    n_mode = np.empty(cap, np.int64)
-    n_node = np.empty(cap, np.int64)
-    n_case = np.empty(cap, np.int64)
-    n_wlen = np.empty(cap, np.int64)
-    n_prev = np.empty(cap, np.int64)
-    n_ss = np.empty(cap, np.int64)
-    n_h = np.empty(cap, np.uint64)
-    n_ev = np.empty(cap, np.int64)
-    n_pb = np.empty(cap)
-    n_pnb = np.empty(cap)
-    n_lm = np.empty(cap)
-    n_la = np.empty(cap)
-    n_sp = np.empty(cap)
     # The hash table of a frame's beams (at most the width): a power of two, at least twice that.
     bits = 1
     while (1 << bits) < 2 * W:
@@ -208,6 +195,7 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
                     add[m] += p
                     continue
                 x_bi[X] = b
+                x_parent[X] = ev[b]
                 x_c[X] = c
                 x_p[X] = p
                 x_h[X] = nh
@@ -283,36 +271,35 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
                     room -= 1
                 else:
                     keep[i] = False
+        # The kept beams moved down in place (a kept beam never moves up), old ones first.
         nb = 0
-        s = 0.0
         for i in range(N):
             if not keep[i]:
                 continue
             if i < B:
-                n_last[nb], n_mode[nb], n_node[nb], n_case[nb] = last[i], mode[i], node[i], case[i]
-                n_wlen[nb], n_prev[nb], n_ss[nb], n_h[nb] = wlen[i], prev[i], sstate[i], h[i]
-                n_ev[nb], n_lm[nb], n_la[nb], n_sp[nb] = ev[i], lm[i], la[i], sp[i]
-                n_pb[nb], n_pnb[nb] = pb_c[i], pnb_c[i]
+                last[nb], mode[nb], node[nb], case[nb] = last[i], mode[i], node[i], case[i]
+                wlen[nb], prev[nb], sstate[nb], h[nb] = wlen[i], prev[i], sstate[i], h[i]
+                ev[nb], lm[nb], la[nb], sp[nb] = ev[i], lm[i], la[i], sp[i]
+                pb[nb], pnb[nb] = pb_c[i], pnb_c[i]
             else:
                 x = i - B
-                b = x_bi[x]
                 ev_char[events] = x_c[x]
-                ev_parent[events] = ev[b]
-                n_ev[nb] = events
+                ev_parent[events] = x_parent[x]
+                ev[nb] = events
                 events += 1
-                n_last[nb], n_mode[nb], n_node[nb], n_case[nb] = x_c[x], x_mode[x], x_node[x], x_case[x]
-                n_wlen[nb], n_prev[nb], n_ss[nb], n_h[nb] = x_wlen[x], x_prev[x], x_ss[x], x_h[x]
-                n_lm[nb], n_la[nb], n_sp[nb] = x_lm[x], x_la[x], x_sp[x]
-                n_pb[nb], n_pnb[nb] = 0.0, x_p[x]
-            s = max(s, n_pb[nb] + n_pnb[nb])
+                last[nb], mode[nb], node[nb], case[nb] = x_c[x], x_mode[x], x_node[x], x_case[x]
+                wlen[nb], prev[nb], sstate[nb], h[nb] = x_wlen[x], x_prev[x], x_ss[x], x_h[x]
+                lm[nb], la[nb], sp[nb] = x_lm[x], x_la[x], x_sp[x]
+                pb[nb], pnb[nb] = 0.0, x_p[x]
             nb += 1
         B = nb
+        s = 0.0
         for b in range(B):
-            last[b], mode[b], node[b], case[b] = n_last[b], n_mode[b], n_node[b], n_case[b]
-            wlen[b], prev[b], sstate[b], h[b] = n_wlen[b], n_prev[b], n_ss[b], n_h[b]
-            ev[b], lm[b], la[b], sp[b] = n_ev[b], n_lm[b], n_la[b], n_sp[b]
-            pb[b] = n_pb[b] / s if s > 0 else n_pb[b]
-            pnb[b] = n_pnb[b] / s if s > 0 else n_pnb[b]
+            s = max(s, pb[b] + pnb[b])
+        if s > 0:
+            for b in range(B):
+                pb[b] = pb[b] / s
+                pnb[b] = pnb[b] / s
     # The final beams: the words still open at the line's end finished, best first.
     final = np.empty(B)
     for b in range(B):
