@@ -81,6 +81,19 @@ def _finish(mode, node, case, wlen, prev, spell_state, spelt, trie_word, backoff
 
 
 @njit(cache=True, nogil=True)
+def _rescale(pb, pnb, n):
+    """The first ``n`` beams' probabilities divided by their largest sum (where it is above 0),
+    so that they stay within floating point however long the line."""
+    s = 0.0
+    for b in range(n):
+        s = max(s, pb[b] + pnb[b])
+    if s > 0:
+        for b in range(n):
+            pb[b] = pb[b] / s
+            pnb[b] = pnb[b] / s
+
+
+@njit(cache=True, nogil=True)
 def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_wc, t_keeplen,
                 t_ends, t_stop, t_cost, edge_keys, edge_child, first_edge, num_letters, trie_word,
                 lookahead, backoff, unigram_p, bigram_keys, bigram_prob, case_logp, n_words,
@@ -104,7 +117,8 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
     w_oov = lm_w * oov_logp
     K_max = cands.shape[1]
     cap = W * (K_max + 1) + 1  # beams kept plus every extension of them
-    # The beams: state columns, text hash, last event, probabilities (scaled per frame), scores.
+    # The beams: state columns, text hash, last event, probabilities (scaled per frame), scores;
+    # within a frame their extensions follow them in the same arrays.
     last = np.zeros(cap, np.int64)
     mode = np.zeros(cap, np.int64)
     node = np.zeros(cap, np.int64)
@@ -128,20 +142,7 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
     pnb_c = np.empty(cap)
     add = np.empty(cap)
     score = np.empty(cap)
-    x_bi = np.empty(cap, np.int64)
-    x_c = np.empty(cap, np.int64)
-    x_p = np.empty(cap)
-    x_h = np.empty(cap, np.uint64)
-    x_mode = np.empty(cap, np.int64)
-    x_node = np.empty(cap, np.int64)
-    x_case = np.empty(cap, np.int64)
-    x_wlen = np.empty(cap, np.int64)
-    x_prev = np.empty(cap, np.int64)
-    x_ss = np.empty(cap, np.int64)
-    x_lm = np.empty(cap)
-    x_la = np.empty(cap)
-    x_sp = np.empty(cap)
-    x_parent = np.empty(cap, np.int64)
+    origin = np.empty(cap, np.int64)  # a new beam's beam before it
     keep = np.empty(cap, np.bool_)
     # The hash table of a frame's beams (at most the width): a power of two, at least twice that.
     bits = 1
@@ -160,12 +161,8 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
             pb_c[b] = tot[b] * y0
         K = n_cands[t]
         if K == 0:
-            s = 0.0
-            for b in range(B):
-                s = max(s, pb_c[b] + pnb_c[b])
-            for b in range(B):
-                pb[b] = pb_c[b] / s if s > 0 else pb_c[b]
-                pnb[b] = pnb_c[b] / s if s > 0 else pnb_c[b]
+            pb[:B], pnb[:B] = pb_c[:B], pnb_c[:B]
+            _rescale(pb, pnb, B)
             continue
         # Extensions; one that gives the text of a beam already there merges into it.
         for i in range(slots):
@@ -194,39 +191,37 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
                 if m >= 0:
                     add[m] += p
                     continue
-                x_bi[X] = b
-                x_parent[X] = ev[b]
-                x_c[X] = c
-                x_p[X] = p
-                x_h[X] = nh
+                j = B + X  # the new beams follow the old ones in the same arrays
+                origin[j], ev[j], last[j], h[j] = b, ev[b], c, nh  # ev: its parent's, for now
+                pb_c[j], pnb_c[j] = 0.0, p
                 X += 1
         for b in range(B):
             pnb_c[b] = pnb_c[b] + add[b]
             score[b] = np.log(pb_c[b] + pnb_c[b]) + lm[b] + la[b]
         # The new beams' states and scores.
-        for x in range(X):
-            b, c = x_bi[x], x_c[x]
+        for j in range(B, B + X):
+            b, c = origin[j], last[j]
             m, nd, cs, wl, pv, ss = mode[b], node[b], case[b], wlen[b], prev[b], sstate[b]
             lt = letter[c]
             child = _children(edge_keys, edge_child, first_edge, num_letters, nd, lt)
             code = ((m * 6 + cs) * L + c) * 2 + (1 if child >= 0 else 0)
             nm = t_mode[code]
-            x_mode[x] = nm
+            mode[j] = nm
             nn = child if t_intree[code] else 0
-            x_node[x] = nn
-            x_case[x] = t_case[code]
+            node[j] = nn
+            case[j] = t_case[code]
             nw = wl * t_keeplen[code] + t_wc[code]
-            x_wlen[x] = nw
+            wlen[j] = nw
             keeps, wc = t_keeplen[code] != 0, t_wc[code] != 0
             if use_spelling:  # the word's letters so far, through the spelling model
                 st = ss if keeps else 0
                 col = spell_other if lt < 0 else lt
-                x_ss[x] = spell_next[st, col] if wc else 0
+                sstate[j] = spell_next[st, col] if wc else 0
                 nsp = (sp[b] if keeps else 0.0) + (np.float64(spell_logp[st, col]) if wc else 0.0)
             else:
-                x_ss[x] = 0
+                sstate[j] = 0
                 nsp = 0.0
-            x_sp[x] = nsp
+            sp[j] = nsp
             nlm = lm[b] + t_cost[code]
             stop = t_stop[code]
             npv = bos if stop else pv
@@ -237,8 +232,8 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
                                       case_w, bonus, spelling_w)
                 nlm += wscore
                 npv = bos if stop else wid
-            x_lm[x] = nlm
-            x_prev[x] = npv
+            lm[j] = nlm
+            prev[j] = npv
             # Look-ahead: the best the word being read could still score (0 between words).
             if nm == _BETWEEN:
                 nla = 0.0
@@ -248,8 +243,8 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
                     nla = max(np.float64(la_w * lookahead[nn] + la_bonus), free)
                 else:
                     nla = free
-            x_la[x] = nla
-            score[B + x] = np.log(x_p[x]) + nlm + nla
+            la[j] = nla
+            score[j] = np.log(pnb_c[j]) + nlm + nla
         # Keep the width best (ties at the cut: the earlier) within the margin of the best.
         N = B + X
         top = -np.inf
@@ -271,35 +266,25 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
                     room -= 1
                 else:
                     keep[i] = False
-        # The kept beams moved down in place (a kept beam never moves up), old ones first.
+        # The kept beams moved down in place (a kept beam never moves up), old ones first; a
+        # new one kept becomes an event.
         nb = 0
         for i in range(N):
             if not keep[i]:
                 continue
             if i < B:
-                last[nb], mode[nb], node[nb], case[nb] = last[i], mode[i], node[i], case[i]
-                wlen[nb], prev[nb], sstate[nb], h[nb] = wlen[i], prev[i], sstate[i], h[i]
-                ev[nb], lm[nb], la[nb], sp[nb] = ev[i], lm[i], la[i], sp[i]
-                pb[nb], pnb[nb] = pb_c[i], pnb_c[i]
+                ev[nb] = ev[i]
             else:
-                x = i - B
-                ev_char[events] = x_c[x]
-                ev_parent[events] = x_parent[x]
+                ev_char[events], ev_parent[events] = last[i], ev[i]
                 ev[nb] = events
                 events += 1
-                last[nb], mode[nb], node[nb], case[nb] = x_c[x], x_mode[x], x_node[x], x_case[x]
-                wlen[nb], prev[nb], sstate[nb], h[nb] = x_wlen[x], x_prev[x], x_ss[x], x_h[x]
-                lm[nb], la[nb], sp[nb] = x_lm[x], x_la[x], x_sp[x]
-                pb[nb], pnb[nb] = 0.0, x_p[x]
+            last[nb], mode[nb], node[nb], case[nb] = last[i], mode[i], node[i], case[i]
+            wlen[nb], prev[nb], sstate[nb], h[nb] = wlen[i], prev[i], sstate[i], h[i]
+            lm[nb], la[nb], sp[nb] = lm[i], la[i], sp[i]
+            pb[nb], pnb[nb] = pb_c[i], pnb_c[i]
             nb += 1
         B = nb
-        s = 0.0
-        for b in range(B):
-            s = max(s, pb[b] + pnb[b])
-        if s > 0:
-            for b in range(B):
-                pb[b] = pb[b] / s
-                pnb[b] = pnb[b] / s
+        _rescale(pb, pnb, B)
     # The final beams: the words still open at the line's end finished, best first.
     final = np.empty(B)
     for b in range(B):
