@@ -121,6 +121,29 @@ class _Tables:
         self.t_ends = ~wc & (m != _BETWEEN)  # a word ends where a non-word character follows it
         self.t_stop = k == _STOP
         self.t_cost = np.where(wc, 0.0, cost[c])
+        self._arguments: dict[bool, tuple] = {}
+
+    def arguments(self, lexicon: Lexicon, spelling: SpellingModel | None) -> tuple:
+        """What :func:`htr.wordbeam_kernel.search_line` reads besides a line's probabilities and
+        the weights, in its order: these tables, and the lexicon's tree, words and spelling model
+        (the lexicon these tables were made for; kept with them)."""
+        if (spelling is not None) not in self._arguments:
+            trie = lexicon.trie
+            if spelling is None:
+                spell = (np.zeros((1, 2), np.int32), np.zeros((1, 2), np.float32), 0, 1)
+            else:
+                spell = (np.ascontiguousarray(spelling.next_state), np.ascontiguousarray(spelling.logp),
+                         spelling.other, spelling.end)
+            c = np.ascontiguousarray
+            self._arguments[spelling is not None] = (
+                self.letter, self.forbid, self.t_mode, self.t_intree, self.t_case, self.t_wc,
+                self.t_keeplen, self.t_ends, self.t_stop, self.t_cost, c(trie.edge_keys, np.int64),
+                c(trie.edge_child),
+                np.searchsorted(trie.edge_keys, np.arange(len(trie.word) + 1) * trie.num_letters),
+                trie.num_letters, c(trie.word), c(trie.lookahead), c(lexicon.backoff),
+                c(lexicon._unigram_p), c(lexicon.bigram_keys), c(lexicon.bigram_prob),
+                c(lexicon.case_logp), len(lexicon.words), *spell)
+        return self._arguments[spelling is not None]
 
     @classmethod
     def of(cls, charset: Charset, lexicon: Lexicon, punct_logp: float) -> "_Tables":
@@ -181,14 +204,14 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
         return out  # type: ignore[return-value]
     tb = _Tables.of(charset, lexicon, punct_logp)
     spelling = SpellingModel.of(lexicon) if spelling_weight else None
-    model = _search_arguments(tb, lexicon, spelling)
+    model = tb.arguments(lexicon, spelling)
     space = charset.chars.index(" ") + 1 if " " in charset.chars else -1
     la_type = lexicon.trie.lookahead.dtype.type  # the look-ahead is summed in its table's precision
     weights = (spelling is not None, W, np.inf if margin is None else float(margin),
                float(lm_weight), float(oov_logp), float(oov_char_logp), float(case_weight),
                float(word_bonus), float(spelling_weight), la_type(lm_weight), la_type(word_bonus))
 
-    def read(i: int) -> tuple[str, list[str], np.ndarray, list]:
+    def read(i: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, float]]]:
         cands, n_cands = candidates(probs[i], prune, max_chars)
         ev_char, ev_parent, finals, post = search_line(probs[i], cands, n_cands, *model, *weights)
         labels, word_post = best_reading(ev_char, ev_parent, finals, post, space)
@@ -203,30 +226,6 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
         text = "".join([chars[c] for c in labels.tolist()])
         out[i] = _recognition(probs[i], charset, text, spans=spans, word_post=word_post.tolist())
     return out  # type: ignore[return-value]
-
-
-def _search_arguments(tb: _Tables, lexicon: Lexicon, spelling: SpellingModel | None) -> tuple:
-    """The tables :func:`htr.wordbeam_kernel.search_line` reads, in its order (kept with the
-    lexicon)."""
-    cache = lexicon.__dict__.setdefault("_wordbeam_arguments", {})
-    key = (id(tb), spelling is not None)
-    if key not in cache:
-        trie = lexicon.trie
-        if spelling is None:
-            spell = (np.zeros((1, 2), np.int32), np.zeros((1, 2), np.float32), 0, 1)
-        else:
-            spell = (np.ascontiguousarray(spelling.next_state), np.ascontiguousarray(spelling.logp),
-                     spelling.other, spelling.end)
-        c = np.ascontiguousarray
-        cache[key] = (
-            tb.letter, tb.forbid, tb.t_mode, tb.t_intree, tb.t_case, tb.t_wc, tb.t_keeplen, tb.t_ends,
-            tb.t_stop, tb.t_cost, c(trie.edge_keys, np.int64), c(trie.edge_child),
-            np.searchsorted(trie.edge_keys, np.arange(len(trie.word) + 1) * trie.num_letters),
-            trie.num_letters,
-            c(trie.word), c(trie.lookahead), c(lexicon.backoff), c(lexicon._unigram_p),
-            c(lexicon.bigram_keys), c(lexicon.bigram_prob), c(lexicon.case_logp), len(lexicon.words),
-            *spell)
-    return cache[key]
 
 
 _POOL: ThreadPoolExecutor | None = None
