@@ -146,13 +146,13 @@ def kenlm_decoder(charset: Charset, lexicon: Lexicon, beam_width: int, arpa: Pat
         write_arpa(lexicon, arpa)
     lm = LowerLM(kenlm.Model(str(arpa)), unigrams=lexicon.words, alpha=0.5, beta=2.5)
     dec = BeamSearchDecoderCTC(Alphabet([""] + list(charset.chars), False), lm)
-    from htr.wordbeam import _recognition
+    from htr.wordbeam import reading_of_beams
 
     def decode(x):
         beams = dec.decode_beams(np.log(np.clip(x, 1e-15, 1)), beam_width=beam_width, token_min_logp=-5.0)
         scores = np.array([b[4] for b in beams])
         post = np.exp(scores - scores.max())
-        return _recognition(x, charset, beams[0][0].strip(), [b[0] for b in beams], post / post.sum())
+        return reading_of_beams(x, charset, [b[0] for b in beams], post / post.sum())
     return decode
 
 

@@ -197,7 +197,7 @@ class BeamDecoder:
         return self.decode(probs)
 
     def decode(self, probs: np.ndarray) -> Recognition:
-        from .wordbeam import _recognition
+        from .wordbeam import reading_of_beams
 
         if probs.ndim != 2 or probs.shape[1] != self.charset.num_classes:
             raise ValueError(f"expected (frames, {self.charset.num_classes}) probabilities, "
@@ -213,7 +213,7 @@ class BeamDecoder:
         scores = np.array([b[4] for b in beams], np.float64)
         post = np.exp(scores - scores.max())
         post /= post.sum()
-        return _recognition(probs, self.charset, texts[0].strip(" "), texts, post)
+        return reading_of_beams(probs, self.charset, texts, post)
 
     def __del__(self) -> None:  # pyctcdecode keeps its language models in a class-level registry
         try:

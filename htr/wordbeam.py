@@ -35,7 +35,6 @@ its word among the final beams (so a word the lexicon had to guess at reads as u
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -46,7 +45,7 @@ from .lexicon import Lexicon
 from .results import CharSpan, Recognition
 from .text import Charset
 from .wordbeam_kernel import (_BETWEEN, _FREE, _INWORD, align_line, best_reading, candidates,
-                              search_line)
+                              search_line, word_posteriors)
 
 # Label kinds.
 _BLANK, _LETTER, _APOS, _SPACE, _STOP, _OTHER = range(6)
@@ -205,7 +204,7 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     tb = _Tables.of(charset, lexicon, punct_logp)
     spelling = SpellingModel.of(lexicon) if spelling_weight else None
     model = tb.arguments(lexicon, spelling)
-    space = charset.chars.index(" ") + 1 if " " in charset.chars else -1
+    space = _space_label(charset)
     la_type = lexicon.trie.lookahead.dtype.type  # the look-ahead is summed in its table's precision
     weights = (spelling is not None, W, np.inf if margin is None else float(margin),
                float(lm_weight), float(oov_logp), float(oov_char_logp), float(case_weight),
@@ -224,7 +223,7 @@ def word_beam_search_many(probs: Sequence[np.ndarray], charset: Charset, lexicon
     chars = tb.chars.tolist()
     for i, (labels, word_post, spans) in zip(lines, readings):
         text = "".join([chars[c] for c in labels.tolist()])
-        out[i] = _recognition(probs[i], charset, text, spans=spans, word_post=word_post.tolist())
+        out[i] = _recognition(probs[i], charset, text, word_post.tolist(), spans)
     return out  # type: ignore[return-value]
 
 
@@ -257,27 +256,38 @@ def align(probs: np.ndarray, labels: list[int]) -> list[tuple[int, int, float]]:
     return list(zip(start.tolist(), end.tolist(), p.tolist())) if ok else []
 
 
-def _recognition(probs, charset: Charset, text: str, texts: Sequence[str] = (),
-                 post: np.ndarray | None = None, spans: list[tuple[int, int, float]] | None = None,
-                 word_post: list[float] | None = None) -> Recognition:
-    """The reading of ``text``, the best of the final beams ``texts`` with posteriors ``post``
-    (``spans``: its :func:`align`, and ``word_post``: its words' posteriors, when made already)."""
+def reading_of_beams(probs: np.ndarray, charset: Charset, texts: Sequence[str],
+                     post: np.ndarray) -> Recognition:
+    """The reading of a decoder's final beams, given as ``texts`` (best first) with their
+    posteriors ``post``: the best text, its characters' frames and each word's posterior among
+    the beams (:func:`htr.wordbeam_kernel.word_posteriors`)."""
+    text = texts[0].strip(" ")
+    encoded = [charset.encode(t) for t in texts]
+    beams = np.full((len(texts), max(1, max(map(len, encoded)))), -1, np.int64)
+    for f, labels in enumerate(encoded):
+        beams[f, :len(labels)] = labels
+    word_post = word_posteriors(np.array(charset.encode(text), np.int64), beams,
+                                np.array([len(e) for e in encoded], np.int64),
+                                np.asarray(post, np.float64), _space_label(charset))
+    return _recognition(probs, charset, text, word_post.tolist())
+
+
+def _space_label(charset: Charset) -> int:
+    """The label of a space (-1: the charset has none)."""
+    return charset.chars.index(" ") + 1 if " " in charset.chars else -1
+
+
+def _recognition(probs, charset: Charset, text: str, word_post: list[float],
+                 spans: list[tuple[int, int, float]] | None = None) -> Recognition:
+    """The reading of ``text``, ``word_post`` the posterior of each of its words (split at every
+    space) among the decoder's final beams (``spans``: its :func:`align`, when made already)."""
     if not text:
         return Recognition("", float(probs[:, 0].mean()), ())
     if spans is None:
         spans = align(probs, charset.encode(text))
     if not spans:  # cannot happen for a text the search found; be safe
         spans = [(0, 0, 0.0)] * len(text)
-    # Posterior of each white-space separated word: the share of the final beams that also read
-    # it (its k-th occurrence, so that a beam that splits an earlier word differently still counts).
     words = text.split(" ")
-    if word_post is None:
-        counts = [Counter(t.split(" ")) for t in texts]
-        seen: Counter[str] = Counter()
-        word_post = []
-        for w in words:
-            seen[w] += 1
-            word_post.append(float(sum(p for cnt, p in zip(counts, post) if cnt[w] >= seen[w])))
     chars = []
     wi = 0
     for ch, (s, e, p) in zip(text, spans):

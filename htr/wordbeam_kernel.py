@@ -401,16 +401,11 @@ def _same_word(a, sa, b, sb):
 
 
 @njit(cache=True, nogil=True)
-def best_reading(ev_char, ev_parent, finals, post, space):
-    """The best final beam's labels (trailing spaces dropped) and the posterior of each of its
-    words: the share of the final beams (``finals``, with ``post``) that read that word as
-    often as the best beam has by then (its k-th occurrence), so that a beam that splits an
-    earlier word otherwise still counts."""
-    best = _labels_of(ev_char, ev_parent, finals[0])
-    end = len(best)
-    while end > 0 and best[end - 1] == space:
-        end -= 1
-    best = best[:end]
+def word_posteriors(best, beams, lengths, post, space):
+    """The posterior of each word of the label sequence ``best`` (words split at every
+    ``space``): the share of the final beams (``beams[f, :lengths[f]]``, with posteriors
+    ``post``) that read that word as often as ``best`` has by then (its k-th occurrence), so
+    that a beam that splits an earlier word otherwise still counts."""
     words = _words_of(best, space)
     n = len(words)
     occurrence = np.ones(n, np.int64)
@@ -418,9 +413,9 @@ def best_reading(ev_char, ev_parent, finals, post, space):
         for i in range(j):
             if _same_word(best, words[i], best, words[j]):
                 occurrence[j] += 1
-    word_post = np.zeros(n)
-    for f in range(len(finals)):
-        labels = _labels_of(ev_char, ev_parent, finals[f])
+    out = np.zeros(n)
+    for f in range(len(lengths)):
+        labels = beams[f, :lengths[f]]
         theirs = _words_of(labels, space)
         for j in range(n):
             count = 0
@@ -428,8 +423,29 @@ def best_reading(ev_char, ev_parent, finals, post, space):
                 if _same_word(best, words[j], labels, theirs[i]):
                     count += 1
             if count >= occurrence[j]:
-                word_post[j] += post[f]
-    return best, word_post
+                out[j] += post[f]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def best_reading(ev_char, ev_parent, finals, post, space):
+    """The best final beam's labels (trailing spaces dropped) and their
+    :func:`word_posteriors` among the final beams (``finals``: their last events)."""
+    n = len(finals)
+    lengths = np.zeros(n, np.int64)
+    for f in range(n):
+        e = finals[f]
+        while e >= 0:
+            lengths[f] += 1
+            e = ev_parent[e]
+    beams = np.full((n, max(1, lengths.max())), -1, np.int64)
+    for f in range(n):
+        beams[f, :lengths[f]] = _labels_of(ev_char, ev_parent, finals[f])
+    end = lengths[0]
+    while end > 0 and beams[0, end - 1] == space:
+        end -= 1
+    best = beams[0, :end].copy()
+    return best, word_posteriors(best, beams, lengths, post, space)
 
 
 @njit(cache=True, nogil=True)
