@@ -19,7 +19,7 @@ tuning, so that the validation pages stay unseen).
 
 Word boxes are measured three ways:
 
-* ``lines``: :class:`htr.segment.WordSegmenter` on each scored line's ground-truth crop (the
+* ``lines``: :class:`htr.words.WordSegmenter` on each scored line's ground-truth crop (the
   box of its ink with a margin of 0.4 body heights, cut by :func:`htr.page.line_crop` with the
   convex hull of its pen points as its polygon: neighbours' ascenders and descenders near it
   stay, as in a page segmenter's crop);
@@ -58,7 +58,8 @@ from eval_segmentation import iou_matrix, match  # noqa: E402
 from htr.readers import open_data, split_of  # noqa: E402
 from htr.page import line_crop  # noqa: E402
 from htr.results import Line  # noqa: E402
-from htr.segment import LineSegmenter, WordSegmenter  # noqa: E402
+from htr.segment import LineSegmenter  # noqa: E402
+from htr.words import WordSegmenter  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/iam-ondb"
 #: Rendered line height before the page's scale (x-height about a quarter of it).

@@ -2,8 +2,9 @@
 
 Pipeline stages, one module each: :mod:`htr.image` (load and preprocess), :mod:`htr.model` (the
 network), :mod:`htr.decode`, :mod:`htr.wordbeam`, :mod:`htr.beam` and :mod:`htr.lexicon` (CTC
-decoding), :mod:`htr.segment` (lines and words of a page; :mod:`htr.linemask`, the small network that
-tells it where lines run), :mod:`htr.page` (a page read into one
+decoding), :mod:`htr.segment` (lines of a page; :mod:`htr.ink_mask`, its ink mask;
+:mod:`htr.linemask`, the small network that tells it where lines run), :mod:`htr.words` (words
+of a line), :mod:`htr.page` (a page read into one
 result), :mod:`htr.results` (result types: Page -> Line -> Word), :mod:`htr.recognizer` (load a
 model and read images, ``read_page``), :mod:`htr.readers` (data sets),
 :mod:`htr.augment` and :mod:`htr.training` (training), :mod:`htr.metrics` and

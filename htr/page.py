@@ -5,7 +5,7 @@ line or a word, find its lines (:mod:`htr.segment`), read them with a
 Lines are read whole by default and each word's box comes from the recognizer's character
 alignment (:meth:`Recognition.words`): reading whole lines gives the network the context it was
 trained with, and measured more accurate on the Hooker letters than reading word crops (see the
-README). ``recognise="words"`` reads the :class:`~htr.segment.WordSegmenter`'s word crops
+README). ``recognise="words"`` reads the :class:`~htr.words.WordSegmenter`'s word crops
 instead.
 
 A photo of a sheet of paper (on a table, at an angle, in uneven light) is first flattened
@@ -34,7 +34,8 @@ from .errors import ImageError
 from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellipse, load_image,
                     normalize_ink, percentiles, preprocess_normalized, shear_level)
 from .results import Box, Line, Page, Recognition, Word
-from .segment import Layout, LineSegmenter, WordSegmenter, classify_input
+from .segment import Layout, LineSegmenter, classify_input
+from .words import WordSegmenter
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Page segmentation: find the text lines of a page image (and the words of a line), so that the
+"""Page segmentation: find the text lines of a page image, so that the
 recognizer, which reads one line or word at a time, can be given a whole page.
 
 Classical image processing (numpy and OpenCV), helped where it is installed by a small trained
@@ -23,8 +23,8 @@ network that says where lines run (:mod:`htr.linemask`):
    boundary half-way between them. A line's box and outline are those of its ink (the box with a
    small margin); slivers that are not writing (a flourish's tail, a stain) are dropped.
 
-:class:`WordSegmenter` cuts a line into words at gaps wide compared with its x-height (or with
-the gaps between its letters); :func:`classify_input` tells a page from a single line or word.
+:func:`classify_input` tells a page from a single line or word. The words of a line are found
+by :mod:`htr.words`; the ink masks and their clean-up (step 1) are :mod:`htr.ink_mask`'s.
 
 Measured on the 291 Hooker letter pages (``bench/eval_segmentation.py``).
 """
@@ -37,19 +37,21 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .image import load_image, normalize_ink, shrink_to
+from .image import normalize_ink, shrink_to
+from .ink_mask import (MAX_SKEW, as_grey, binarise, edge_sharpness, estimate_skew, ink_points,
+                       mark_contrast, remove_edges, remove_rules)
 from .linemask import LineMask, default_line_mask
-from .results import Box, Line, Point, Word
+from .results import Box, Line, Point
+from .words import WordSegmenter
 
 #: Long side (pixels) an image is reduced to for analysis: a letter page's handwriting keeps a
 #: few pixels of stroke width there, and the cost no longer grows with the camera's resolution.
 WORK_SIZE = 1600
 #: Largest skew (degrees) searched for; the line tracking absorbs a degree or two more locally.
-MAX_SKEW = 5.0
 #: Line spacing in coarse-map pixels: enough rows to separate neighbouring lines' ridges.
 COARSE_SPACING = 16
 #: Ink components fainter than this fraction of the page's writing (its contrast, see
-#: :func:`_contrast`) are show-through from the back of the sheet and left out of the analysis
+#: :func:`mark_contrast`) are show-through from the back of the sheet and left out of the analysis
 #: (pencil notes beside ink writing go too: on the Hooker letters that trade pays)...
 COMPONENT_FAINT = 0.5
 #: ...and so are lines whose ink is, on average, fainter than this fraction.
@@ -156,18 +158,18 @@ class LineSegmenter:
 
     def analyse(self, grey: np.ndarray) -> Layout:
         """:meth:`find_lines` with the measurements made on the way (skew, spacing, x-height)."""
-        grey = _as_grey(grey)
+        grey = as_grey(grey)
         h, w = grey.shape
         small, scale = shrink_to(grey, self.work_size)
         flat = normalize_ink(small)
-        ink = _binarise(flat)
-        ink = _remove_edges(ink)
-        unruled = _remove_rules(ink, flat)
+        ink = binarise(flat)
+        ink = remove_edges(ink)
+        unruled = remove_rules(ink, flat)
         rule_px, ink = ink - unruled, unruled  # what the rules took (a rule cuts strokes too)
         n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
         # Specks (paper grain, dust) and faint marks (the grain of an empty sheet, which the
         # contrast stretch of normalize_ink blows up into "ink") would only add noise below.
-        contrast, depth = _contrast(small, labels, stats, cents, with_depth=True)
+        contrast, depth = mark_contrast(small, labels, stats, cents, with_depth=True)
         big = stats[:, cv2.CC_STAT_AREA] >= FAINT_AREA
         keep = (stats[:, cv2.CC_STAT_AREA] >= 4) & (
             (contrast >= 0.1) | (big & (contrast >= FAINT_FLOOR)))
@@ -177,7 +179,7 @@ class LineSegmenter:
         # A textured surface (a photo of a wall, no sheet found on it) binarises into blotches
         # with soft edges: where they are most of the marks, there is no writing to find (the
         # few sharp specks of such a surface would only be read as lines of noise).
-        soft = keep & (_edge_sharpness(small, ink, labels, depth) < SOFT_EDGE)
+        soft = keep & (edge_sharpness(small, ink, labels, depth) < SOFT_EDGE)
         area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
         if area[soft].sum() > SOFT_SHARE * area[keep].sum():
             return Layout([], size=(w, h))
@@ -188,7 +190,7 @@ class LineSegmenter:
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
         ink_box = (int(cols[0] / scale), int(rows[0] / scale),
                    min(w, int(np.ceil((cols[-1] + 1) / scale))), min(h, int(np.ceil((rows[-1] + 1) / scale))))
-        angle = _estimate_skew(ink, self.max_skew)
+        angle = estimate_skew(ink, self.max_skew)
         spacing = _estimate_spacing(ink, angle, stats[keep])
         on_line = None
         if self.line_mask is not None and ink.shape[0] >= MASK_FROM_LINES * spacing:
@@ -200,7 +202,7 @@ class LineSegmenter:
                 return Layout([], size=(w, h), ink_box=ink_box)
             ink = keep[labels].astype(np.uint8)
             labels = np.where(ink > 0, labels, 0)
-            angle = _estimate_skew(ink, self.max_skew)
+            angle = estimate_skew(ink, self.max_skew)
             spacing = _estimate_spacing(ink, angle, stats[keep])
         tracks, debug = _find_tracks(ink, angle, spacing, self.merge_gap, on_line)
         if not tracks:
@@ -236,7 +238,7 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     line, or a single word. One line found in an image at most three of its heights tall (or,
     where no line is found, ink filling a third of the image's height) is a line image, and a word image if :class:`WordSegmenter` finds only one word in it.
     ``layout``: the segmenter's analysis of ``grey`` when already made."""
-    grey = _as_grey(grey)
+    grey = as_grey(grey)
     layout = layout or (segmenter or LineSegmenter()).analyse(grey)
     if len(layout.lines) == 1:
         x0, y0, x1, y1 = layout.lines[0].box
@@ -252,67 +254,14 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     return "word" if len(words) <= 1 else "line"
 
 
-# --- binarisation and clean-up ----------------------------------------------------------------
-
-def _as_grey(image: np.ndarray) -> np.ndarray:
-    """uint8 greyscale; colour, 16-bit and float arrays go through :func:`load_image`'s rules
-    (which raise :class:`~htr.errors.ImageError` for an unusable array)."""
-    a = np.asarray(image)
-    return a if a.dtype == np.uint8 and a.ndim == 2 and a.size else load_image(a)
-
-
-def _binarise(flat: np.ndarray) -> np.ndarray:
-    """Ink mask (uint8 0/1) of a lighting-flattened image.
-
-    Otsu loses faded strokes of brown ink; Sauvola's local threshold keeps them. The global
-    ceiling keeps show-through from the back of the sheet (faint, but locally contrasted on
-    empty paper, where Sauvola alone would take it) out.
-    """
-    x = flat.astype(np.float32)
-    win = max(15, (min(flat.shape) // 30) | 1)
-    m = cv2.boxFilter(x, -1, (win, win))
-    s = np.sqrt(np.maximum(cv2.boxFilter(x * x, -1, (win, win)) - m * m, 0))
-    return ((x < m * (1 + 0.2 * (s / 128 - 1))) & (x < 215)).astype(np.uint8)
-
-
-def _contrast(grey: np.ndarray, labels: np.ndarray, stats: np.ndarray, cents: np.ndarray,
-              with_depth: bool = False):
-    """Each component's mean darkness against the paper round it, in the image as it was
-    (before the contrast stretch): 1 - ink grey / paper grey. Pen ink scores 0.3 and more,
-    pencil 0.15 and more, the grain of blank paper under 0.1. ``with_depth``: also the
-    difference itself (paper grey - ink grey, grey levels). Label 0 (the paper) gets no
-    meaningful value."""
-    h, w = grey.shape
-    g = grey.astype(np.float32)
-    n = stats.shape[0]
-    area = np.maximum(stats[:, cv2.CC_STAT_AREA], 1).astype(np.float64)
-    # Sums over the marks' pixels only (a few percent of the page), each label's in the same
-    # order as over the whole image.
-    marked = np.flatnonzero(labels)
-    sums = np.bincount(labels.ravel()[marked], weights=g.ravel()[marked], minlength=n)[:n]
-    mean = sums / area
-    ink_px, paper_px = len(marked), labels.size - len(marked)
-    if ink_px and paper_px:
-        ink_sum = float(sums[1:].sum())
-        if ink_sum / ink_px > (float(g.sum(dtype=np.float64)) - ink_sum) / paper_px:
-            # Light ink on a dark ground: normalize_ink turned it.
-            g, mean = 255.0 - g, 255.0 - mean
-    # Paper brightness: the brightest of each neighbourhood, on a grid of 8-pixel cells.
-    c = 8 if min(h, w) >= 64 else 1
-    paper = cv2.resize(g, (max(1, w // c), max(1, h // c)), interpolation=cv2.INTER_AREA)
-    paper = cv2.blur(cv2.dilate(paper, np.ones((7, 7), np.uint8)), (5, 5))
-    py = np.minimum((cents[:, 1] / c).astype(int), paper.shape[0] - 1)
-    px = np.minimum((cents[:, 0] / c).astype(int), paper.shape[1] - 1)
-    contrast = 1.0 - mean / np.maximum(paper[py, px], 1.0)
-    return (contrast, paper[py, px] - mean) if with_depth else contrast
-
+# --- which marks are writing -----------------------------------------------------------------
 
 def _on_lines(on_line: np.ndarray, labels: np.ndarray, stats: np.ndarray, rule_px: np.ndarray,
               spacing: float) -> np.ndarray:
     """Which marks (``labels``, ``stats`` of the connected components) are writing by the line
     network's ``on_line`` probabilities: those with at least :data:`ON_SHARE` of their pixels
     (and one at least) on a line's core, and the pieces the ruled lines (``rule_px``, what
-    :func:`_remove_rules` took) cut off within :data:`RULE_REACH` line spacings of a core."""
+    :func:`htr.ink_mask.remove_rules` took) cut off within :data:`RULE_REACH` line spacings of a core."""
     n = stats.shape[0]
 
     def pixels_in(where: np.ndarray) -> np.ndarray:  # each mark's pixels where ``where`` is set
@@ -329,285 +278,7 @@ def _on_lines(on_line: np.ndarray, labels: np.ndarray, stats: np.ndarray, rule_p
     return writing
 
 
-def _edge_sharpness(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray,
-                    depth: np.ndarray) -> np.ndarray:
-    """Each component's mean grey-level gradient along its rim (its pixels next to paper) over
-    its depth (paper grey - ink grey): 1 / the width, in pixels, over which its darkness rises
-    from the paper's. The area-weighted median over a page's marks: 0.29-0.65 on the Hooker and
-    Copiste validation scans, 0.24-0.48 on their synthetic photos, 0.13 on a plastered wall."""
-    g = grey.astype(np.float32)
-    grad = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3),
-                         cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
-    rim = (ink > 0) & (cv2.erode(ink, np.ones((3, 3), np.uint8), borderValue=1) == 0)
-    n = depth.shape[0]
-    count = np.bincount(labels[rim], minlength=n)[:n]
-    total = np.bincount(labels[rim], weights=grad[rim], minlength=n)[:n]
-    return total / np.maximum(count, 1) / np.maximum(depth, 1.0)
-
-
-#: Share of its length along the border that a frame round the sheet covers unbroken.
-FRAME_COVER = 0.9
-
-
-def _remove_edges(ink: np.ndarray) -> np.ndarray:
-    """Drop dark scanner edges and background round a photographed sheet: solid components that
-    touch the image border and run along a good part of it, and thin ones (the sheet's edge,
-    often broken into pieces) lying wholly in the outer 3 % of the image along its border.
-    Handwriting touching the border of a tight crop is thin strokes (low fill) and stays."""
-    h, w = ink.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    x, y, bw, bh, area = (stats[:, i].astype(np.int64) for i in range(5))
-    touches = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
-    fill = area / np.maximum(1, bw * bh)
-    big = (bh > 0.2 * h) | (bw > 0.2 * w)
-    drop = touches & big & (fill > 0.45)
-    mx, my = max(2, 0.03 * w), max(2, 0.03 * h)
-    side = ((x + bw <= mx) | (x >= w - mx)) & (bh >= 3 * bw) & (bh >= 0.02 * h)
-    flat = ((y + bh <= my) | (y >= h - my)) & (bw >= 3 * bh) & (bw >= 0.02 * w)
-    drop |= (side | flat) & (np.minimum(h, w) >= 200)  # not in a line or word crop
-    # Specks on the very rim (the sheet's edge, dust on the scanner glass' frame).
-    rim = (x + bw <= 0.01 * w) | (x >= 0.99 * w) | (y + bh <= 0.01 * h) | (y >= 0.99 * h)
-    drop |= rim & (np.minimum(h, w) >= 200)
-    # A frame round the sheet (often hollow, so not solid): a large component with a long run
-    # of pixels inside the outer band.
-    large = (bw >= 0.1 * w) | (bh >= 0.1 * h)
-    near = (x < mx) | (y < my) | (x + bw > w - mx) | (y + bh > h - my)
-    for i in np.flatnonzero(large & near & ~drop):
-        if i == 0:
-            continue
-        ys, xs = np.nonzero(labels[y[i]:y[i] + bh[i], x[i]:x[i] + bw[i]] == i)
-        xs, ys = xs + x[i], ys + y[i]
-        for in_band, along, length in ((xs < mx, ys, h), (xs >= w - mx, ys, h),
-                                       (ys < my, xs, w), (ys >= h - my, xs, w)):
-            run = along[in_band]
-            # Along the border, a frame is unbroken; writing near it (a label at the top, a
-            # signature at the foot of a tight page) has gaps between its letters and words.
-            if run.size and np.ptp(run) >= 0.15 * length and \
-                    np.unique(run).size >= FRAME_COVER * (np.ptp(run) + 1):
-                drop[i] = True
-                break
-    # The sheet's edge a little inside the image, broken into dashes: a band of columns (rows)
-    # near the border where a third of the rows (columns) have ink, unlike any writing. Narrow
-    # components inside such a band go.
-    if min(h, w) >= 200:
-        for axis, length, depth in ((0, h, w), (1, w, h)):
-            band = max(8, int(0.06 * depth))
-            for side in (slice(0, band), slice(depth - band, depth)):
-                strip = ink[:, side] if axis == 0 else ink[side, :].T
-                win = cv2.dilate(strip, np.ones((1, 7), np.uint8))  # a wavy edge: 7 columns
-                cover = win.mean(axis=0)
-                edge = np.flatnonzero(cover >= 0.3)
-                if edge.size == 0:
-                    continue
-                lo, hi = side.start + edge.min() - 4, side.start + edge.max() + 5
-                pos, size = (x, bw) if axis == 0 else (y, bh)
-                drop |= (pos >= lo) & (pos + size <= hi) & (size <= 12)
-    drop[0] = False
-    if not drop.any():
-        return ink
-    return np.where(drop[labels], 0, ink).astype(np.uint8)
-
-
-#: Thickest ruled line (working pixels, or 1/250 of its length if more). A scan's rules are 1-2
-#: pixels thick; in a phone photo, blurred and flattened, they spread to 2-6 (the Copiste
-#: validation pages as synthetic photos, ``bench/bench_photos.py``: median 3.2, largest 5.8).
-RULE_THICK = 8.0
-#: Largest scatter (pixels, standard deviation) of a rule's centre line about a straight line.
-RULE_WANDER = 2.0
-#: Shortest rule, as a share of the page's width (vertical rules: of its height).
-RULE_LENGTH = 0.4
-#: Shortest piece of a broken rule, in opening runs (:func:`_remove_rules`): a faint rule in a
-#: photo binarises into pieces with gaps between them, each straight and on the one line.
-RULE_PIECE = 2
-#: Most of a broken rule's gaps that may be bare paper (no grey darker than :data:`RULE_PAPER`
-#: within :data:`RULE_WANDER` of its line). A faint rule is still there, too light to binarise:
-#: 0-2 % of its gaps are bare on the Copiste photos, against 18-69 % for the straight baseline
-#: strokes of neat cursive, which stop between words.
-RULE_BARE_GAPS = 0.1
-#: Grey (of the normalised page, paper 255) from which a gap's column counts as bare paper.
-RULE_PAPER = 210
-#: Rules (whole or broken) a page needs for its broken ones to be taken as rules too.
-RULED_PAGE = 3
-
-
-def _remove_rules(ink: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """Remove ruled lines from ``ink`` (binarised ``flat``): straight, a few pixels thick
-    (:data:`RULE_THICK`) and longer than :data:`RULE_LENGTH` of the width (vertical: of the
-    height), whole or in straight pieces on one line with faint rule between them.
-    Handwritten strokes are never that long and straight; an underline long enough to go is no
-    loss for finding lines."""
-    h, w = ink.shape
-    out = ink
-    for axis in (0, 1):
-        along = flat if axis == 0 else flat.T  # rows along the rule
-        length = w if axis == 0 else h
-        if length < 100:
-            continue
-        run = max(15, length // 40)  # short enough that a 3-degree rule still leaves pieces
-        k = (run, 1) if axis == 0 else (1, run)
-        pieces = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, k))
-        if not pieces.any():
-            continue
-        # Join the stair steps of a slightly skewed rule back into one long component.
-        joined = cv2.morphologyEx(pieces, cv2.MORPH_CLOSE,
-                                  cv2.getStructuringElement(cv2.MORPH_RECT, (run, 3) if axis == 0 else (3, run)))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-        span = stats[:, cv2.CC_STAT_WIDTH] if axis == 0 else stats[:, cv2.CC_STAT_HEIGHT]
-        thick = stats[:, cv2.CC_STAT_AREA] / np.maximum(1, span)
-        candidate = (span >= RULE_PIECE * run) & (thick <= max(RULE_THICK, length / 250))
-        candidate[0] = False
-        straight = []  # each straight, unbroken piece
-        for i in np.flatnonzero(candidate):
-            # A rule is straight and unbroken: its centre line (the mean row of its ink in
-            # each column) lies on a straight line, and it is ink nearly all along. A row of
-            # cursive joined up by the closing wanders more and has gaps. The centre line, not
-            # every pixel: a blurred rule's thickness alone would scatter its pixels as much.
-            x0, y0, bw, bh = stats[i, :4]
-            box = (labels[y0:y0 + bh, x0:x0 + bw] == i) & (pieces[y0:y0 + bh, x0:x0 + bw] > 0)
-            ys, xs = np.nonzero(box)
-            u, v = (xs + x0, ys + y0) if axis == 0 else (ys + y0, xs + x0)
-            cols, at = np.unique(u, return_inverse=True)
-            if cols.size < 2 or cols.size < 0.8 * (np.ptp(u) + 1):
-                continue
-            piece = _Piece(int(i), cols, np.bincount(at, weights=v) / np.bincount(at))
-            if piece.fit.wander() <= RULE_WANDER:
-                straight.append(piece)
-        # Each rule: its pieces, left to right (one for a rule in one piece).
-        rules = [chain for group in _collinear(straight) for chain in _unbroken(group, along)
-                 if chain[-1].cols[-1] - chain[0].cols[0] >= RULE_LENGTH * length]
-        if len(rules) < RULED_PAGE:
-            # Not a ruled page (a crop of one line, a page with a rule or two drawn on it):
-            # only whole rules go. Pieces of a faint rule with underscores on it would take the
-            # line's strokes along the rule with them.
-            rules = [chain for chain in rules if len(chain) == 1]
-        if rules:
-            rule = np.zeros(n, bool)
-            rule[[p.label for chain in rules for p in chain]] = True
-            mask = cv2.dilate((rule[labels] & (pieces > 0)).astype(np.uint8), np.ones((3, 3), np.uint8))
-            out = np.where(mask > 0, 0, out).astype(np.uint8)
-    return out
-
-
-class _LineFit:
-    """A least-squares straight line ``v = slope * u + offset`` kept as its sums, so that the
-    fit of two sets of points together costs no more than adding them."""
-
-    def __init__(self, sums: np.ndarray) -> None:
-        self.sums = sums  # n, su, sv, suu, suv, svv
-
-    @classmethod
-    def of(cls, u: np.ndarray, v: np.ndarray) -> "_LineFit":
-        return cls(np.array([u.size, u.sum(), v.sum(), u @ u, u @ v, v @ v], np.float64))
-
-    def __add__(self, other: "_LineFit") -> "_LineFit":
-        return _LineFit(self.sums + other.sums)
-
-    def line(self) -> tuple[float, float]:
-        n, su, sv, suu, suv, _ = self.sums
-        det = n * suu - su * su
-        slope = (n * suv - su * sv) / det if det > 0 else 0.0
-        return slope, (sv - slope * su) / n
-
-    def wander(self) -> float:
-        """Standard deviation of the points about the line."""
-        slope, offset = self.line()
-        n, su, sv, suu, suv, svv = self.sums
-        sse = svv - 2 * slope * suv - 2 * offset * sv + slope * slope * suu \
-            + 2 * slope * offset * su + n * offset * offset
-        return float(np.sqrt(max(sse, 0.0) / n))
-
-
-@dataclass
-class _Piece:
-    """A straight piece of a possible rule: its label, the columns (rows, for a vertical rule)
-    it covers and its centre line there."""
-
-    label: int
-    cols: np.ndarray
-    centre: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.fit = _LineFit.of(self.cols.astype(np.float64), self.centre)
-
-
-def _unbroken(group: list[_Piece], along: np.ndarray) -> list[list[_Piece]]:
-    """A line's straight pieces cut where the gap between two is mostly bare paper (more than
-    :data:`RULE_BARE_GAPS` of its columns: no grey darker than :data:`RULE_PAPER` within
-    :data:`RULE_WANDER` of the line; ``along``: the normalised grey, rows along the line)."""
-    group = sorted(group, key=lambda p: p.cols[0])
-    if len(group) == 1:
-        return [group]
-    fit = group[0].fit
-    for piece in group[1:]:
-        fit = fit + piece.fit
-    slope, offset = fit.line()
-    reach = int(np.ceil(RULE_WANDER))
-    runs = [[group[0]]]
-    for piece in group[1:]:
-        gaps = np.arange(runs[-1][-1].cols[-1] + 1, piece.cols[0])
-        if gaps.size:
-            centre = np.round(slope * gaps + offset).astype(int)
-            darkest = np.min([along[np.clip(centre + d, 0, along.shape[0] - 1), gaps]
-                              for d in range(-reach, reach + 1)], axis=0)
-            if np.mean(darkest >= RULE_PAPER) > RULE_BARE_GAPS:
-                runs.append([piece])
-                continue
-        runs[-1].append(piece)
-    return runs
-
-
-def _collinear(straight: list[_Piece]) -> list[list[_Piece]]:
-    """Straight pieces grouped by the line they lie on: a piece joins a group (longest pieces
-    first) when the group and the piece together are still straight (:data:`RULE_WANDER`)."""
-    groups: list[tuple[list[_Piece], _LineFit, tuple[float, float]]] = []
-    for piece in sorted(straight, key=lambda p: -len(p.cols)):
-        n, su, sv = piece.fit.sums[:3]
-        for g, (members, fit, (slope, offset)) in enumerate(groups):
-            if abs(sv - slope * su - offset * n) / n > RULE_WANDER:
-                continue  # quick reject: its mean row is off the group's line
-            joined = fit + piece.fit
-            if joined.wander() <= RULE_WANDER:
-                groups[g] = (members + [piece], joined, joined.line())
-                break
-        else:
-            groups.append(([piece], piece.fit, piece.fit.line()))
-    return [members for members, _, _ in groups]
-
-
-# --- skew and spacing -------------------------------------------------------------------------
-
-def _ink_points(ink: np.ndarray, limit: int = 60_000) -> tuple[np.ndarray, np.ndarray]:
-    found = cv2.findNonZero(ink)  # as np.nonzero, row by row, several times faster
-    if found is None:
-        return np.zeros(0), np.zeros(0)
-    xs, ys = found[:, 0, 0], found[:, 0, 1]
-    if ys.size > limit:  # an even subsample: the profile's shape does not need every pixel
-        step = ys.size / limit
-        idx = (np.arange(limit) * step).astype(np.int64)
-        ys, xs = ys[idx], xs[idx]
-    return xs.astype(np.float64), ys.astype(np.float64)
-
-
-def _estimate_skew(ink: np.ndarray, max_skew: float) -> float:
-    """Degrees by which the lines fall to the right (y grows with x): the shear whose
-    horizontal profile has the largest sum of squares, searched coarsely then finely."""
-    if max_skew <= 0:
-        return 0.0
-    xs, ys = _ink_points(ink)
-    if xs.size < 50:
-        return 0.0
-    xs = xs - ink.shape[1] / 2
-    pad = ink.shape[1] * np.tan(np.radians(max_skew)) + 2
-
-    def score(deg: float) -> float:
-        yp = ys - xs * np.tan(np.radians(deg)) + pad
-        counts = np.bincount((yp / 2).astype(np.int64))
-        return float(np.dot(counts, counts))
-
-    best = max(np.arange(-max_skew, max_skew + 1e-9, 0.5), key=score)
-    fine = np.arange(best - 0.5, best + 0.5 + 1e-9, 0.1)
-    return float(max(fine, key=score))
-
+# --- line spacing ---------------------------------------------------------------------------
 
 def _estimate_spacing(ink: np.ndarray, angle: float, stats: np.ndarray) -> float:
     """Line spacing (working pixels): the period of the deskewed horizontal ink profile, summed
@@ -626,7 +297,7 @@ def _estimate_spacing(ink: np.ndarray, angle: float, stats: np.ndarray) -> float
     cum = np.cumsum(areas[order])
     typical = float(heights[order][np.searchsorted(cum, cum[-1] / 2)])  # area-weighted median
     guess = max(8.0, 1.3 * typical)
-    xs, ys = _ink_points(ink, 120_000)
+    xs, ys = ink_points(ink, 120_000)
     tan = np.tan(np.radians(angle))
     pad = w * abs(tan) + 2
     yp = (ys - (xs - w / 2) * tan + pad).astype(np.int64)
@@ -1088,322 +759,3 @@ def _to_original(line: Line, scale: float, size: tuple[int, int], margin: float)
            min(w, int(np.ceil(x1 / scale))), min(h, int(np.ceil(y1 / scale))))
     return Line(box=box, polygon=tuple(pt(p) for p in line.polygon),
                 baseline=tuple(pt(p) for p in line.baseline))
-
-
-# --- words ------------------------------------------------------------------------------------
-
-#: Where a line's gaps are expected to turn from spaces between letters to spaces between words
-#: (x-heights), how far (a factor) the cut may stray from it unpenalised, and the penalty per
-#: unit of log-distance beyond (see :func:`_gap_threshold`). Chosen on synthetic pages of
-#: rendered IAM-OnDB training lines (``bench/eval_word_boxes.py``).
-WORD_GAP = 0.9
-GAP_TOLERANCE = 1.6
-GAP_PENALTY = 0.5
-#: Added to both gaps of a ratio: blank runs of a pixel or two do not make huge jumps.
-GAP_SMOOTH = 0.2
-#: A typical space between letters and the narrowest space between words (x-heights), set
-#: against a line's widest and narrowest gaps to weigh "one word" and "all words".
-LETTER_GAP = 0.2
-WORD_GAP_MIN = 0.7
-#: Ink that does not reach a line's core and is taller than this (x-heights) is not a dot or a
-#: t-cross of the line but an ascender or descender of the line above or below.
-MARK_HEIGHT = 0.6
-#: Most a line's core may move (x-heights) from one strip of the line to the next (a strip is
-#: about as wide as the line is high, some three x-heights).
-CORE_STEP = 0.6
-
-
-class WordSegmenter:
-    """Cuts a line image into words at the spaces between words.
-
-    The line is levelled, its core (x-height band) followed along it (:func:`_local_core`) and
-    the ink of the lines above and below left out (:func:`_foreign_components`). Its
-    components group into letters-or-words, with the gap between neighbours measured along
-    the rows they share near the core (:func:`_clusters`), and the line is cut at the gaps
-    wider than where its gaps jump from letter spacing to word spacing (:func:`_gap_threshold`;
-    ``gap`` is the width, in x-heights, that jump is expected at). Dots, accents, t-crosses
-    and dashes then join the word under or nearest them."""
-
-    def __init__(self, gap: float = WORD_GAP) -> None:
-        self.gap = gap
-
-    def find_words(self, line_grey: np.ndarray, line_box: Box | None = None) -> list[Word]:
-        """The words of a line image, left to right. ``line_box`` is where the image lies on its
-        page (its x0, y0 offset the word boxes); without it boxes are in the image's pixels."""
-        grey = _as_grey(line_grey)
-        h, w = grey.shape
-        ox, oy = (line_box[0], line_box[1]) if line_box is not None else (0, 0)
-        ink = _binarise(normalize_ink(grey))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-        keep = stats[:, cv2.CC_STAT_AREA] >= max(3, h * w // 20000)
-        keep[0] = False
-        if not keep.any():
-            return []
-        # Level the line (a line cut from a page still rises or falls a little across its
-        # width, which would smear its core over many rows): shear it by its skew.
-        original = np.where(keep[labels], labels, 0)
-        level = original.astype(np.float32)
-        angle = _estimate_skew((level > 0).astype(np.uint8), MAX_SKEW)
-        if abs(angle) > 0.2:
-            tan = np.tan(np.radians(angle))
-            shear = np.float32([[1, 0, 0], [-tan, 1, tan * w / 2]])
-            level = cv2.warpAffine(level, shear, (w, h), flags=cv2.INTER_NEAREST)
-        labels = level.astype(np.int32)
-        ink = labels > 0
-        if not ink.any():
-            return []
-        # The line's core (x-height band), followed along the line: handwriting drifts and
-        # curves, which a straight band would smear over many rows.
-        centre, x_height = _local_core(ink)
-        ys, xs = np.nonzero(ink)
-        off = ys - centre[xs]
-        in_core = np.abs(off) <= 0.5 * x_height
-        foreign = _foreign_components(labels, n, labels[ys, xs], in_core, ys, x_height)
-        if foreign.any():
-            labels = np.where(foreign[labels], 0, labels)
-            original = np.where(foreign[original], 0, original)
-            keep = labels[ys, xs] > 0
-            ys, xs, off = ys[keep], xs[keep], off[keep]
-            if not ys.size:
-                return []
-        # Gaps are looked for over the core and a half x-height round it: the slanted ascenders
-        # and descenders of neighbouring letters overlap in x further out and would close real
-        # gaps (and a crop from a page holds bits of the lines above and below there).
-        lab = labels[ys, xs]
-        near = np.abs(off) <= x_height
-        if not near.any():
-            return []
-        clusters, gap_w = _clusters(lab, xs, ys, near, np.abs(off) <= 0.5 * x_height, n, x_height)
-        thr = _gap_threshold(gap_w / x_height, self.gap) * x_height
-        word_of = np.concatenate([[0], np.cumsum(gap_w > thr)])  # cluster -> word
-        owner = np.where(clusters >= 0, word_of[np.maximum(clusters, 0)], -1)
-        n_words = int(word_of[-1]) + 1
-        # Each word's columns (its clusters' ink near the core); the ink that is in no cluster
-        # (dots, accents, t-crosses, dashes, underlines) goes to the word whose columns it
-        # overlaps most, or the nearest; across two words (an underline, a flourish) it is cut
-        # half-way between them.
-        in_unit = owner[lab] >= 0
-        wx0 = np.full(n_words, w, np.int64)
-        wx1 = np.full(n_words, -1, np.int64)
-        np.minimum.at(wx0, owner[lab[in_unit & near]], xs[in_unit & near])
-        np.maximum.at(wx1, owner[lab[in_unit & near]], xs[in_unit & near])
-        live = wx1 >= 0
-        if not live.any():
-            return []
-        cx0 = np.full(n, w, np.int64)
-        cx1 = np.full(n, -1, np.int64)
-        np.minimum.at(cx0, lab, xs)
-        np.maximum.at(cx1, lab, xs)
-        shared = np.zeros(n, bool)
-        for i in np.flatnonzero((owner < 0) & (cx1 >= 0)):
-            over = np.clip(np.minimum(cx1[i], wx1) - np.maximum(cx0[i], wx0) + 1, 0, None)
-            over[~live] = 0
-            if over.max() > 0:
-                owner[i] = int(np.argmax(over))
-                shared[i] = np.sum(over >= 0.2 * (cx1[i] - cx0[i] + 1)) >= 2
-            else:
-                dist = np.where(live, np.maximum(wx0 - cx1[i], cx0[i] - wx1), np.inf)
-                owner[i] = int(np.argmin(dist))
-        ends = np.where(live, wx1 + 1, 0)
-        starts = np.where(live, wx0, 0)
-        mids = [(ends[k] + starts[k + 1]) // 2 for k in range(n_words - 1)]
-        cut_at = np.concatenate([[0], np.maximum.accumulate(np.array(mids, np.int64)) if mids
-                                 else np.zeros(0, np.int64), [w]])
-        # Every ink pixel of the line (original, unsheared): its word, by owner or by column.
-        iy, ix = np.nonzero(original > 0)
-        lab = original[iy, ix]
-        word = owner[lab]
-        split = shared[lab]
-        word[split] = np.clip(np.searchsorted(cut_at, ix[split], side="right") - 1, 0, n_words - 1)
-        ok = word >= 0
-        iy, ix, word = iy[ok], ix[ok], word[ok]
-        words = []
-        for k in range(n_words):
-            sel = word == k
-            if not sel.any():
-                continue
-            if sel.sum() < 0.05 * x_height ** 2 and n_words > 1:
-                continue  # a lone dot or speck between words
-            x0, x1 = int(ix[sel].min()), int(ix[sel].max()) + 1
-            y0, y1 = int(iy[sel].min()), int(iy[sel].max()) + 1
-            words.append(Word(box=(ox + x0, oy + y0, ox + x1, oy + y1)))
-        return words
-
-
-def _local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
-    """The core (x-height band) of a levelled line's ink mask, followed along the line: the
-    centre row of the core at every column (float array, one per column) and the x-height.
-
-    The line is cut into strips about as wide as it is high; in each strip with ink the core is
-    the run of rows round the densest one that cross at least half as many strokes (strokes
-    crossed per row, not ink per row: an underline or a long dash is one stroke). The x-height
-    is the strips' median (weighted by their ink); the centre is interpolated between strips,
-    after a running median of three and a check of each strip against its neighbour's."""
-    h, w = ink.shape
-    starts = np.zeros_like(ink)
-    starts[:, 1:] = ink[:, 1:] & ~ink[:, :-1]
-    starts[:, 0] = ink[:, 0]
-    strip = max(24, h)
-    mids, centres, heights, weights = [], [], [], []
-    for x0 in range(0, w, strip):
-        x1 = min(w, x0 + strip)
-        if x1 - x0 < strip // 2 and mids:  # a narrow last strip joins the one before
-            x0 = max(0, x1 - strip)
-        rows = starts[:, x0:x1].sum(axis=1).astype(np.float64)
-        total = float(rows.sum())
-        if total < 4:
-            continue
-        rows = np.convolve(rows, np.ones(3) / 3, mode="same")
-        peak = int(np.argmax(rows))
-        low = np.flatnonzero(rows < 0.5 * rows[peak])
-        top = int(low[low < peak].max()) + 1 if np.any(low < peak) else 0
-        bottom = int(low[low > peak].min()) if np.any(low > peak) else h
-        mids.append((x0 + x1) / 2)
-        centres.append((top + bottom) / 2)
-        heights.append(bottom - top)
-        weights.append(total)
-    if not mids:  # hardly any ink: one band over the whole line
-        rows = starts.sum(axis=1).astype(np.float64)
-        ys = np.flatnonzero(rows)
-        top, bottom = (int(ys.min()), int(ys.max()) + 1) if ys.size else (0, h)
-        return np.full(w, (top + bottom) / 2), max(2.0, float(bottom - top))
-    order = np.argsort(heights)
-    cw = np.cumsum(np.array(weights)[order])
-    x_height = max(2.0, float(np.array(heights)[order][np.searchsorted(cw, 0.5 * cw[-1])]))
-    centres, weights = np.array(centres), np.array(weights)
-    if len(centres) >= 3:  # a running median of three (the end strips: of the three there)
-        padded = np.concatenate([[np.median(centres[:3])], centres, [np.median(centres[-3:])]])
-        centres = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
-    # Followed from the strip with the most ink outwards: a strip whose core jumps from its
-    # neighbour's by more than CORE_STEP x-heights, or with little ink, holds mostly other
-    # ink (a descender of the line above, the ascenders of the line below, a flourish) and
-    # takes its neighbour's centre instead.
-    weak = weights < 0.2 * np.median(weights)
-    start = int(np.argmax(weights))
-    for step in (1, -1):
-        prev = centres[start]
-        for i in range(start + step, len(centres) if step > 0 else -1, step):
-            if weak[i] or abs(centres[i] - prev) > CORE_STEP * x_height:
-                centres[i] = prev
-            prev = centres[i]
-    return np.interp(np.arange(w), mids, centres), x_height
-
-
-def _foreign_components(labels: np.ndarray, n: int, lab: np.ndarray, in_core: np.ndarray,
-                        ys: np.ndarray, x_height: float) -> np.ndarray:
-    """Which components of a (levelled) line crop belong to the lines above and below: those
-    none of whose pixels (``lab``, at rows ``ys``) lies in the line's core (``in_core``) and that
-    either touch the crop's top or bottom edge (an ascender or descender cut off by the crop)
-    or are taller than a dot or a t-cross (:data:`MARK_HEIGHT` x-heights). I-dots, accents and
-    t-crosses stay."""
-    h = labels.shape[0]
-    y0 = np.full(n, h, np.int64)
-    y1 = np.full(n, -1, np.int64)
-    np.minimum.at(y0, lab, ys)
-    np.maximum.at(y1, lab, ys)
-    present = y1 >= 0
-    reach = np.bincount(lab[in_core], minlength=n)[:n] > 0
-    edge = (y0 == 0) | (y1 == h - 1)
-    tall = (y1 - y0 + 1) > MARK_HEIGHT * x_height
-    return present & ~reach & (edge | tall)
-
-
-def _clusters(lab: np.ndarray, xs: np.ndarray, ys: np.ndarray, near: np.ndarray,
-              in_core: np.ndarray, n: int, x_height: float) -> tuple[np.ndarray, np.ndarray]:
-    """The letters-or-words of a line, left to right, and the gaps between them.
-
-    ``lab``, ``xs``, ``ys`` are the line's ink pixels (label, column, row), ``near`` marks those
-    near its core (the gaps are measured there) and ``in_core`` those in it. The units are the
-    components that reach the core, less flat strokes (t-crosses, dashes, underlines: they
-    may span letters and words); a unit mostly within the columns of the cluster before it
-    (a letter written under an overhanging one) joins that cluster. The gap between two
-    neighbouring clusters is their nearest approach along the rows they share (0 where they
-    touch or interlock), or the blank columns between them where they share no row: slanted
-    writing's words overlap in columns yet keep a clear space along each row.
-
-    Returns each component's cluster (-1: no unit) and the gaps (pixels, one fewer than
-    clusters)."""
-    x0 = np.full(n, np.iinfo(np.int64).max, np.int64)
-    x1 = np.full(n, -1, np.int64)
-    y0 = np.full(n, np.iinfo(np.int64).max, np.int64)
-    y1 = np.full(n, -1, np.int64)
-    sel = near
-    np.minimum.at(x0, lab[sel], xs[sel])
-    np.maximum.at(x1, lab[sel], xs[sel])
-    np.minimum.at(y0, lab[sel], ys[sel])
-    np.maximum.at(y1, lab[sel], ys[sel])
-    reach = np.bincount(lab[in_core], minlength=n)[:n] > 0
-    wide, tall = x1 - x0 + 1, y1 - y0 + 1
-    flat = (tall < 0.35 * x_height) & (wide > 2 * tall)
-    units = np.flatnonzero((x1 >= 0) & reach & ~flat)
-    if units.size == 0:
-        units = np.flatnonzero(x1 >= 0)
-    cluster = np.full(n, -1, np.int64)
-    if units.size == 0:
-        return cluster, np.zeros(0)
-    order = units[np.argsort(x0[units], kind="stable")]
-    cx0, cx1 = [], []
-    for i in order.tolist():
-        if cx1:
-            overlap = min(x1[i], cx1[-1]) - max(x0[i], cx0[-1]) + 1
-            if overlap > 0.5 * min(x1[i] - x0[i] + 1, cx1[-1] - cx0[-1] + 1):
-                cluster[i] = len(cx1) - 1
-                cx0[-1], cx1[-1] = min(cx0[-1], x0[i]), max(cx1[-1], x1[i])
-                continue
-        cluster[i] = len(cx1)
-        cx0.append(x0[i])
-        cx1.append(x1[i])
-    k = len(cx1)
-    if k == 1:
-        return cluster, np.zeros(0)
-    # Each cluster's first and last ink column in every row near the core.
-    c = cluster[lab]
-    sel = near & (c >= 0)
-    r0 = int(ys[sel].min())
-    rows = int(ys[sel].max()) - r0 + 1
-    left = np.full((k, rows), np.iinfo(np.int64).max, np.int64)
-    right = np.full((k, rows), -1, np.int64)
-    np.minimum.at(left, (c[sel], ys[sel] - r0), xs[sel])
-    np.maximum.at(right, (c[sel], ys[sel] - r0), xs[sel])
-    gaps = np.zeros(k - 1)
-    for j in range(k - 1):
-        both = (right[j] >= 0) & (right[j + 1] >= 0)
-        if both.any():
-            gaps[j] = max(0, int(np.min(left[j + 1][both] - right[j][both])) - 1)
-        else:
-            gaps[j] = max(0, int(cx0[j + 1] - cx1[j]) - 1)
-    return cluster, gaps
-
-
-def _gap_threshold(gaps: np.ndarray, typical: float = WORD_GAP) -> float:
-    """The width (in x-heights) above which a line's blank gaps are spaces between words.
-
-    Writers differ: one leaves half an x-height between letters, another joins them and spaces
-    words a whole x-height apart, so no fixed width serves every line. The gaps of one line
-    fall into two groups, between letters (or pen lifts) and between words, and the cut goes
-    where the sorted gaps jump the most in ratio (:data:`GAP_SMOOTH` keeps hairline gaps from
-    making huge ratios), with a penalty on cuts far from ``typical``, beyond a factor of
-    :data:`GAP_TOLERANCE` either way. Two cuts are weighed beside those between gaps: none (one
-    word: the widest gap against a word gap of :data:`WORD_GAP_MIN`) and every gap a word gap
-    (the narrowest against a letter gap of :data:`LETTER_GAP`)."""
-    s = np.unique(np.asarray(gaps, np.float64))
-    if s.size == 0:
-        return np.inf
-    pairs = list(zip(s[:-1].tolist(), s[1:].tolist()))
-    pairs.append((float(s[-1]), max(float(s[-1]), WORD_GAP_MIN)))  # no cut: one word
-    if s[0] > LETTER_GAP:
-        pairs.append((LETTER_GAP, float(s[0])))  # every gap a space between words
-
-    def score(pair: tuple[float, float]) -> float:
-        a, b = pair
-        at = np.sqrt((a + 0.05) * (b + 0.05))
-        far = max(0.0, abs(np.log(at / typical)) - np.log(GAP_TOLERANCE))
-        return float(np.log((b + GAP_SMOOTH) / (a + GAP_SMOOTH)) - GAP_PENALTY * far)
-
-    a, b = max(pairs, key=score)
-    return (a + b) / 2 if b > a else a
-
-
-def find_words(line_grey: np.ndarray, line_box: Box | None = None) -> list[Word]:
-    """The words of a line image with the default :class:`WordSegmenter`."""
-    return WordSegmenter().find_words(line_grey, line_box)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import SHIPPED_FIXTURES, stacked_lines
 
-from htr.segment import LineSegmenter, WordSegmenter, classify_input, find_lines, find_words
+from htr.segment import LineSegmenter, classify_input, find_lines
+from htr.words import WordSegmenter, find_words
 
 SCRIPT, PRINT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SIMPLEX
 

@@ -300,13 +300,14 @@ def test_the_broken_rules_of_a_flattened_photo_are_removed(seed):
     # grey between them, none long enough alone to pass for a rule: the pieces on one line
     # make it up. These photos lost 15 and 16 of the scan's 26 rules before.
     from htr.image import load_image, normalize_ink, shrink_to
+    from htr.ink_mask import binarise, remove_rules
     from htr.photo import jpeg, synthetic_photo
-    from htr.segment import WORK_SIZE, _binarise, _remove_rules
+    from htr.segment import WORK_SIZE
 
     def rules_removed(grey):
         flat = normalize_ink(shrink_to(grey, WORK_SIZE)[0])
-        ink = _binarise(flat)
-        rows = np.flatnonzero((ink - _remove_rules(ink, flat)).sum(axis=1) > 0.3 * ink.shape[1])
+        ink = binarise(flat)
+        rows = np.flatnonzero((ink - remove_rules(ink, flat)).sum(axis=1) > 0.3 * ink.shape[1])
         return int((np.diff(rows) > 3).sum() + 1) if rows.size else 0
 
     scan = load_image(RULED_SCAN)
