@@ -243,7 +243,7 @@ class PageReader:
         if level == "word":
             words = (Word(box, rec.text, rec.confidence),) if rec.text else ()
         else:
-            words = tuple(_aligned_words(rec, geometry, self.recognizer.frame_width, normal, (0, 0)))
+            words = tuple(aligned_words(rec, geometry, self.recognizer.frame_width, normal, (0, 0)))
         return Line(box=box, polygon=polygon, text=rec.text, confidence=rec.confidence, words=words)
 
     # --- a page of lines ---------------------------------------------------------------------
@@ -315,7 +315,7 @@ class PageReader:
         recs = self._decode(self.recognizer.probabilities([p[0] for p in prepared]))
         out = []
         for line, (_, geometry, normal, own), rec in zip(found, prepared, recs):
-            words = _aligned_words(rec, geometry, self.recognizer.frame_width, normal, line.box[:2],
+            words = aligned_words(rec, geometry, self.recognizer.frame_width, normal, line.box[:2],
                                    own)
             out.append(Line(box=line.box, polygon=line.polygon, baseline=line.baseline,
                             text=rec.text, confidence=rec.confidence, words=tuple(words)))
@@ -425,7 +425,7 @@ def _inside(line: Line, grow: int) -> np.ndarray:
     return dilate_ellipse(inside, 2 * grow + 1)
 
 
-def _aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
+def aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
                    normal: np.ndarray, origin: tuple[int, int],
                    own: np.ndarray | None = None) -> list[Word]:
     """Word boxes from the character alignment of a line reading.

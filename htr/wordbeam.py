@@ -256,6 +256,17 @@ def align(probs: np.ndarray, labels: list[int]) -> list[tuple[int, int, float]]:
     return list(zip(start.tolist(), end.tolist(), p.tolist())) if ok else []
 
 
+def forced_reading(probs: np.ndarray, charset: Charset, text: str) -> Recognition:
+    """A known ``text`` (a transcription) read into ``probs``: its characters placed on the
+    frames by forced alignment (:func:`align`), each word's posterior 1 (the text is given, not
+    found). Raises ValueError when the text cannot be aligned (more characters than frames)."""
+    text = text.strip(" ")
+    spans = align(probs, charset.encode(text)) if text else []
+    if text and not spans:
+        raise ValueError(f"{text!r} does not fit {len(probs)} frames")
+    return _recognition(probs, charset, text, [1.0] * len(text.split(" ")), spans or None)
+
+
 def reading_of_beams(probs: np.ndarray, charset: Charset, texts: Sequence[str],
                      post: np.ndarray) -> Recognition:
     """The reading of a decoder's final beams, given as ``texts`` (best first) with their

@@ -103,7 +103,7 @@ def test_a_word_read_in_the_paper_after_the_line_gets_a_box_inside_it():
     # the writing's last input column (here the ink's columns 20-180 of a 200-column crop are
     # input columns 0-160); its box must still run left to right.
     from htr.image import InputGeometry
-    from htr.page import _aligned_words
+    from htr.page import aligned_words
     from htr.results import CharSpan, Recognition
 
     normal = np.full((40, 200), 255, np.uint8)
@@ -112,7 +112,7 @@ def test_a_word_read_in_the_paper_after_the_line_gets_a_box_inside_it():
              CharSpan("y", 38, 39, 0.6), CharSpan(" ", 40, 41, 0.9),
              CharSpan("x", 44, 45, 0.5))  # frames 44-45: input columns 176-180, in the paper
     rec = Recognition("ab y x", 0.7, chars)
-    words = _aligned_words(rec, InputGeometry((20, 0, 180, 40), 1.0, 160), 4, normal, (100, 50))
+    words = aligned_words(rec, InputGeometry((20, 0, 180, 40), 1.0, 160), 4, normal, (100, 50))
     assert [w.text for w in words] == ["ab", "y", "x"]
     assert all(100 <= w.box[0] < w.box[2] <= 300 for w in words), [w.box for w in words]
 
