@@ -90,6 +90,11 @@ def edge_sharpness(grey: np.ndarray, ink: np.ndarray, labels: np.ndarray,
     return total / np.maximum(count, 1) / np.maximum(depth, 1.0)
 
 
+#: Short side (pixels) from which an image may have a sheet's or a scanner's edges in it.
+#: Below it, :func:`remove_edges` took whole words of tight word crops for a frame (real IAM
+#: words cut from the validation lines, ``bench/real_words.py``: 6% of them were read as empty
+#: pages).
+EDGES_FROM = 200
 #: Share of its length along the border that a frame round the sheet covers unbroken.
 FRAME_COVER = 0.9
 
@@ -98,8 +103,12 @@ def remove_edges(ink: np.ndarray) -> np.ndarray:
     """Drop dark scanner edges and background round a photographed sheet: solid components that
     touch the image border and run along a good part of it, and thin ones (the sheet's edge,
     often broken into pieces) lying wholly in the outer 3 % of the image along its border.
-    Handwriting touching the border of a tight crop is thin strokes (low fill) and stays."""
+    Handwriting touching the border of a tight crop is thin strokes (low fill) and stays. An
+    image under :data:`EDGES_FROM` pixels on its short side is a line or word crop, not a sheet
+    or a scan of one, and is left alone: a tight crop's bold word touches all four borders."""
     h, w = ink.shape
+    if min(h, w) < EDGES_FROM:
+        return ink
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     x, y, bw, bh, area = (stats[:, i].astype(np.int64) for i in range(5))
     touches = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
@@ -109,10 +118,10 @@ def remove_edges(ink: np.ndarray) -> np.ndarray:
     mx, my = max(2, 0.03 * w), max(2, 0.03 * h)
     side = ((x + bw <= mx) | (x >= w - mx)) & (bh >= 3 * bw) & (bh >= 0.02 * h)
     flat = ((y + bh <= my) | (y >= h - my)) & (bw >= 3 * bh) & (bw >= 0.02 * w)
-    drop |= (side | flat) & (np.minimum(h, w) >= 200)  # not in a line or word crop
+    drop |= side | flat
     # Specks on the very rim (the sheet's edge, dust on the scanner glass' frame).
     rim = (x + bw <= 0.01 * w) | (x >= 0.99 * w) | (y + bh <= 0.01 * h) | (y >= 0.99 * h)
-    drop |= rim & (np.minimum(h, w) >= 200)
+    drop |= rim
     # A frame round the sheet (often hollow, so not solid): a large component with a long run
     # of pixels inside the outer band.
     large = (bw >= 0.1 * w) | (bh >= 0.1 * h)
@@ -134,19 +143,18 @@ def remove_edges(ink: np.ndarray) -> np.ndarray:
     # The sheet's edge a little inside the image, broken into dashes: a band of columns (rows)
     # near the border where a third of the rows (columns) have ink, unlike any writing. Narrow
     # components inside such a band go.
-    if min(h, w) >= 200:
-        for axis, length, depth in ((0, h, w), (1, w, h)):
-            band = max(8, int(0.06 * depth))
-            for side in (slice(0, band), slice(depth - band, depth)):
-                strip = ink[:, side] if axis == 0 else ink[side, :].T
-                win = cv2.dilate(strip, np.ones((1, 7), np.uint8))  # a wavy edge: 7 columns
-                cover = win.mean(axis=0)
-                edge = np.flatnonzero(cover >= 0.3)
-                if edge.size == 0:
-                    continue
-                lo, hi = side.start + edge.min() - 4, side.start + edge.max() + 5
-                pos, size = (x, bw) if axis == 0 else (y, bh)
-                drop |= (pos >= lo) & (pos + size <= hi) & (size <= 12)
+    for axis, length, depth in ((0, h, w), (1, w, h)):
+        band = max(8, int(0.06 * depth))
+        for side in (slice(0, band), slice(depth - band, depth)):
+            strip = ink[:, side] if axis == 0 else ink[side, :].T
+            win = cv2.dilate(strip, np.ones((1, 7), np.uint8))  # a wavy edge: 7 columns
+            cover = win.mean(axis=0)
+            edge = np.flatnonzero(cover >= 0.3)
+            if edge.size == 0:
+                continue
+            lo, hi = side.start + edge.min() - 4, side.start + edge.max() + 5
+            pos, size = (x, bw) if axis == 0 else (y, bh)
+            drop |= (pos >= lo) & (pos + size <= hi) & (size <= 12)
     drop[0] = False
     if not drop.any():
         return ink
