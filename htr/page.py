@@ -109,7 +109,7 @@ class PageReader:
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
         done: dict[int, Page | ImageError] = {}  # read, not yet given back (a crop before them)
-        crops: list[tuple[int, np.ndarray, str]] = []  # (index, image, its level): read together
+        crops: list[tuple[int, np.ndarray, str, bool]] = []  # (index, image, level, guessed)
         given = 0
         with ThreadPoolExecutor(1) as decoding, ThreadPoolExecutor(1) as looking:
             decoded = None  # the chunk of crops being decoded
@@ -128,7 +128,7 @@ class PageReader:
                 elif item.sheet is not None or item.level == "page":
                     done[i] = self._noting_language(lambda: self._read_seen(item))
                 else:
-                    crops.append((i, item.grey, item.level))
+                    crops.append((i, item.grey, item.level, item.guessed))
                     if len(crops) >= chunk:
                         through_network()
                 while given in done:
@@ -164,13 +164,13 @@ class PageReader:
                 flat = sharpen(flat, *SHARPEN)
             if level == "auto":
                 own = classify_input(grey if flat is None else flat, self.segmenter, layout=analysis)
-        return _Seen(grey, own, sheet, flat, analysis)
+        return _Seen(grey, own, sheet, flat, analysis, guessed=level == "auto")
 
-    def _crops_through_network(self, crops: list[tuple[int, np.ndarray, str]]
+    def _crops_through_network(self, crops: list[tuple[int, np.ndarray, str, bool]]
                                ) -> tuple[list, list[np.ndarray]]:
         """The first half of reading crops together (:meth:`read_many`): each normalised and
         preprocessed, and all through the network."""
-        def prepare(crop: tuple[int, np.ndarray, str]) -> tuple[np.ndarray, np.ndarray, InputGeometry]:
+        def prepare(crop: tuple[int, np.ndarray, str, bool]) -> tuple[np.ndarray, np.ndarray, InputGeometry]:
             normal = normalize_ink(crop[1])  # once, for the network and for the word boxes
             return (normal, *preprocess_normalized(normal, self.recognizer.height))
 
@@ -178,17 +178,16 @@ class PageReader:
             prepared = list(pool.map(prepare, crops))
         return prepared, self.recognizer.probabilities([p[1] for p in prepared])
 
-    def _decode_crops(self, crops: list[tuple[int, np.ndarray, str]], prepared: list,
+    def _decode_crops(self, crops: list[tuple[int, np.ndarray, str, bool]], prepared: list,
                       probs: list[np.ndarray]) -> dict[int, Page]:
         """The second half (:meth:`_crops_through_network`): the crops decoded, each a page of
         one line or word, by its index."""
         # Each crop is a text of its own (its own language), decoded with all the others at once.
         out = {}
-        for (i, grey, own), (normal, _, geometry), (recs, language) in zip(
+        for (i, grey, own, guessed), (normal, _, geometry), (recs, language) in zip(
                 crops, prepared, self.recognizer.decode_texts([[p] for p in probs])):
-            out[i] = Page(grey.shape[1], grey.shape[0],
-                          (self._whole_line(normal, own, geometry, recs[0]),), level=own,
-                          language=language)
+            line, own = self._whole_line(normal, own, geometry, recs[0], guessed)
+            out[i] = Page(grey.shape[1], grey.shape[0], (line,), level=own, language=language)
         return out
 
     def _read(self, image: ImageSource, level: str, layout: Sequence["PageLine"] | None) -> Page:
@@ -204,18 +203,21 @@ class PageReader:
         grey = seen.grey
         h, w = grey.shape
         if seen.flat is None:
-            return self._read_image(grey, seen.level, seen.analysis)
-        read = self._read_image(seen.flat, seen.level, seen.analysis)
+            return self._read_image(grey, seen.level, seen.analysis, seen.guessed)
+        read = self._read_image(seen.flat, seen.level, seen.analysis, seen.guessed)
         return Page(w, h, tuple(_line_to_photo(line, seen.sheet, (w, h)) for line in read.lines),
                     level=read.level, sheet=seen.sheet.outline)
 
-    def _read_image(self, grey: np.ndarray, level: str, analysis: Layout | None = None) -> Page:
-        """:meth:`read` of a loaded image at a decided level (``page``, ``line`` or ``word``) in
-        its own pixels, the segmenter's ``analysis`` of it given for a page."""
+    def _read_image(self, grey: np.ndarray, level: str, analysis: Layout | None = None,
+                    guessed: bool = False) -> Page:
+        """:meth:`read` of a loaded image at a decided level (``page``, ``line`` or ``word``;
+        ``guessed``: decided by ``auto``) in its own pixels, the segmenter's ``analysis`` of it
+        given for a page."""
         h, w = grey.shape
         if level == "page":
             return Page(w, h, self._read_lines(grey, analysis.lines), level="page")
-        return Page(w, h, (self._read_whole(grey, level),), level=level)
+        line, level = self._read_whole(grey, level, guessed)
+        return Page(w, h, (line,), level=level)
 
     def _decode(self, probs: list[np.ndarray]) -> list[Recognition]:
         """Decode one text's lines in one language (an ``auto`` recognizer picks it from them
@@ -227,24 +229,29 @@ class PageReader:
 
     # --- one line or one word ----------------------------------------------------------------
 
-    def _read_whole(self, grey: np.ndarray, level: str) -> Line:
+    def _read_whole(self, grey: np.ndarray, level: str, guessed: bool = False) -> tuple[Line, str]:
         normal = normalize_ink(grey)
         net_input, geometry = preprocess_normalized(normal, self.recognizer.height)
         rec = self._decode(self.recognizer.probabilities([net_input]))[0]
-        return self._whole_line(normal, level, geometry, rec)
+        return self._whole_line(normal, level, geometry, rec, guessed)
 
     def _whole_line(self, normal: np.ndarray, level: str, geometry: InputGeometry,
-                    rec: Recognition) -> Line:
+                    rec: Recognition, guessed: bool = False) -> tuple[Line, str]:
         """The one line of a line or word image, from its reading (``normal``: the image through
-        :func:`normalize_ink`)."""
+        :func:`normalize_ink`), and the level it was read at. An image that ``auto`` took for a
+        word (``guessed``) but that reads as several words is a line: each word gets its box
+        (a line of joined-up or closely spaced writing shows no gaps to cut at)."""
         box: Box = geometry.ink_box
         x0, y0, x1, y1 = box
         polygon = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+        if level == "word" and guessed and len(rec.text.split()) > 1:
+            level = "line"
         if level == "word":
             words = (Word(box, rec.text, rec.confidence),) if rec.text else ()
         else:
             words = tuple(aligned_words(rec, geometry, self.recognizer.frame_width, normal, (0, 0)))
-        return Line(box=box, polygon=polygon, text=rec.text, confidence=rec.confidence, words=words)
+        line = Line(box=box, polygon=polygon, text=rec.text, confidence=rec.confidence, words=words)
+        return line, level
 
     # --- a page of lines ---------------------------------------------------------------------
 
@@ -350,6 +357,7 @@ class _Seen:
     sheet: Sheet | None
     flat: np.ndarray | None
     analysis: Layout | None
+    guessed: bool = False  # the level decided by ``auto``, not given
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:

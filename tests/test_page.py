@@ -165,6 +165,25 @@ def test_a_single_word_image_is_read_as_one_word(recognizer):
     assert [w.text for line in page.lines for w in line.words] == ["notice"]
 
 
+def test_a_line_that_auto_took_for_a_word_gets_a_box_for_each_word_it_reads(recognizer):
+    # On ruled paper the word segmenter finds no gap in this line, so the picture alone says
+    # "one word"; the reading says four, and each gets its box.
+    from htr.segment import classify_input
+
+    image = fixture("line-copiste-wikitexte_0188_2_eSc_line_b23082b3.png")
+    assert classify_input(image) == "word"
+    page = recognizer.read_page(image)
+    line = page.lines[0]
+    assert page.level == "line" and [w.text for w in line.words] == line.text.split()
+    assert len(line.words) >= 3
+    lefts = [w.box[0] for w in line.words]
+    assert lefts == sorted(lefts) and all(line.box[0] <= w.box[0] < w.box[2] <= line.box[2]
+                                          for w in line.words)
+    # Given as a word, it is read as one.
+    forced = recognizer.read_page(image, level="word")
+    assert forced.level == "word" and len(forced.lines[0].words) == 1
+
+
 def test_a_blank_page_gives_an_empty_result_not_an_error(recognizer):
     rng = np.random.default_rng(1)
     paper = np.clip(rng.normal(225, 5, (1400, 1000)), 0, 255).astype(np.uint8)
