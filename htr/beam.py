@@ -30,7 +30,7 @@ import logging
 
 import numpy as np
 
-from .lexicon import CAP, LOWER, Lexicon, case_pattern
+from .lexicon import Lexicon, case_pattern
 from .results import Recognition
 from .text import Charset
 
@@ -142,9 +142,7 @@ class LexiconLM(AbstractLanguageModel):  # type: ignore[misc,valid-type]
             if pat is None:
                 case_lp = float(cl.min())
             else:
-                case_lp = float(cl[pat])
-                if prev == lex.bos and pat == CAP:
-                    case_lp = max(case_lp, float(cl[LOWER]))
+                case_lp = float(cl[pat])  # at a line's start too (htr.wordbeam_kernel._finish)
             total += max(self.w * (lp + self.case_w * case_lp) + self.bonus, free)
             prev = i
         return total, prev

@@ -166,8 +166,8 @@ def word_beam_search(probs: np.ndarray, charset: Charset, lexicon: Lexicon, beam
     ``lm_weight`` scales the language model's log-probabilities against the network's;
     ``oov_logp`` is the (unscaled) log-probability of an out-of-vocabulary word and
     ``oov_char_logp`` the price of each of its letters; ``punct_logp`` the price of a non-word,
-    non-space character (digits, punctuation); ``case_weight`` scales the case model (mid-sentence
-    only: a word may always start a line or sentence with a capital); ``word_bonus`` is added per
+    non-space character (digits, punctuation); ``case_weight`` scales the case model (the odds of
+    a word's lower, capitalised and upper case in running text); ``word_bonus`` is added per
     word (against the language model's bias for fewer, longer words). In each frame only the
     ``max_chars`` likeliest characters above ``prune`` probability are tried.
     ``spelling_weight`` scales the lexicon's spelling model (:mod:`htr.charlm`) in the score of

@@ -73,9 +73,9 @@ def _finish(mode, node, case, wlen, prev, spell_state, spelt, trie_word, backoff
             p = p + np.float64(bigram_prob[i])
     lp = np.log(max(p, 1e-30))
     pat = _CASE_PATTERN[case]
+    # The case model's odds hold at a line's start too: they come from running text, where
+    # sentences start with capitals, and a line or a word cut from one mostly starts mid-sentence.
     case_lp = np.float64(case_logp[wid, pat])
-    if prev == bos and pat == CAP:  # a capital at a line's or sentence's start: as good as usual
-        case_lp = max(case_lp, np.float64(case_logp[wid, LOWER]))
     known = lm_w * (lp + case_w * case_lp) + bonus
     return max(known, score), wid
 
