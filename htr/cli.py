@@ -83,9 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
     e.add_argument("--language", action="append", choices=LANGUAGE_CHOICES,
                    help="the lexicon decoders' language(s) to compare, one row each (default: auto)")
-    e.add_argument("--level", choices=("line", "page"), default="line",
-                   help="line: read the sets' line (or word) crops; page: read whole pages of "
-                        "page-level sets (pagexml, alto) and score line detection and page CER")
+    e.add_argument("--level", choices=("line", "word", "page"), default="line",
+                   help="line: read the sets' line (or word) crops; word: read each crop as one "
+                        "word (as read --level word does); page: read whole pages of page-level "
+                        "sets (pagexml, alto) and score line detection and page CER")
     e.add_argument("--recognise", choices=RECOGNISE, default="lines",
                    help="with --level page: read whole lines (default) or word crops")
     a = sub.add_parser("average", help="average the weights of snapshots of one network "
@@ -546,7 +547,8 @@ def _evaluate(recognizers, args: argparse.Namespace) -> int:
             print(f"{spec.name:40} {'':14} {0:>6}  (no samples in split {args.split!r})")
             continue
         for recognizer in recognizers:
-            ev = evaluate(recognizer, samples, desc=spec.name, progress=sys.stderr.isatty())
+            ev = evaluate(recognizer, samples, desc=spec.name, progress=sys.stderr.isatty(),
+                          level=args.level)
             print(f"{spec.name:40} {_decoder_name(recognizer):14} {ev.n:>6} {ev.cer:>7.2%} "
                   f"{ev.wer:>7.2%} {ev.items_per_second:>8.1f}")
     return 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from .decode import greedy_decode
+from .decode import greedy_decode, one_word
 from .image import PREPROCESS_THREADS, load_image, preprocess
 from .metrics import Detection, cer, detection, wer
 from .readers.base import Sample
@@ -53,15 +53,21 @@ class Evaluation(_TextScores):
 
 
 def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk: int = 256,
-             progress: bool = True, desc: str = "evaluate") -> Evaluation:
+             progress: bool = True, desc: str = "evaluate", level: str = "line") -> Evaluation:
     """Read every sample's canonical image and compare with its text.
 
     Images are loaded and preprocessed on two threads while the network runs; the time counts
-    loading, preprocessing, the network and decoding, as a user would see it.
+    loading, preprocessing, the network and decoding, as a user would see it. ``level``:
+    ``line``, or ``word`` to read each image as one word (:func:`htr.decode.one_word`, as the
+    page reader reads an image given as a word).
     """
+    if level not in ("line", "word"):
+        raise ValueError(f"unknown level {level!r}: choose line or word")
     hypotheses: list[str] = []
     start = time.perf_counter()
     for probs in _probabilities(recognizer, samples, batch_size, chunk, progress, desc):
+        if level == "word":
+            probs = one_word(probs, recognizer.charset)
         hypotheses.append(recognizer.decode(probs).text)
     return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)
 

@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
+from .decode import one_word
 from .errors import ImageError
 from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellipse, load_image,
                     normalize_ink, percentiles, preprocess_normalized, shear_level)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import Layout, LineSegmenter, classify_input
-from .words import WordSegmenter
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
+from .words import WordSegmenter
 
 if TYPE_CHECKING:
     from .readers.pagexml import PageLine
@@ -184,8 +185,10 @@ class PageReader:
         one line or word, by its index."""
         # Each crop is a text of its own (its own language), decoded with all the others at once.
         out = {}
+        texts = [[one_word(p, self.recognizer.charset) if own == "word" and not guessed else p]
+                 for (_, _, own, guessed), p in zip(crops, probs)]
         for (i, grey, own, guessed), (normal, _, geometry), (recs, language) in zip(
-                crops, prepared, self.recognizer.decode_texts([[p] for p in probs])):
+                crops, prepared, self.recognizer.decode_texts(texts)):
             line, own = self._whole_line(normal, own, geometry, recs[0], guessed)
             out[i] = Page(grey.shape[1], grey.shape[0], (line,), level=own, language=language)
         return out
@@ -232,7 +235,10 @@ class PageReader:
     def _read_whole(self, grey: np.ndarray, level: str, guessed: bool = False) -> tuple[Line, str]:
         normal = normalize_ink(grey)
         net_input, geometry = preprocess_normalized(normal, self.recognizer.height)
-        rec = self._decode(self.recognizer.probabilities([net_input]))[0]
+        probs = self.recognizer.probabilities([net_input])
+        if level == "word" and not guessed:  # given as a word: read as one (no space in it)
+            probs = [one_word(probs[0], self.recognizer.charset)]
+        rec = self._decode(probs)[0]
         return self._whole_line(normal, level, geometry, rec, guessed)
 
     def _whole_line(self, normal: np.ndarray, level: str, geometry: InputGeometry,

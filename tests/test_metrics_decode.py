@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from htr.decode import greedy_decode, softmax
+from htr.decode import greedy_decode, one_word, softmax
 from htr.metrics import cer, wer
 from htr.text import Charset
 
@@ -41,6 +41,16 @@ def test_greedy_confidence_follows_the_weakest_characters():
     result = greedy_decode(probs, charset)
     assert result.text == "ab"
     assert result.confidence == pytest.approx(np.sqrt(0.9 * 0.45))
+
+
+def test_an_image_known_to_hold_one_word_is_read_without_a_space():
+    charset = Charset("dgo ")
+    probs = frames(charset, "-go- -od-")
+    probs[4, Charset.BLANK] = 0.08  # the space wins that frame, the blank comes second
+    assert greedy_decode(probs, charset).text == "go od"
+    word = one_word(probs, charset)
+    assert greedy_decode(word, charset).text == "good"
+    assert np.allclose(word.sum(axis=1), 1.0)
 
 
 def test_greedy_reads_nothing_from_blank_frames():

@@ -195,6 +195,7 @@ def test_a_blank_page_gives_an_empty_result_not_an_error(recognizer):
 def test_the_level_can_be_forced(recognizer):
     page = recognizer.read_page(fixture("line-iam-ondb-a01-020w-02.png"), level="word")
     assert page.level == "word" and len(page.lines[0].words) == 1
+    assert page.text and " " not in page.text  # given as a word, read as one
     with pytest.raises(ValueError, match="unknown level"):
         recognizer.read_page(fixture("word-iam-ondb-d05-013-08-02.png"), level="paragraph")
 
