@@ -11,7 +11,10 @@ cuts them out. Validation lines only (split by writer, as in training). Each lin
 transcription is placed on the line by forced CTC alignment with the model
 (:func:`htr.wordbeam.forced_reading`), and each word is boxed as the page reader boxes the words
 it reads (:func:`htr.page.aligned_words`: from half-way to the previous word to half-way to the
-next, shrunk to the ink there), then cut with a small margin of paper. The output is the folder
+next, shrunk to the ink there; its rows kept within the line's own band, as the recognizer cuts
+a line, :func:`htr.image.ink_bounds`, so that a loose crop's neighbouring lines stay out), then
+cut with a small margin of paper. Lines whose crop holds two rows of writing (a few IAM forms
+crops take in the whole next line: :func:`htr.segment.classify_input` says "page") are left out. The output is the folder
 layout ``python -m htr evaluate`` reads (``labels.tsv``, ``writers.tsv`` with each line's
 writer, ``images/``), written outside the repository.
 
@@ -33,10 +36,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from htr.image import normalize_ink, preprocess_normalized  # noqa: E402
+from htr.image import ink_bounds, normalize_ink, preprocess_normalized  # noqa: E402
 from htr.page import aligned_words  # noqa: E402
 from htr.readers import open_data, split_of  # noqa: E402
 from htr.recognizer import Recognizer  # noqa: E402
+from htr.segment import LineSegmenter, classify_input  # noqa: E402
 from htr.wordbeam import forced_reading  # noqa: E402
 
 #: Paper kept round a word's ink, in line heights (IAM's own word images are cut tight).
@@ -55,9 +59,13 @@ def main() -> int:
     images = args.out / "images"
     images.mkdir(parents=True, exist_ok=True)
     labels, writers, shown = [], [], []
-    skipped = 0
+    skipped = two_rows = 0
+    segmenter = LineSegmenter()
     for spec in args.data:
         lines = [s for s in open_data(spec) if split_of(s) == "val"]
+        single = [classify_input(s.image(None), segmenter) != "page" for s in lines]
+        two_rows += len(lines) - sum(single)
+        lines = [s for s, one in zip(lines, single) if one]
         normals = [normalize_ink(s.image(None)) for s in lines]
         prepared = [preprocess_normalized(n, recognizer.height) for n in normals]
         probs = recognizer.probabilities([x for x, _ in prepared])
@@ -69,9 +77,12 @@ def main() -> int:
                 continue
             grey = sample.image(None)
             h, w = grey.shape
-            pad = max(1, round(MARGIN * h))
+            top, bottom = ink_bounds(grey_normal)[:2]  # the line's own rows
+            own = np.zeros(grey.shape, bool)
+            own[top:bottom] = True
+            pad = max(1, round(MARGIN * (bottom - top)))
             for k, word in enumerate(aligned_words(reading, geometry, recognizer.frame_width,
-                                                   grey_normal, (0, 0))):
+                                                   grey_normal, (0, 0), own)):
                 x0, y0, x1, y1 = word.box
                 crop = grey[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)]
                 name = f"images/{Path(sample.id).name}-w{k:02d}.png"
@@ -84,7 +95,8 @@ def main() -> int:
     (args.out / "labels.tsv").write_text("file\ttext\n" + "\n".join(labels) + "\n", encoding="utf-8")
     (args.out / "writers.tsv").write_text("file\twriter\n" + "\n".join(writers) + "\n",
                                           encoding="utf-8")
-    print(f"{len(labels)} words written to {args.out} ({skipped} lines could not be aligned)")
+    print(f"{len(labels)} words written to {args.out} ({two_rows} lines left out with two rows of "
+          f"writing in their crop, {skipped} that could not be aligned)")
     if args.preview and shown:
         from htr.augment import preview_grid
 

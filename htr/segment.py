@@ -112,7 +112,7 @@ MIN_LONE_INK = 2.5
 SAME_ROW = 0.5
 #: Least ink of a row of writing, as a share of the heaviest row's: less is a bit of a
 #: neighbouring line that a loose crop takes in (:func:`writing_row`). With one line found
-#: required instead, 10% of the real IAM validation lines, 30% of the IAM forms' and 20% of the
+#: required instead, 10% of the real IAM validation lines, 28% of the IAM forms' and 21% of the
 #: Hooker line crops were taken for pages (``--level auto``, the command line's default).
 ROW_INK = 0.4
 
