@@ -32,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                                     "page of a PDF, TIFF, HEIC/HEIF or WEBP)")
     r.add_argument("images", nargs="+", metavar="FILE")
     r.add_argument("--level", choices=LEVELS, default="auto",
-                   help="what each image shows: a page of lines, one line, one word; auto "
-                        "(default) decides from the image")
+                   help="what each image shows: a page of lines, one line, one word (read with "
+                        "no space in it); auto (default) decides from the image")
     r.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
     r.add_argument("--format", choices=FORMATS, default="text",
                    help="text (default), json, page (PAGE-XML 2019), alto (ALTO 4.2), hocr, pdf "
