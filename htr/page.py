@@ -185,8 +185,7 @@ class PageReader:
         one line or word, by its index."""
         # Each crop is a text of its own (its own language), decoded with all the others at once.
         out = {}
-        texts = [[one_word(p, self.recognizer.charset) if own == "word" and not guessed else p]
-                 for (_, _, own, guessed), p in zip(crops, probs)]
+        texts = [[self._given(p, own, guessed)] for (_, _, own, guessed), p in zip(crops, probs)]
         for (i, grey, own, guessed), (normal, _, geometry), (recs, language) in zip(
                 crops, prepared, self.recognizer.decode_texts(texts)):
             line, own = self._whole_line(normal, own, geometry, recs[0], guessed)
@@ -236,10 +235,13 @@ class PageReader:
         normal = normalize_ink(grey)
         net_input, geometry = preprocess_normalized(normal, self.recognizer.height)
         probs = self.recognizer.probabilities([net_input])
-        if level == "word" and not guessed:  # given as a word: read as one (no space in it)
-            probs = [one_word(probs[0], self.recognizer.charset)]
-        rec = self._decode(probs)[0]
+        rec = self._decode([self._given(probs[0], level, guessed)])[0]
         return self._whole_line(normal, level, geometry, rec, guessed)
+
+    def _given(self, probs: np.ndarray, level: str, guessed: bool) -> np.ndarray:
+        """A crop's probabilities as what it was given as: an image given as a word (not guessed
+        by ``auto``) is read as one word, no space in it (:func:`htr.decode.one_word`)."""
+        return one_word(probs, self.recognizer.charset) if level == "word" and not guessed else probs
 
     def _whole_line(self, normal: np.ndarray, level: str, geometry: InputGeometry,
                     rec: Recognition, guessed: bool = False) -> tuple[Line, str]:
