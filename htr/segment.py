@@ -115,6 +115,8 @@ SAME_ROW = 0.5
 #: required instead, 10% of the real IAM validation lines, 28% of the IAM forms' and 21% of the
 #: Hooker line crops were taken for pages (``--level auto``, the command line's default).
 ROW_INK = 0.4
+#: Least height of an image with two rows of writing one above the other, in line spacings.
+ONE_ROW_HEIGHT = 1.5
 
 InputKind = Literal["page", "line", "word"]
 
@@ -253,6 +255,12 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     grey = as_grey(grey)
     layout = layout or (segmenter or LineSegmenter()).analyse(grey)
     row = writing_row(layout)
+    if row is None and layout.lines and grey.shape[0] < ONE_ROW_HEIGHT * layout.spacing:
+        # Too low for two rows of writing one above the other: the segmenter took the tall
+        # strokes of a big word for lines of their own.
+        boxes = np.array([line.box for line in layout.lines])
+        row = (int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()),
+               int(boxes[:, 3].max()))
     if row is not None:
         x0, y0, x1, y1 = row
         tall = y1 - y0

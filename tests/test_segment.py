@@ -188,6 +188,24 @@ def test_a_line_crop_with_its_neighbours_bits_or_found_in_pieces_is_a_line():
     assert classify_input(stacked_lines(names[:2])) == "page"
 
 
+def test_an_image_too_low_for_two_rows_of_writing_is_one_row_whatever_lines_were_found():
+    # In a small word crop the segmenter can take a big word's ascenders and descenders for
+    # lines of their own, one above the other. Two rows of writing need 1.5 line spacings.
+    from htr.results import Line
+    from htr.segment import Layout
+
+    word = shipped("word-")["word-iam-ondb-f03-188z-05-01.png"]
+    h, w = word.shape
+    halves = [Line(box=(0, 0, w, h // 2 + 4)), Line(box=(0, h // 2 - 4, w, h))]
+
+    def found(spacing: float) -> Layout:
+        return Layout(halves, spacing=spacing, x_height=spacing / 3, size=(w, h),
+                      ink_box=(0, 0, w, h), line_ink=[5.0, 5.0])
+
+    assert classify_input(word, layout=found(0.8 * h)) == "word"
+    assert classify_input(word, layout=found(0.5 * h)) == "page"  # two spacings: two rows
+
+
 def test_a_word_cut_tight_to_its_ink_is_a_word():
     # A tight crop's strokes touch its borders: the sheet-edge clean-up took such a word for a
     # frame round a sheet and left nothing (real IAM words: 6% read as empty pages).
