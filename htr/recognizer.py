@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from .charlm import DEFAULT_ORDER
-from .decode import DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode
+from .decode import (DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode,
+                     one_word)
 from .errors import ImageError, ModelError
 from .image import PREPROCESS_THREADS, ImageSource, load_image, preprocess
 from .lexicon import LANGUAGE_CHOICES, LANGUAGE_NAMES, best_language
@@ -279,15 +280,23 @@ class Recognizer:
         """Input columns per output frame (character positions map back to the image by it)."""
         return WIDTH_REDUCTION
 
-    def read(self, images: Sequence[ImageSource], batch_size: int = 32) -> list[Recognition]:
+    def read(self, images: Sequence[ImageSource], batch_size: int = 32,
+             level: str = "line") -> list[Recognition]:
         """Read word or line images (paths, bytes, arrays or PIL images), in the given order.
+        ``level="word"``: each image is one word, read with no space in it
+        (:func:`htr.decode.one_word`).
 
         Raises :class:`htr.errors.ImageError` for the first image that cannot be loaded; use
         :func:`load_image` yourself first to read the good ones of a mixed set.
         """
+        if level not in ("line", "word"):
+            raise ValueError(f"unknown level {level!r}: choose line or word")
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             inputs = list(pool.map(lambda im: preprocess(load_image(im), self.height), images))
-        return self.decode_many(self.probabilities(inputs, batch_size))
+        probs = self.probabilities(inputs, batch_size)
+        if level == "word":
+            probs = [one_word(p, self.charset) for p in probs]
+        return self.decode_many(probs)
 
     def read_page(self, image: ImageSource, level: str = "auto", layout=None) -> Page:
         """Read a page, line or word image into a :class:`Page` (lines, words, boxes, text,

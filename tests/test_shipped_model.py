@@ -130,6 +130,20 @@ def test_read_answers_in_the_order_asked_and_names_the_first_bad_image(tmp_path)
         recognizer.read([images[0], str(empty), str(tmp_path / "missing.png")])
 
 
+def test_crops_given_as_words_are_read_as_one_word_each():
+    from htr.recognizer import Recognizer
+
+    recognizer = Recognizer.load()
+    samples = read_folder(FIXTURES)
+    words = [s for s in samples if s.id.startswith("word-")]
+    line = next(s for s in samples if s.id.startswith("line-iam-ondb-"))
+    read = recognizer.read([s.image() for s in words] + [line.image()], level="word")
+    assert cer([s.text for s in words], [r.text for r in read[:-1]]) <= WORD_BOUND
+    assert read[-1].text and " " not in read[-1].text  # a whole line, given as a word
+    with pytest.raises(ValueError, match="unknown level"):
+        recognizer.read([line.image()], level="page")
+
+
 def test_the_shipped_model_reads_in_english_or_french_as_the_page_fits():
     from conftest import stacked_lines
     from htr.recognizer import Recognizer
