@@ -290,7 +290,9 @@ def writing_row(layout: Layout) -> Box | None:
     row with less than :data:`ROW_INK` of the heaviest row's ink is such a bit, not writing of
     its own."""
     rows: list[list] = []  # [its heaviest line's top and bottom, ink, box]
-    for line, ink in sorted(zip(layout.lines, layout.line_ink), key=lambda li: -li[1]):
+    # A layout made without the lines' ink (by hand): every line weighs the same.
+    inks = layout.line_ink if len(layout.line_ink) == len(layout.lines) else [1.0] * len(layout.lines)
+    for line, ink in sorted(zip(layout.lines, inks), key=lambda li: -li[1]):
         x0, y0, x1, y1 = line.box
         for row in rows:
             # Against the row's heaviest line only: rows that grew would swallow a skewed
