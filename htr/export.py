@@ -30,7 +30,7 @@ import numpy as np
 from lxml import etree
 
 from .errors import HTRError
-from .results import Box, Line, Page, Point
+from .results import Box, Line, Page, Point, box_union
 
 #: Every format :func:`export` writes.
 FORMATS: tuple[str, ...] = ("text", "json", "page", "alto", "hocr", "pdf")
@@ -272,11 +272,6 @@ def _regions(page: Page) -> list[tuple[str, list[Line]]]:
     return runs
 
 
-def _union(boxes: Sequence[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
-            max(b[3] for b in boxes))
-
-
 def _conf(value: float) -> str:
     return f"{min(1.0, max(0.0, float(value))):.4f}".rstrip("0").rstrip(".") or "0"
 
@@ -313,7 +308,7 @@ def page_xml(page: Page, image_name: str) -> bytes:
             E("RegionRefIndexed", group, index=str(i), regionRef=rid)
     for (_, lines), rid in zip(regions, region_ids):
         region = E("TextRegion", pg, id=rid, type="paragraph")
-        E("Coords", region, points=_box_points(_union([_line_box(ln, w, h) for ln in lines])))
+        E("Coords", region, points=_box_points(box_union([_line_box(ln, w, h) for ln in lines])))
         for k, line in enumerate(lines):
             el = E("TextLine", region, id=ids(line.id, f"{rid}_l{k + 1}"))
             E("Coords", el, points=_points(_polygon(line, w, h)))
@@ -364,7 +359,7 @@ def alto_xml(page: Page, image_name: str) -> bytes:
 
     for i, (rid, lines) in enumerate(_regions(page)):
         block = E("TextBlock", space, ID=ids(rid, f"r{i + 1}"))
-        place(block, _union([_line_box(ln, w, h) for ln in lines]))
+        place(block, box_union([_line_box(ln, w, h) for ln in lines]))
         for k, line in enumerate(lines):
             el = E("TextLine", block, ID=ids(line.id, f"{block.get('ID')}_l{k + 1}"))
             place(el, _line_box(line, w, h))
@@ -456,7 +451,7 @@ def hocr(pages: Sequence[SourcePage]) -> bytes:
         div = H("div", body, "ocr_page", f'image "{image}"; bbox 0 0 {w} {h}; ppageno {n}',
                 id=f"page_{n + 1}")
         for i, (_, lines) in enumerate(_regions(page)):
-            bbox = "bbox {} {} {} {}".format(*_union([_line_box(ln, w, h) for ln in lines]))
+            bbox = "bbox {} {} {} {}".format(*box_union([_line_box(ln, w, h) for ln in lines]))
             area = H("div", div, "ocr_carea", bbox, id=f"block_{n + 1}_{i + 1}")
             par = H("p", area, "ocr_par", bbox, id=f"par_{n + 1}_{i + 1}")
             for k, line in enumerate(lines):

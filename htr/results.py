@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 
@@ -67,6 +68,12 @@ class WordSpan:
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in the original image's pixels (x1, y1 exclusive)
 Point = tuple[int, int]
+
+
+def box_union(boxes: Iterable[Box]) -> Box:
+    """The smallest box holding all of ``boxes`` (at least one)."""
+    x0, y0, x1, y1 = zip(*boxes)
+    return min(x0), min(y0), max(x1), max(y1)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from .image import normalize_ink, shrink_to
 from .ink_mask import (MAX_SKEW, as_grey, binarise, edge_sharpness, estimate_skew, ink_points,
                        mark_contrast, remove_edges, remove_rules)
 from .linemask import LineMask, default_line_mask
-from .results import Box, Line, Point
+from .results import Box, Line, Point, box_union
 from .words import WordSegmenter
 
 #: Long side (pixels) an image is reduced to for analysis: a letter page's handwriting keeps a
@@ -255,12 +255,6 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     grey = as_grey(grey)
     layout = layout or (segmenter or LineSegmenter()).analyse(grey)
     row = writing_row(layout)
-    if row is None and layout.lines and grey.shape[0] < ONE_ROW_HEIGHT * layout.spacing:
-        # Too low for two rows of writing one above the other: the segmenter took the tall
-        # strokes of a big word for lines of their own.
-        boxes = np.array([line.box for line in layout.lines])
-        row = (int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()),
-               int(boxes[:, 3].max()))
     if row is not None:
         x0, y0, x1, y1 = row
         tall = y1 - y0
@@ -288,27 +282,31 @@ def writing_row(layout: Layout) -> Box | None:
     it bridges, a long line read as two) and bits of the neighbouring lines a loose crop takes
     in: lines whose rows overlap by :data:`SAME_ROW` of the shorter's height are one row, and a
     row with less than :data:`ROW_INK` of the heaviest row's ink is such a bit, not writing of
-    its own."""
-    rows: list[list] = []  # [its heaviest line's top and bottom, ink, box]
+    its own. An image less than :data:`ONE_ROW_HEIGHT` line spacings high holds one row whatever
+    was found in it: the segmenter took the tall strokes of a big word for lines of their own."""
+    rows: list[list] = []  # [its heaviest line's top and bottom, ink, its lines' boxes]
     # A layout made without the lines' ink (by hand): every line weighs the same.
     inks = layout.line_ink if len(layout.line_ink) == len(layout.lines) else [1.0] * len(layout.lines)
     for line, ink in sorted(zip(layout.lines, inks), key=lambda li: -li[1]):
-        x0, y0, x1, y1 = line.box
+        _, y0, _, y1 = line.box
         for row in rows:
             # Against the row's heaviest line only: rows that grew would swallow a skewed
             # page's overlapping lines one by one.
             if min(y1, row[1]) - max(y0, row[0]) >= SAME_ROW * min(y1 - y0, row[1] - row[0]):
-                bx = row[3]
                 row[2] += ink
-                row[3] = (min(x0, bx[0]), min(y0, bx[1]), max(x1, bx[2]), max(y1, bx[3]))
+                row[3].append(line.box)
                 break
         else:
-            rows.append([y0, y1, ink, line.box])
+            rows.append([y0, y1, ink, [line.box]])
     if not rows:
         return None
     heaviest = max(row[2] for row in rows)
     writing = [row for row in rows if row[2] >= ROW_INK * heaviest]
-    return writing[0][3] if len(writing) == 1 else None
+    if len(writing) == 1:
+        return box_union(writing[0][3])
+    if layout.size[1] < ONE_ROW_HEIGHT * layout.spacing:
+        return box_union(line.box for line in layout.lines)
+    return None
 
 
 # --- which marks are writing -----------------------------------------------------------------
