@@ -50,6 +50,14 @@ def one_word(probs: np.ndarray, charset: Charset) -> np.ndarray:
     return out
 
 
+def reads_as_word(level: str) -> bool:
+    """Whether a crop given at ``level`` (``line`` or ``word``) is read as one word
+    (:func:`one_word`). Raises ValueError for any other level."""
+    if level not in ("line", "word"):
+        raise ValueError(f"unknown level {level!r}: choose line or word")
+    return level == "word"
+
+
 def greedy_decode(probs: np.ndarray, charset: Charset) -> Recognition:
     """Best-path decoding of one ``(frames, classes)`` probability matrix.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from .decode import greedy_decode, one_word
+from .decode import greedy_decode, one_word, reads_as_word
 from .image import PREPROCESS_THREADS, load_image, preprocess
 from .metrics import Detection, cer, detection, wer
 from .readers.base import Sample
@@ -61,12 +61,11 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
     ``line``, or ``word`` to read each image as one word (:func:`htr.decode.one_word`, as the
     page reader reads an image given as a word).
     """
-    if level not in ("line", "word"):
-        raise ValueError(f"unknown level {level!r}: choose line or word")
+    as_word = reads_as_word(level)
     hypotheses: list[str] = []
     start = time.perf_counter()
     for probs in _probabilities(recognizer, samples, batch_size, chunk, progress, desc):
-        if level == "word":
+        if as_word:
             probs = one_word(probs, recognizer.charset)
         hypotheses.append(recognizer.decode(probs).text)
     return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)

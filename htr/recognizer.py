@@ -11,7 +11,7 @@ import numpy as np
 
 from .charlm import DEFAULT_ORDER
 from .decode import (DECODERS, DEFAULT_DECODER, LEXICON_DECODERS, Calibration, greedy_decode,
-                     one_word)
+                     one_word, reads_as_word)
 from .errors import ImageError, ModelError
 from .image import PREPROCESS_THREADS, ImageSource, load_image, preprocess
 from .lexicon import LANGUAGE_CHOICES, LANGUAGE_NAMES, best_language
@@ -289,12 +289,11 @@ class Recognizer:
         Raises :class:`htr.errors.ImageError` for the first image that cannot be loaded; use
         :func:`load_image` yourself first to read the good ones of a mixed set.
         """
-        if level not in ("line", "word"):
-            raise ValueError(f"unknown level {level!r}: choose line or word")
+        as_word = reads_as_word(level)
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             inputs = list(pool.map(lambda im: preprocess(load_image(im), self.height), images))
         probs = self.probabilities(inputs, batch_size)
-        if level == "word":
+        if as_word:
             probs = [one_word(p, self.charset) for p in probs]
         return self.decode_many(probs)
 
