@@ -62,20 +62,19 @@ def main() -> int:
     skipped = two_rows = 0
     segmenter = LineSegmenter()
     for spec in args.data:
-        lines = [s for s in open_data(spec) if split_of(s) == "val"]
-        single = [classify_input(s.image(None), segmenter) != "page" for s in lines]
-        two_rows += len(lines) - sum(single)
-        lines = [s for s, one in zip(lines, single) if one]
-        normals = [normalize_ink(s.image(None)) for s in lines]
+        lines = [(s, s.image(None)) for s in open_data(spec) if split_of(s) == "val"]
+        single = [(s, grey) for s, grey in lines if classify_input(grey, segmenter) != "page"]
+        two_rows += len(lines) - len(single)
+        lines = single
+        normals = [normalize_ink(grey) for _, grey in lines]
         prepared = [preprocess_normalized(n, recognizer.height) for n in normals]
         probs = recognizer.probabilities([x for x, _ in prepared])
-        for sample, grey_normal, (_, geometry), p in zip(lines, normals, prepared, probs):
+        for (sample, grey), grey_normal, (_, geometry), p in zip(lines, normals, prepared, probs):
             try:
                 reading = forced_reading(p, recognizer.charset, sample.text)
             except ValueError:
                 skipped += 1
                 continue
-            grey = sample.image(None)
             h, w = grey.shape
             top, bottom = ink_bounds(grey_normal)[:2]  # the line's own rows
             own = np.zeros(grey.shape, bool)
