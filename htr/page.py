@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal
 import cv2
 import numpy as np
 
-from .decode import one_word
+from .decode import one_word, reads_as_word
 from .errors import ImageError
 from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellipse, load_image,
                     normalize_ink, percentiles, preprocess_normalized, shear_level)
@@ -241,7 +241,9 @@ class PageReader:
     def _given(self, probs: np.ndarray, level: str, guessed: bool) -> np.ndarray:
         """A crop's probabilities as what it was given as: an image given as a word (not guessed
         by ``auto``) is read as one word, no space in it (:func:`htr.decode.one_word`)."""
-        return one_word(probs, self.recognizer.charset) if level == "word" and not guessed else probs
+        if guessed or not reads_as_word(level):
+            return probs
+        return one_word(probs, self.recognizer.charset)
 
     def _whole_line(self, normal: np.ndarray, level: str, geometry: InputGeometry,
                     rec: Recognition, guessed: bool = False) -> tuple[Line, str]:
