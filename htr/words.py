@@ -34,7 +34,7 @@ CORE_STEP = 0.6
 class WordSegmenter:
     """Cuts a line image into words at the spaces between words.
 
-    The line is levelled, its core (x-height band) followed along it (:func:`_local_core`) and
+    The line is levelled, its core (x-height band) followed along it (:func:`local_core`) and
     the ink of the lines above and below left out (:func:`_foreign_components`). Its
     components group into letters-or-words, with the gap between neighbours measured along
     the rows they share near the core (:func:`_clusters`), and the line is cut at the gaps
@@ -51,28 +51,14 @@ class WordSegmenter:
         grey = as_grey(line_grey)
         h, w = grey.shape
         ox, oy = (line_box[0], line_box[1]) if line_box is not None else (0, 0)
-        ink = binarise(normalize_ink(grey))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-        keep = stats[:, cv2.CC_STAT_AREA] >= max(3, h * w // 20000)
-        keep[0] = False
-        if not keep.any():
-            return []
-        # Level the line (a line cut from a page still rises or falls a little across its
-        # width, which would smear its core over many rows): shear it by its skew.
-        original = np.where(keep[labels], labels, 0)
-        level = original.astype(np.float32)
-        angle = estimate_skew((level > 0).astype(np.uint8), MAX_SKEW)
-        if abs(angle) > 0.2:
-            tan = np.tan(np.radians(angle))
-            shear = np.float32([[1, 0, 0], [-tan, 1, tan * w / 2]])
-            level = cv2.warpAffine(level, shear, (w, h), flags=cv2.INTER_NEAREST)
-        labels = level.astype(np.int32)
+        original, labels, stats, _ = levelled_marks(grey)
+        n = len(stats)
         ink = labels > 0
         if not ink.any():
             return []
         # The line's core (x-height band), followed along the line: handwriting drifts and
         # curves, which a straight band would smear over many rows.
-        centre, x_height = _local_core(ink)
+        centre, x_height = local_core(ink)
         ys, xs = np.nonzero(ink)
         off = ys - centre[xs]
         in_core = np.abs(off) <= 0.5 * x_height
@@ -148,7 +134,29 @@ class WordSegmenter:
         return words
 
 
-def _local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
+def levelled_marks(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The marks (connected components, specks left out) of a line or word image: their labels
+    as found, the same labels levelled (sheared by the writing's skew: a line cut from a page
+    still rises or falls a little across its width, which would smear its core over many rows),
+    and OpenCV's stats and centroids of every label (specks' too). Label 0 is paper."""
+    h, w = grey.shape
+    ink = binarise(normalize_ink(grey))
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= max(3, h * w // 20000)
+    keep[0] = False
+    original = np.where(keep[labels], labels, 0)
+    if not keep.any():
+        return original, original, stats, cents
+    level = original.astype(np.float32)
+    angle = estimate_skew((level > 0).astype(np.uint8), MAX_SKEW)
+    if abs(angle) > 0.2:
+        tan = np.tan(np.radians(angle))
+        shear = np.float32([[1, 0, 0], [-tan, 1, tan * w / 2]])
+        level = cv2.warpAffine(level, shear, (w, h), flags=cv2.INTER_NEAREST)
+    return original, level.astype(np.int32), stats, cents
+
+
+def local_core(ink: np.ndarray) -> tuple[np.ndarray, float]:
     """The core (x-height band) of a levelled line's ink mask, followed along the line: the
     centre row of the core at every column (float array, one per column) and the x-height.
 
