@@ -83,10 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--lexicon", type=Path, help="wordbeam: a lexicon .npz or a word list")
     e.add_argument("--language", action="append", choices=LANGUAGE_CHOICES,
                    help="the lexicon decoders' language(s) to compare, one row each (default: auto)")
-    e.add_argument("--level", choices=("line", "word", "page"), default="line",
+    e.add_argument("--level", choices=("line", "word", "auto", "page"), default="line",
                    help="line: read the sets' line (or word) crops; word: read each crop as one "
-                        "word (as read --level word does); page: read whole pages of page-level "
-                        "sets (pagexml, alto) and score line detection and page CER")
+                        "word (as read --level word does); auto: let each crop's kind be decided "
+                        "from the image, as read does by default, and count what they were taken "
+                        "for; page: read whole pages of page-level sets (pagexml, alto) and score "
+                        "line detection and page CER")
     e.add_argument("--recognise", choices=RECOGNISE, default="lines",
                    help="with --level page: read whole lines (default) or word crops")
     a = sub.add_parser("average", help="average the weights of snapshots of one network "
@@ -551,6 +553,8 @@ def _evaluate(recognizers, args: argparse.Namespace) -> int:
                           level=args.level)
             print(f"{spec.name:40} {_decoder_name(recognizer):14} {ev.n:>6} {ev.cer:>7.2%} "
                   f"{ev.wer:>7.2%} {ev.items_per_second:>8.1f}")
+            if ev.kinds is not None:
+                print(f"{'':40} taken for: " + ", ".join(f"{n} {kind}s" for kind, n in sorted(ev.kinds.items())))
     return 0
 
 

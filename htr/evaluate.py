@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,11 +42,13 @@ class _TextScores:
 
 @dataclass(frozen=True)
 class Evaluation(_TextScores):
-    """What a recognizer made of a set of samples."""
+    """What a recognizer made of a set of samples; with level ``auto``, ``kinds`` counts what
+    each image was taken for (``{"line": 300, "word": 8, "page": 3}``)."""
 
     references: list[str]
     hypotheses: list[str]
     seconds: float
+    kinds: Mapping[str, int] | None = None
 
     @property
     def items_per_second(self) -> float:
@@ -59,8 +62,12 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
     Images are loaded and preprocessed on two threads while the network runs; the time counts
     loading, preprocessing, the network and decoding, as a user would see it. ``level``:
     ``line``, or ``word`` to read each image as one word (:func:`htr.decode.one_word`, as the
-    page reader reads an image given as a word).
+    page reader reads an image given as a word), or ``auto`` to let each image's kind be decided
+    from it, as ``python -m htr read`` does by default (:func:`htr.segment.classify_input`; an
+    image taken for a page is read as one, its lines joined by spaces).
     """
+    if level == "auto":
+        return _evaluate_auto(recognizer, samples, progress, desc)
     as_word = reads_as_word(level)
     hypotheses: list[str] = []
     start = time.perf_counter()
@@ -69,6 +76,20 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
             probs = one_word(probs, recognizer.charset)
         hypotheses.append(recognizer.decode(probs).text)
     return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)
+
+
+def _evaluate_auto(recognizer, samples: Sequence[Sample], progress: bool, desc: str) -> Evaluation:
+    """:func:`evaluate` at level ``auto``: through the page reader, as ``read`` reads files."""
+    hypotheses: list[str] = []
+    kinds: Counter[str] = Counter()
+    start = time.perf_counter()
+    pages = recognizer.read_pages((s.image(None) for s in samples), "auto")
+    for page in tqdm(pages, total=len(samples), desc=desc, disable=not progress, leave=False, unit="img"):
+        if isinstance(page, Exception):  # a sample that cannot be read: the set is broken
+            raise page
+        kinds[page.level] += 1
+        hypotheses.append(" ".join(line.text for line in page.lines))
+    return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start, dict(kinds))
 
 
 def blank_offset_sweep(recognizer, sets: Mapping[str, Sequence[Sample]], offsets: Sequence[float],

@@ -125,3 +125,14 @@ def test_blank_offset_writes_the_shift_it_measured_best(tmp_path):
     for bad in ("--offsets=-1,x", "--write=lots"):
         run = htr("blank-offset", "--model", str(model), "--data", data, bad)
         assert run.returncode == 2 and bad.split("=")[0] in run.stderr
+
+
+def test_evaluate_at_level_auto_says_what_each_crop_was_taken_for():
+    data = f"folder:{ROOT / 'tests' / 'fixtures' / 'shipped'}"
+    run = htr("evaluate", "--data", data, "--split", "all", "--decoder", "greedy", "--level", "auto")
+    assert run.returncode == 0, run.stderr
+    header, row, taken = run.stdout.splitlines()[:3]
+    n = int(row.split()[2])
+    counts = dict((kind, int(count)) for count, kind in
+                  (part.split() for part in taken.split("taken for:")[1].split(",")))
+    assert sum(counts.values()) == n and "pages" not in counts  # the fixtures are crops

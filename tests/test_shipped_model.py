@@ -154,3 +154,16 @@ def test_the_shipped_model_reads_in_english_or_french_as_the_page_fits():
     page = recognizer.read_page(english)
     assert page.language == "en" and page.to_dict()["language"] == "en"
     assert Recognizer.load(decoder="greedy").read_page(english).language is None
+
+
+def test_evaluate_at_level_auto_reads_each_crop_as_read_does_by_default():
+    from htr.evaluate import evaluate
+    from htr.recognizer import Recognizer
+
+    recognizer = Recognizer.load()
+    samples = read_folder(FIXTURES)
+    given = evaluate(recognizer, samples, progress=False)
+    auto = evaluate(recognizer, samples, progress=False, level="auto")
+    kinds = [s.id.split("-")[0] for s in samples]
+    assert auto.kinds == {kind: kinds.count(kind) for kind in set(kinds)}  # no crop a page
+    assert auto.cer <= given.cer + 0.01
