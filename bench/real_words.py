@@ -7,7 +7,8 @@
         --decoder greedy --decoder wordbeam --language en
 
 The words of the shared data's only real word-level handwriting are in its line images; this
-cuts them out. Validation lines only (split by writer, as in training). Each line's
+cuts them out: the validation lines (split by writer, as in training), or with ``--split train``
+the training writers' lines, to train on. Each line's
 transcription is placed on the line by forced CTC alignment with the model
 (:func:`htr.wordbeam.forced_reading`), and each word is boxed as the page reader boxes the words
 it reads (:func:`htr.page.aligned_words`: from half-way to the previous word to half-way to the
@@ -53,6 +54,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder to write (created)")
     ap.add_argument("--model", default=None, help="model folder whose alignment places the words")
     ap.add_argument("--preview", type=Path, default=None, help="PNG of 40 of the crops")
+    ap.add_argument("--split", choices=("val", "train"), default="val",
+                    help="the lines of the validation writers (to score) or the training writers' "
+                         "(to train on)")
     args = ap.parse_args()
 
     recognizer = Recognizer.load(args.model, "greedy")
@@ -62,7 +66,7 @@ def main() -> int:
     skipped = two_rows = 0
     segmenter = LineSegmenter()
     for spec in args.data:
-        lines = [(s, s.image(None)) for s in open_data(spec) if split_of(s) == "val"]
+        lines = [(s, s.image(None)) for s in open_data(spec) if split_of(s) == args.split]
         single = [(s, grey) for s, grey in lines if classify_input(grey, segmenter) != "page"]
         two_rows += len(lines) - len(single)
         lines = single
@@ -90,7 +94,7 @@ def main() -> int:
                 writers.append(f"{name}\t{sample.group}")
                 if len(shown) < 40 and k == 1 and len(labels) % 7 == 0:
                     shown.append((crop, word.text))
-        print(f"{spec}: {len(lines)} validation lines", file=sys.stderr)
+        print(f"{spec}: {len(lines)} {args.split} lines", file=sys.stderr)
     (args.out / "labels.tsv").write_text("file\ttext\n" + "\n".join(labels) + "\n", encoding="utf-8")
     (args.out / "writers.tsv").write_text("file\twriter\n" + "\n".join(writers) + "\n",
                                           encoding="utf-8")
