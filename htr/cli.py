@@ -554,7 +554,8 @@ def _evaluate(recognizers, args: argparse.Namespace) -> int:
             print(f"{spec.name:40} {_decoder_name(recognizer):14} {ev.n:>6} {ev.cer:>7.2%} "
                   f"{ev.wer:>7.2%} {ev.items_per_second:>8.1f}")
             if ev.kinds is not None:
-                print(f"{'':40} taken for: " + ", ".join(f"{n} {kind}s" for kind, n in sorted(ev.kinds.items())))
+                taken = ", ".join(f"{n} {kind}s" for kind, n in sorted(ev.kinds.items()))
+                print(f"{'':40} taken for: {taken}")
     return 0
 
 

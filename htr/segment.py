@@ -273,7 +273,8 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     grey = as_grey(grey)
     layout = layout or (segmenter or LineSegmenter()).analyse(grey)
     row = writing_row(layout)
-    if layout.lines and len(layout.lines) <= FEW_LINES and grey.shape[0] <= FEW_SPACINGS * layout.spacing:
+    few = len(layout.lines) <= FEW_LINES and grey.shape[0] <= FEW_SPACINGS * layout.spacing
+    if layout.lines and few:
         if ink_rows(grey) > 1:
             return "page"
         row = box_union(line.box for line in layout.lines)
