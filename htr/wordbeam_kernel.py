@@ -53,7 +53,7 @@ def _free_score(wlen, spelt, w_oov, oov_char, bonus, spelling_w):
 
 @njit(cache=True, nogil=True)
 def _finish(mode, node, case, wlen, prev, spell_state, spelt, trie_word, backoff, unigram_p,
-            bigram_keys, bigram_prob, case_logp, n_words, bos, unk, spell_logp, spell_end,
+            bigram_keys, bigram_prob, case_logp, n_words, unk, spell_logp, spell_end,
             use_spelling, lm_w, w_oov, oov_char, case_w, bonus, spelling_w):
     """Score and context id of a word that ends (``htr.wordbeam._WordScorer.finish``)."""
     wid = np.int64(trie_word[node]) if mode == _INWORD else -1
@@ -227,7 +227,7 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
             npv = bos if stop else pv
             if t_ends[code]:
                 wscore, wid = _finish(m, nd, cs, wl, pv, ss, sp[b], trie_word, backoff, unigram_p,
-                                      bigram_keys, bigram_prob, case_logp, n_words, bos, unk,
+                                      bigram_keys, bigram_prob, case_logp, n_words, unk,
                                       spell_logp, spell_end, use_spelling, lm_w, w_oov, oov_char,
                                       case_w, bonus, spelling_w)
                 nlm += wscore
@@ -291,7 +291,7 @@ def search_line(y, cands, n_cands, letter, forbid, t_mode, t_intree, t_case, t_w
         f = lm[b]
         if mode[b] != _BETWEEN:
             f += _finish(mode[b], node[b], case[b], wlen[b], prev[b], sstate[b], sp[b], trie_word,
-                         backoff, unigram_p, bigram_keys, bigram_prob, case_logp, n_words, bos, unk,
+                         backoff, unigram_p, bigram_keys, bigram_prob, case_logp, n_words, unk,
                          spell_logp, spell_end, use_spelling, lm_w, w_oov, oov_char, case_w, bonus,
                          spelling_w)[0]
         final[b] = f + np.log(pb[b] + pnb[b])
