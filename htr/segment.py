@@ -272,12 +272,13 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     made."""
     grey = as_grey(grey)
     layout = layout or (segmenter or LineSegmenter()).analyse(grey)
-    row = writing_row(layout)
     few = len(layout.lines) <= FEW_LINES and grey.shape[0] <= FEW_SPACINGS * layout.spacing
     if layout.lines and few:
         if ink_rows(grey) > 1:
             return "page"
-        row = box_union(line.box for line in layout.lines)
+        row: Box | None = box_union(line.box for line in layout.lines)
+    else:
+        row = writing_row(layout)
     if row is not None:
         x0, y0, x1, y1 = row
         tall = y1 - y0
