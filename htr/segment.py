@@ -121,8 +121,8 @@ ONE_ROW_HEIGHT = 1.5
 #: high, the rows of its marks (:func:`ink_rows`) say whether it holds one row of writing. In a
 #: crop of one word the segmenter can take the word's tall strokes and its core for two lines
 #: (the spacing measured from the strokes of the word itself): 41 of 4,620 real IAM words were
-#: taken for pages so (19 now), and 230 of 400 pairs of them stacked one above the other for
-#: one row (153 now). Where no line is found at all the image stays one row: asking the ink
+#: taken for pages so (19 after this rule), and 230 of 400 pairs of them stacked one above the other for
+#: one row (153 after it). Where no line is found at all the image stays one row: asking the ink
 #: there too made 39 more stacked pairs pages, but they read worse as pages than as a line.
 FEW_LINES = 3
 FEW_SPACINGS = 6.0
