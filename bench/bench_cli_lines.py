@@ -6,7 +6,7 @@ file (Tesseract reads one image per run). Both in turns, ``--rounds`` times; wal
 line, and the ratio.
 
     python bench/bench_cli_lines.py --data ../shared/data/iam-lines --data ../shared/data/iam-forms \
-        -n 600 --rounds 3 [--decoder wordbeam]
+        -n 600 --rounds 3 [--decoder wordbeam] [--read-shifts none]
 
 The lines are the validation writers' (``writers.tsv`` and the split rule of ``htr.readers``),
 spread over each folder.
@@ -41,10 +41,11 @@ def line_files(folders: list[Path], n: int) -> list[Path]:
     return files[:n]
 
 
-def run_ours(files: list[Path], decoder: str) -> float:
+def run_ours(files: list[Path], decoder: str, read_shifts: str | None = None) -> float:
+    shifts = [] if read_shifts is None else [f"--read-shifts={read_shifts}"]
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "htr", "read", "--level", "line", "--decoder", decoder,
-                    *map(str, files)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+                    *shifts, *map(str, files)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     return time.perf_counter() - start
 
@@ -63,6 +64,8 @@ def main() -> int:
     p.add_argument("-n", type=int, default=600, help="line images in all")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--decoder", default="wordbeam")
+    p.add_argument("--read-shifts", metavar="ROWS",
+                   help="passed to read (e.g. none: each line read once; default: the model's)")
     args = p.parse_args()
     files = line_files(args.data, args.n)
     missing = [f for f in files if not f.is_file()]
@@ -70,7 +73,7 @@ def main() -> int:
         raise SystemExit(f"no such image: {missing[0]}")
     ours, tess = [], []
     for r in range(args.rounds):
-        ours.append(run_ours(files, args.decoder))
+        ours.append(run_ours(files, args.decoder, args.read_shifts))
         tess.append(run_tesseract(files))
         print(f"round {r + 1}: ours {ours[-1]:.1f} s, tesseract {tess[-1]:.1f} s "
               f"({len(files)} lines; load {os.getloadavg()[0]:.1f})", flush=True)

@@ -64,7 +64,8 @@ def val_samples(spec: str, limit: int | None, digits_only: bool = False) -> list
 
 def probabilities(model: Path, spec: str, samples: list, cache: Path | None) -> tuple[list, Charset]:
     charset = Charset.load(model / "charset.json")
-    key = hashlib.md5(f"{model.resolve()}|{(model / 'model.keras').stat().st_mtime}|{spec}|"
+    key = hashlib.md5(f"{model.resolve()}|{(model / 'model.keras').stat().st_mtime}|"
+                      f"{(model / 'config.json').read_text()}|{spec}|"
                       f"{[s.id for s in samples]}".encode()).hexdigest()[:12]
     path = cache / f"probs-{key}.npz" if cache else None
     if path and path.exists():

@@ -2,7 +2,7 @@
 """Whole pages, ours against Tesseract's, timed in turns on the same pages.
 
     python bench/bench_vs_tesseract.py [--data pagexml:../shared/data/hooker] [--pages 12]
-                                        [--rounds 3] [--decoder wordbeam]
+                                        [--rounds 3] [--decoder wordbeam] [--read-shifts none]
 
 Each validation page (split as in training) is read end to end by both, one after the other,
 the order swapped every round so that neither always runs on a cooler machine: ours loads the
@@ -43,6 +43,9 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=12, help="validation pages to read")
     ap.add_argument("--rounds", type=int, default=3, help="times each page is read by each")
     ap.add_argument("--decoder", default=None, help="our decoder (default: the library's)")
+    ap.add_argument("--read-shifts", metavar="ROWS", default=None,
+                    help="rows each line is read shifted by, e.g. -1,1, or none (read once); "
+                         "default: the model's")
     args = ap.parse_args()
 
     kind, _, folder = args.data.partition(":")
@@ -53,7 +56,9 @@ def main() -> int:
     if not pages:
         print(f"no validation pages under {folder}", file=sys.stderr)
         return 2
-    recognizer = Recognizer.load(decoder=args.decoder)
+    shifts = None if args.read_shifts is None else tuple(
+        int(r) for r in args.read_shifts.split(",") if r.strip() and r.strip() != "none")
+    recognizer = Recognizer.load(decoder=args.decoder, read_shifts=shifts)
     recognizer.read_page(load_image(pages[0].image))  # warm-up: the network's first shapes
     print(f"{len(pages)} pages, {args.rounds} rounds; ours: {recognizer.decoder}; "
           f"Tesseract {tesseract_version()} --psm 3", flush=True)

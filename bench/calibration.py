@@ -41,6 +41,7 @@ from bench_decoders import probabilities, val_samples, word_matches  # noqa: E40
 from htr.decode import (CALIBRATION_FILE, LEXICON_DECODERS, Calibration,  # noqa: E402
                         WordConfidence, greedy_decode, model_fingerprint, word_features)
 from htr.lexicon import Lexicon, best_language  # noqa: E402
+from htr.model import read_model_dir  # noqa: E402
 from htr.recognizer import LEXICON_FILES  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
 
@@ -222,6 +223,7 @@ def main() -> int:
         decs.update(tables)
         path.write_text(json.dumps({
             "model": fp, "beam_width": args.beam_width,
+            "read_shifts": list(read_model_dir(args.model)[1].read_shifts),
             "note": "word confidence -> P(word right), fitted on the 'fit' half of the validation "
                     "groups of each table's data (bench/calibration.py): isotonic maps of the "
                     "raw confidence (x, y), or a word model of features (weights, and a hidden layer)",

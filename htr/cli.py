@@ -25,6 +25,22 @@ from .runtimes import BACKENDS, QUANTIZATIONS
 from .runtimes import FORMATS as RUNTIME_FORMATS
 
 
+READ_SHIFTS_HELP = ("read each line once per shift, moved that many rows of the network's input "
+                    "down (negative: up), and average the readings, e.g. -1,1; none: read each "
+                    "line once (faster); default: the model folder's read_shifts")
+
+
+def _shifts(text: str) -> tuple[int, ...]:
+    """``--read-shifts``: ``-1,1`` -> (-1, 1); ``none`` (or nothing) -> ()."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers of rows, e.g. -1,1, "
+                                         f"or none") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m htr", description="Read handwriting.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -61,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--language", choices=LANGUAGE_CHOICES,
                    help=f"the lexicon decoders' language: {', '.join(LANGUAGE_CHOICES[1:])}, or auto (the "
                         f"default: each page, line or word picks the lexicon its reading fits best)")
+    r.add_argument("--read-shifts", type=_shifts, metavar="ROWS",
+                   help=READ_SHIFTS_HELP)
     i = sub.add_parser("insights", help="key phrases, dates, amounts of money, phone numbers, "
                                         "e-mail addresses and URLs of texts (text files, or "
                                         "images and documents read first)")
@@ -91,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
                         "line detection and page CER")
     e.add_argument("--recognise", choices=RECOGNISE, default="lines",
                    help="with --level page: read whole lines (default) or word crops")
+    e.add_argument("--read-shifts", type=_shifts, metavar="ROWS", help=READ_SHIFTS_HELP)
     a = sub.add_parser("average", help="average the weights of snapshots of one network "
                                        "(epochs of a fine-tuning run) into a model folder")
     a.add_argument("snapshots", nargs="+", metavar="SNAPSHOT",
@@ -198,9 +217,10 @@ def main(argv: list[str] | None = None) -> int:
             return _blank_offset(Recognizer.load(args.model, "greedy", backend="tensorflow"), args)
         if args.command == "read":
             return _read(Recognizer.load(args.model, args.decoder, args.lexicon,
-                                         language=args.language, backend=args.backend), args)
+                                         language=args.language, backend=args.backend,
+                                         read_shifts=args.read_shifts), args)
         decoders = args.decoder or [None]  # None: the default decoder
-        first = Recognizer.load(args.model, "greedy")
+        first = Recognizer.load(args.model, "greedy", read_shifts=args.read_shifts)
         recognizers = [first.with_decoder(d, args.lexicon, language=lang)
                        for d in decoders for lang in ([None] if d == "greedy" else args.language or [None])]
         return _evaluate(recognizers, args)

@@ -43,7 +43,13 @@ class ModelConfig:
     output width), which on 2 CPU cores train 1.6-2.2x (median 1.9x) and read about 3x as fast
     (``bench/bench_training.py``) and export to TFLite without Flex ops. ``separable`` makes
     every conv block but the first depthwise-separable; ``column_pool`` max-pools each column's
-    remaining rows into one feature vector instead of stacking them (Retsinas et al. 2022)."""
+    remaining rows into one feature vector instead of stacking them (Retsinas et al. 2022).
+
+    ``read_shifts`` is how the trained network is best read, not its shape: each line goes
+    through it once per shift, moved that many rows down (negative: up), and the readings' logits
+    are averaged (:func:`htr.runtimes.batched_probabilities`); empty, the line is read once as it
+    is. Set in a model folder's ``config.json`` once measured (``python -m htr evaluate
+    --read-shifts``, which also overrides it, as ``read --read-shifts`` does)."""
 
     height: int = 40
     conv: tuple[int, ...] = (32, 64, 96, 96, 128, 128)
@@ -56,6 +62,7 @@ class ModelConfig:
     conv1d_kernel: int = 7
     separable: bool = False
     column_pool: bool = False
+    read_shifts: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)

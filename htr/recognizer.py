@@ -65,11 +65,15 @@ class Recognizer:
 
             self._beam = BeamDecoder(charset, lexicon, **self._beams())
         self._page_reader = None  # made on first use: segmenters are cheap, but made once
+        #: The rows each line is read shifted by, its readings averaged (the model folder's
+        #: :attr:`htr.model.ModelConfig.read_shifts`; ``()`` reads each line once, faster).
+        self.read_shifts: tuple[int, ...] = tuple(config.read_shifts)
 
     @classmethod
     def load(cls, path: str | Path | None = None, decoder: str | None = None,
              lexicon: str | Path | None = None, beam_width: int | None = None,
-             language: str | None = None, backend: str | None = None) -> "Recognizer":
+             language: str | None = None, backend: str | None = None,
+             read_shifts: Sequence[int] | None = None) -> "Recognizer":
         """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
 
         Decoders (:data:`htr.decode.DECODERS`): ``greedy`` (best path), ``beam`` (CTC prefix beam
@@ -85,7 +89,9 @@ class Recognizer:
         which is ``onnx`` for a folder that ships its own ONNX file, as the default model does)
         runs the network in TensorFlow (the Keras model) or in ONNX Runtime (the folder's
         ``model.onnx`` when it was exported from these weights, else one exported once into a
-        cache: :func:`htr.runtimes.onnx_file_for`); both read the same text.
+        cache: :func:`htr.runtimes.onnx_file_for`); both read the same text. ``read_shifts``
+        replaces the folder's :attr:`htr.model.ModelConfig.read_shifts` (``()``: read each line
+        once).
         """
         directory = Path(path or DEFAULT_MODEL)
         backend = backend or default_backend(directory)
@@ -99,6 +105,8 @@ class Recognizer:
             model, charset, config = load_model_dir(directory)
         recognizer = cls(model, charset, config, beam_width=beam_width)
         recognizer.directory, recognizer.backend = directory, backend
+        if read_shifts is not None:
+            recognizer.read_shifts = tuple(read_shifts)
         return recognizer.with_decoder(decoder, lexicon, language=language)
 
     def with_decoder(self, decoder: str | None = None, lexicon: str | Path | None = None,
@@ -169,6 +177,7 @@ class Recognizer:
         other = type(self)(self.model, self.charset, self.config, words, beam_width, decoder,
                            calibration, language)
         other.directory, other.backend = self.directory, self.backend
+        other.read_shifts = self.read_shifts
         return other
 
     def in_language(self, language: str | None) -> "Recognizer":
@@ -324,9 +333,10 @@ class Recognizer:
 
         Images are batched with neighbours of similar width, so little is spent on padding, and
         read with blank paper after them, as the network was trained
-        (:func:`htr.runtimes.width_batches`, :data:`htr.runtimes.TRAILING_PAPER`).
+        (:func:`htr.runtimes.width_batches`, :data:`htr.runtimes.TRAILING_PAPER`), once per
+        shift of :attr:`read_shifts`.
         """
-        return batched_probabilities(self.model, inputs, batch_size)
+        return batched_probabilities(self.model, inputs, batch_size, self.read_shifts)
 
 
 @functools.lru_cache(maxsize=4)

@@ -291,24 +291,50 @@ def width_batches(widths: Sequence[int], batch_size: int = 32,
     return batches[::-1]
 
 
-def batched_probabilities(network, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
+def batched_probabilities(network, inputs: Sequence[np.ndarray], batch_size: int = 32,
+                          row_shifts: Sequence[int] = ()) -> list[np.ndarray]:
     """Per-frame probabilities of preprocessed images from any network with
     ``predict_on_batch``: batched as :meth:`htr.Recognizer.probabilities` batches them
     (:func:`width_batches`, zero padded to the batch's :func:`padded_width`), so every runtime
-    reads the same padded inputs and gives the same text."""
+    reads the same padded inputs and gives the same text.
+
+    ``row_shifts`` (:attr:`htr.model.ModelConfig.read_shifts`): each image is read once per
+    shift, moved that many rows down (up where negative), and the probabilities are the softmax
+    of the mean of those readings' logits (the normalised geometric mean of their probabilities);
+    empty, each image is read once as it is."""
     from .decode import softmax
     from .image import pad_batch
     from .model import WIDTH_REDUCTION
 
-    out: list[np.ndarray | None] = [None] * len(inputs)
-    for chunk in width_batches([x.shape[1] for x in inputs], batch_size):
-        images = [inputs[i] for i in chunk]
+    shifts = tuple(row_shifts) or (0,)
+    # Every shifted copy is batched with the others: copies of one image share its width.
+    copies = [shift_rows(x, d) for d in shifts for x in inputs]
+    logits_of: list[np.ndarray | None] = [None] * len(copies)
+    for chunk in width_batches([x.shape[1] for x in copies], batch_size):
+        images = [copies[i] for i in chunk]
         batch = pad_batch(images, padded_width(max(x.shape[1] for x in images)))
         logits = np.asarray(network.predict_on_batch(batch))
         for row, i in enumerate(chunk):
-            frames = -(-inputs[i].shape[1] // WIDTH_REDUCTION)
-            out[i] = softmax(logits[row, :frames])
-    return out  # type: ignore[return-value]
+            frames = -(-copies[i].shape[1] // WIDTH_REDUCTION)
+            logits_of[i] = logits[row, :frames]
+    n = len(inputs)
+    if len(shifts) == 1:
+        return [softmax(logits_of[i]) for i in range(n)]
+    return [softmax(np.mean([logits_of[k * n + i] for k in range(len(shifts))], axis=0))
+            for i in range(n)]
+
+
+def shift_rows(image: np.ndarray, rows: int) -> np.ndarray:
+    """A network input moved ``rows`` rows down (up where negative), blank paper (0) coming in
+    at the other edge; the image itself for 0."""
+    if rows == 0:
+        return image
+    out = np.zeros_like(image)
+    if rows > 0:
+        out[rows:] = image[:-rows]
+    else:
+        out[:rows] = image[-rows:]
+    return out
 
 
 class OnnxNetwork:

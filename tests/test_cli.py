@@ -136,3 +136,13 @@ def test_evaluate_at_level_auto_says_what_each_crop_was_taken_for():
     counts = dict((kind, int(count)) for count, kind in
                   (part.split() for part in taken.split("taken for:")[1].split(",")))
     assert sum(counts.values()) == n and "pages" not in counts  # the fixtures are crops
+
+
+@pytest.mark.slow
+def test_read_shifts_can_be_turned_off_and_a_bad_value_is_a_clear_error(tiny_model_dir, images):
+    once = htr("read", str(images[0]), "--model", str(tiny_model_dir), "--read-shifts", "none")
+    shifted = htr("read", str(images[0]), "--model", str(tiny_model_dir), "--read-shifts=-1,1")
+    assert once.returncode == 0 and shifted.returncode == 0, once.stderr + shifted.stderr
+    bad = htr("read", str(images[0]), "--read-shifts", "up")
+    assert bad.returncode == 2
+    assert "'up': give whole numbers of rows" in bad.stderr

@@ -30,11 +30,12 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def keras_reading():
-    """The fixtures preprocessed, and what the Keras model reads in them (greedy)."""
+    """The fixtures preprocessed, and what the Keras model reads in them (greedy), each line
+    read once as an exported file reads it."""
     from htr.image import preprocess
     from htr.recognizer import Recognizer
 
-    recognizer = Recognizer.load(decoder="greedy", backend="tensorflow")
+    recognizer = Recognizer.load(decoder="greedy", backend="tensorflow", read_shifts=())
     samples = read_folder(FIXTURES)
     inputs = [preprocess(s.image(), recognizer.height) for s in samples]
     texts = [recognizer.decode(p).text for p in recognizer.probabilities(inputs)]
@@ -117,7 +118,7 @@ def test_shipped_model_reads_with_its_own_onnx_file_by_default(keras_reading, tm
     monkeypatch.delenv(BACKEND_ENV, raising=False)
     assert shipped_onnx_file(DEFAULT_MODEL) == DEFAULT_MODEL / "model.onnx"
     keras = keras_reading[0].with_decoder()  # the default decoder, on the loaded Keras model
-    onnx = Recognizer.load()
+    onnx = Recognizer.load(read_shifts=())  # as the Keras model reads here: each line once
     assert onnx.backend == "onnx" and onnx.model.path == DEFAULT_MODEL / "model.onnx"
     assert not (tmp_path / "runtimes").exists()
     images = [s.image() for s in keras_reading[1]]
@@ -247,3 +248,36 @@ def test_lines_are_batched_with_lines_of_their_width_and_read_with_paper_after_t
     assert sorted(i for b in width_batches(widths, batch_size=2) for i in b) == list(range(6))
     assert padded_width(100) == 150  # a word: half its width of paper after it
     assert padded_width(2000) == 2256  # a line: at most 256 columns
+
+
+def test_a_line_read_at_row_shifts_gets_the_mean_of_its_shifted_readings(keras_reading):
+    """The shipped model reads each line a row up and a row down (its ``read_shifts``) and
+    decodes the softmax of the two readings' mean logits."""
+    import numpy as np
+
+    from htr.image import pad_batch
+    from htr.recognizer import Recognizer
+    from htr.runtimes import padded_width, shift_rows
+
+    inputs = keras_reading[2]
+    recognizer = Recognizer.load(decoder="greedy")
+    assert recognizer.read_shifts == (-1, 1)
+    x = inputs[0]
+    both = recognizer.probabilities([x])[0]
+    logits = [recognizer.model.predict_on_batch(pad_batch([shift_rows(x, d)], padded_width(x.shape[1])))[0]
+              for d in (-1, 1)]
+    mean = np.mean(logits, axis=0)[:len(both)]
+    expected = np.exp(mean - mean.max(1, keepdims=True))
+    np.testing.assert_allclose(both, expected / expected.sum(1, keepdims=True), atol=1e-5)
+
+
+def test_shift_rows_moves_the_ink_and_brings_in_blank_paper():
+    import numpy as np
+
+    from htr.runtimes import shift_rows
+
+    line = np.zeros((6, 8), np.float32)
+    line[2:4, 1:7] = 1.0  # a stroke in rows 2-3
+    assert np.array_equal(np.nonzero(shift_rows(line, -1).any(1))[0], [1, 2])
+    assert np.array_equal(np.nonzero(shift_rows(line, 2).any(1))[0], [4, 5])
+    assert shift_rows(line, 0) is line and shift_rows(line, 1).shape == line.shape
