@@ -94,12 +94,14 @@ def test_the_french_lexicon_lists_elided_words():
     assert lexicon.unigram[lexicon.word_id("l'homme")] < home  # rarer than the word alone
 
 
-def test_a_french_letter_decides_the_language_before_the_words_do():
+def test_a_french_letter_weighs_for_french_where_the_words_cannot_tell():
     lexicons = {"en": Lexicon.from_words(ENGLISH + ["cafe"]), "fr": Lexicon.from_words(FRENCH)}
     # Words alone: misread words fit no lexicon, the English ones decide.
     assert best_language(["the cat sat zqx"], lexicons) == "en"
-    # An accent (or a ligature, or guillemets) is French however the words fit.
-    assert best_language(["the cat sat café"], lexicons) == "fr"
-    assert best_language(["« the cat »"], lexicons) == "fr"
+    # Misread words everywhere: an accent (or guillemets) tips it to French.
+    assert best_language(["zqx vbnm café"], lexicons) == "fr"
+    assert best_language(["« zqx vbnm »"], lexicons) == "fr"
+    # A stray accent in a line of known English words does not (the network misreads "a" as "à").
+    assert best_language(["the cat sat à"], lexicons) == "en"
     # Only where French is offered.
-    assert best_language(["the cat sat café"], {"en": lexicons["en"]}) == "en"
+    assert best_language(["zqx vbnm café"], {"en": lexicons["en"]}) == "en"
