@@ -212,15 +212,25 @@ def _card(fmt: str, quantize: str | None, output: Path, directory: Path, fingerp
             "chars": "".join(charset.chars),
             "mapping": "class 0 is the CTC blank; class i >= 1 is chars[i - 1]",
         },
-        "decoding": "CTC: greedy (argmax per frame, merge repeats, drop blanks) is "
-                    "htr.decode.greedy_decode; the lexicon decoders are htr.beam and "
-                    "htr.wordbeam (models/default/lexicon.npz). In Python: "
-                    f"htr.runtimes.load_network('{output.name}').probabilities(inputs) gives "
-                    "what Recognizer.probabilities gives.",
+        "read_shifts": list(config.read_shifts),
+        "decoding": _decoding_note(output.name, config.read_shifts),
         "made_by": f"python -m htr export --format {fmt}"
                    + (f" --quantize {quantize}" if quantize else "")
                    + f" --output {output.name}",
     }
+
+
+def _decoding_note(name: str, read_shifts: Sequence[int]) -> str:
+    """The card's word on decoding the file's logits as the model folder decodes them."""
+    shifts = tuple(read_shifts)
+    twice = (f"The model folder reads each line once per row shift {list(shifts)} (the input "
+             "moved that many rows down, blank paper coming in) and takes the softmax of the "
+             "readings' mean logits (htr.runtimes.batched_probabilities). " if shifts else "")
+    call = f"probabilities(inputs, row_shifts={shifts})" if shifts else "probabilities(inputs)"
+    return (twice + "CTC: greedy (argmax per frame, merge repeats, drop blanks) is "
+            "htr.decode.greedy_decode; the lexicon decoders are htr.beam and htr.wordbeam "
+            f"(models/default/lexicon.npz). In Python: htr.runtimes.load_network('{name}')."
+            f"{call} gives what Recognizer.probabilities gives.")
 
 
 def _card_markdown(card: dict) -> str:
@@ -365,9 +375,11 @@ class OnnxNetwork:
         """Logits ``(n, frames, classes)`` of a ``(n, height, width, 1)`` float32 batch."""
         return self.session.run(None, {self.input_name: np.asarray(batch, np.float32)})[0]
 
-    def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
-        """What :meth:`htr.Recognizer.probabilities` gives, from this file."""
-        return batched_probabilities(self, inputs, batch_size)
+    def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32,
+                      row_shifts: Sequence[int] = ()) -> list[np.ndarray]:
+        """What :meth:`htr.Recognizer.probabilities` gives, from this file (with the model
+        folder's ``read_shifts`` as ``row_shifts``: the file's card names them)."""
+        return batched_probabilities(self, inputs, batch_size, row_shifts)
 
 
 class TFLiteNetwork:
@@ -405,9 +417,11 @@ class TFLiteNetwork:
             rows.append(self.interpreter.get_tensor(self._output)[0])
         return np.stack(rows)
 
-    def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
-        """What :meth:`htr.Recognizer.probabilities` gives, from this file."""
-        return batched_probabilities(self, inputs, batch_size)
+    def probabilities(self, inputs: Sequence[np.ndarray], batch_size: int = 32,
+                      row_shifts: Sequence[int] = ()) -> list[np.ndarray]:
+        """What :meth:`htr.Recognizer.probabilities` gives, from this file (with the model
+        folder's ``read_shifts`` as ``row_shifts``: the file's card names them)."""
+        return batched_probabilities(self, inputs, batch_size, row_shifts)
 
 
 def load_network(path: str | Path, threads: int | None = None) -> OnnxNetwork | TFLiteNetwork:

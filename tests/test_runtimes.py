@@ -104,7 +104,22 @@ def test_model_card_says_how_to_feed_and_decode(name, exported, keras_reading):
     assert card["output"]["shape"][-1] == recognizer.charset.num_classes
     assert card["quantization"] == ("none (float32)" if name == "onnx" else "int8")
     assert "softmax" in card["output"]["values"]
+    # The shipped model reads each line a row up and a row down: the card says how.
+    assert card["read_shifts"] == [-1, 1] and "row_shifts=(-1, 1)" in card["decoding"]
     assert exported[name].with_name(exported[name].name + ".card.md").read_text().startswith("# ")
+
+
+def test_an_exported_file_read_at_the_models_row_shifts_reads_what_the_model_folder_reads(
+        exported, keras_reading):
+    from htr.decode import greedy_decode
+    from htr.recognizer import Recognizer
+    from htr.runtimes import load_network
+
+    _, samples, inputs, _ = keras_reading
+    folder = Recognizer.load(decoder="greedy", backend="tensorflow")  # its read_shifts: (-1, 1)
+    probs = load_network(exported["onnx"]).probabilities(inputs, row_shifts=folder.read_shifts)
+    assert ([greedy_decode(p, folder.charset).text for p in probs]
+            == [r.text for r in folder.read([s.image() for s in samples])])
 
 
 def test_shipped_model_reads_with_its_own_onnx_file_by_default(keras_reading, tmp_path, monkeypatch):
