@@ -7,7 +7,7 @@ reliability table on the other half, and (``--write``) save the maps into the mo
         --data iam-ondb:../shared/data/iam-ondb --data pagexml:../shared/data/hooker \\
         --data folder:../shared/data/iam-lines --data folder:../shared/data/iam-forms \\
         --data alto:../shared/data/copiste --data folder:../shared/data/kaggle-names \\
-        [--limit 300] [--hidden 16] [--cache /tmp/probs] [--write] [--json out.json]
+        [--limit 300] [--hidden 16] [--cache /tmp/probs] [--write | --keep] [--json out.json]
 
 Greedy decoding gets a monotone (isotonic) map of its raw confidence. The lexicon decoders
 (beam, wordbeam) get a word model instead (:class:`htr.decode.WordConfidence`, 16 tanh units
@@ -135,6 +135,8 @@ def main() -> int:
     p.add_argument("--hidden", type=int, default=16,
                    help="hidden units of the lexicon decoders' word model (0: logistic)")
     p.add_argument("--write", action="store_true", help=f"save the maps to MODEL/{CALIBRATION_FILE}")
+    p.add_argument("--keep", action="store_true",
+                   help=f"report the maps MODEL/{CALIBRATION_FILE} has now, fitting none")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     # Each item is decoded with the lexicon of its language, as the app's "auto" does; with a
@@ -161,6 +163,10 @@ def main() -> int:
     print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
           file=sys.stderr)
     tables, report = {}, {}
+    if args.keep:
+        if args.write:
+            p.error("--keep reports the maps there are; it writes none")
+        kept = json.loads((args.model / CALIBRATION_FILE).read_text())["decoders"]
     for dname in args.decoders:
         words, features = [], []  # (set, half, raw confidence, right); word features
         for sname, h, ref, x in items:
@@ -178,17 +184,21 @@ def main() -> int:
         ok = np.array([w[3] for w in words], np.float64)
         fit = halves == "fit"
         rep = ~fit
+        if args.keep:  # the model folder's own map, as the recognizer applies it
+            tables[dname] = dict(kept[dname])
         if dname in LEXICON_DECODERS:
             # A lexicon decoder's own confidence ranks its words poorly: a word model of what
             # the network alone read in the same frames, and of the lexicon (WORD_FEATURES).
             x = np.concatenate(features)
-            model = WordConfidence.fit(x[fit], ok[fit], hidden=args.hidden)
-            tables[dname] = model.table()
+            if not args.keep:
+                tables[dname] = WordConfidence.fit(x[fit], ok[fit], hidden=args.hidden).table()
             c = WordConfidence.from_table(tables[dname]).predict(x[rep])  # as saved, rounded
         else:
-            kx, ky = isotonic(raw[fit], ok[fit])
-            tables[dname] = {"x": [round(float(v), 5) for v in kx], "y": [round(float(v), 5) for v in ky]}
-            c = Calibration(kx, ky)(raw[rep])
+            if not args.keep:
+                kx, ky = isotonic(raw[fit], ok[fit])
+                tables[dname] = {"x": [round(float(v), 5) for v in kx],
+                                 "y": [round(float(v), 5) for v in ky]}
+            c = Calibration(np.array(tables[dname]["x"]), np.array(tables[dname]["y"]))(raw[rep])
         tables[dname].update(fit_words=int(fit.sum()), data=args.data, limit=args.limit)
         report[dname] = {"raw": summary(raw[rep], ok[rep]), "calibrated": summary(c, ok[rep]),
                          "reliability": reliability(c, ok[rep]),
