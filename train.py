@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--select", action="append", default=[], metavar="KIND:FOLDER",
                    help="validation set(s) whose mean CER picks the best epoch (default: all), "
                         "e.g. --select folder:iam-lines --select pagexml:hooker")
+    p.add_argument("--exclude", type=Path, metavar="FILE",
+                   help="leave out the training samples listed, one SET<TAB>ID a line (e.g. the "
+                        "mis-cut crops bench/two_row_crops.py lists)")
     p.add_argument("--preview", action="store_true",
                    help="write OUTPUT/augmentation_preview.png of augmented samples and exit")
     return p.parse_args(argv)
@@ -69,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         val_fraction=args.val_fraction, val_limit=args.val_limit, patience=args.patience,
         time_budget_minutes=args.time_budget, augment_strength=args.augment, seed=args.seed,
         workers=args.workers, resume=args.resume, init_from=args.init,
-        extend_charset=args.extend_charset, select=tuple(args.select),
+        extend_charset=args.extend_charset, select=tuple(args.select), exclude=args.exclude,
         command=training.command_line())
     try:
         if args.preview:
-            data = training.load_data(config.data, config.val_fraction, config.val_limit, config.seed)
+            exclude = training.read_exclusions(config.exclude) if config.exclude else None
+            data = training.load_data(config.data, config.val_fraction, config.val_limit,
+                                      config.seed, exclude)
             path = training.write_preview(data.train, config, args.output / "augmentation_preview.png")
             print(f"wrote {path}")
             return 0

@@ -59,6 +59,7 @@ class TrainConfig:
     # the training texts (e.g. French letters), widening the output layer (widen_charset).
     extend_charset: int | None = None
     select: tuple[str, ...] = ()  # validation sets whose mean CER picks the best epoch (): all
+    exclude: Path | None = None  # a leave-out list of training samples (read_exclusions)
     command: str = ""
 
 
@@ -71,10 +72,29 @@ class DataSplit:
     counts: dict[str, dict[str, int]]
 
 
-def load_data(specs: Sequence[str], val_fraction: float, val_limit: int, seed: int) -> DataSplit:
+def read_exclusions(path: str | Path) -> dict[str, set[str]]:
+    """A leave-out list: one ``SET<TAB>ID`` a line, ``SET`` a data set's name as the logs give it
+    (:attr:`htr.readers.DataSpec.name`, e.g. ``folder:iam-forms``) and ``ID`` a sample's id; more
+    columns (a reason) and lines starting with ``#`` are ignored. ``bench/two_row_crops.py``
+    writes one of the crops that hold two rows of writing."""
+    out: dict[str, set[str]] = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2:
+            raise DataError(f"{path}, line {number}: expected SET<TAB>ID, got {line!r}")
+        out.setdefault(fields[0], set()).add(fields[1])
+    return out
+
+
+def load_data(specs: Sequence[str], val_fraction: float, val_limit: int, seed: int,
+              exclude: dict[str, set[str]] | None = None) -> DataSplit:
     """Read every data set and split each by writer/document (never by line).
 
     IAM's own split lists decide where present; "test" items are left out of both sides.
+    ``exclude`` (:func:`read_exclusions`) leaves the training samples it names out; validation
+    keeps them, so that its figures stay comparable.
     """
     train: list[Sample] = []
     val: dict[str, list[Sample]] = {}
@@ -84,6 +104,9 @@ def load_data(specs: Sequence[str], val_fraction: float, val_limit: int, seed: i
         spec = DataSpec.parse(text)
         samples = open_data(spec)
         tr = [s for s in samples if split_of(s, val_fraction) == "train"]
+        left_out = (exclude or {}).get(spec.name, set())
+        excluded = sum(s.id in left_out for s in tr)
+        tr = [s for s in tr if s.id not in left_out]
         va = [s for s in samples if split_of(s, val_fraction) == "val"]
         # Repeat a data set ``weight`` times (the fraction as a random subset).
         whole, frac = divmod(spec.weight, 1.0)
@@ -98,7 +121,7 @@ def load_data(specs: Sequence[str], val_fraction: float, val_limit: int, seed: i
         counts[spec.name] = {"train": len(tr), "val": len(va),
                              "train_groups": len({s.group for s in tr}),
                              "val_groups": len({s.group for s in va}),
-                             "weight": spec.weight}
+                             "weight": spec.weight, **({"excluded": excluded} if excluded else {})}
     return DataSplit(train, val, counts)
 
 
@@ -351,7 +374,11 @@ def train(config: TrainConfig) -> dict:
     out = config.output
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    data = load_data(config.data, config.val_fraction, config.val_limit, config.seed)
+    exclude = read_exclusions(config.exclude) if config.exclude else None
+    data = load_data(config.data, config.val_fraction, config.val_limit, config.seed, exclude)
+    for name, count in data.counts.items():
+        if count.get("excluded"):
+            print(f"{name}: {count['excluded']} training samples left out ({config.exclude})")
     selection_cer({name: {"cer": 0.0} for name in data.val}, config.select)  # names checked now
     if not data.train:
         raise SystemExit("no training samples: check the --data sets and their splits")
@@ -453,5 +480,5 @@ def command_line() -> str:
     return " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
-__all__ = ["TrainConfig", "train", "load_data", "write_preview", "BatchSequence", "command_line",
+__all__ = ["TrainConfig", "train", "load_data", "read_exclusions", "write_preview", "BatchSequence", "command_line",
            "MODEL_FILE", "CHARSET_FILE", "CONFIG_FILE"]

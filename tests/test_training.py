@@ -9,6 +9,7 @@ import cv2
 import pytest
 
 from conftest import draw_text
+from htr.errors import DataError
 from htr.model import ModelConfig
 from htr.readers import group_split
 
@@ -103,3 +104,24 @@ def test_the_best_epoch_can_be_chosen_by_some_validation_sets_only():
     assert selection_cer(scores, ("folder:iam-lines", "pagexml:hooker")) == pytest.approx(0.20)
     with pytest.raises(DataError, match="the validation sets are folder:iam-lines"):
         selection_cer(scores, ("folder:iam",))
+
+
+def test_training_leaves_out_the_samples_a_leave_out_list_names(word_folder, tmp_path):
+    from htr.training import load_data, read_exclusions
+
+    spec = f"folder:{word_folder}"
+    whole = load_data([spec], 0.5, 100, seed=0)
+    gone = sorted(s.id for s in whole.train)[:3]
+    listed = tmp_path / "leave-out.tsv"
+    listed.write_text("# two-row crops\n" + "".join(f"folder:{word_folder.name}\t{i}\t2\n" for i in gone)
+                      + f"folder:elsewhere\t{gone[0]}\t2\n")  # another set's sample of that id
+    exclude = read_exclusions(listed)
+    part = load_data([spec], 0.5, 100, seed=0, exclude=exclude)
+    assert len(part.train) == len(whole.train) - 3
+    assert not {s.id for s in part.train} & set(gone)
+    assert part.counts[f"folder:{word_folder.name}"]["excluded"] == 3
+    assert [s.id for s in part.val[f"folder:{word_folder.name}"]] == \
+        [s.id for s in whole.val[f"folder:{word_folder.name}"]]  # validation keeps everything
+    (tmp_path / "bad.tsv").write_text("just-an-id\n")
+    with pytest.raises(DataError, match="line 1: expected SET<TAB>ID"):
+        read_exclusions(tmp_path / "bad.tsv")
