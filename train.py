@@ -76,9 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         command=training.command_line())
     try:
         if args.preview:
-            exclude = training.read_exclusions(config.exclude) if config.exclude else None
             data = training.load_data(config.data, config.val_fraction, config.val_limit,
-                                      config.seed, exclude)
+                                      config.seed, config.exclude)
             path = training.write_preview(data.train, config, args.output / "augmentation_preview.png")
             print(f"wrote {path}")
             return 0

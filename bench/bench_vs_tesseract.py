@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from htr.cli import parse_read_shifts  # noqa: E402
 from htr.image import load_image  # noqa: E402
 from htr.metrics import cer  # noqa: E402
 from htr.readers import group_split  # noqa: E402
@@ -43,7 +44,7 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=12, help="validation pages to read")
     ap.add_argument("--rounds", type=int, default=3, help="times each page is read by each")
     ap.add_argument("--decoder", default=None, help="our decoder (default: the library's)")
-    ap.add_argument("--read-shifts", metavar="ROWS", default=None,
+    ap.add_argument("--read-shifts", type=parse_read_shifts, metavar="ROWS", default=None,
                     help="rows each line is read shifted by, e.g. -1,1, or none (read once); "
                          "default: the model's")
     args = ap.parse_args()
@@ -56,9 +57,7 @@ def main() -> int:
     if not pages:
         print(f"no validation pages under {folder}", file=sys.stderr)
         return 2
-    shifts = None if args.read_shifts is None else tuple(
-        int(r) for r in args.read_shifts.split(",") if r.strip() and r.strip() != "none")
-    recognizer = Recognizer.load(decoder=args.decoder, read_shifts=shifts)
+    recognizer = Recognizer.load(decoder=args.decoder, read_shifts=args.read_shifts)
     recognizer.read_page(load_image(pages[0].image))  # warm-up: the network's first shapes
     print(f"{len(pages)} pages, {args.rounds} rounds; ours: {recognizer.decoder}; "
           f"Tesseract {tesseract_version()} --psm 3", flush=True)

@@ -30,8 +30,8 @@ READ_SHIFTS_HELP = ("read each line once per shift, moved that many rows of the 
                     "line once (faster); default: the model folder's read_shifts")
 
 
-def _shifts(text: str) -> tuple[int, ...]:
-    """``--read-shifts``: ``-1,1`` -> (-1, 1); ``none`` (or nothing) -> ()."""
+def parse_read_shifts(text: str) -> tuple[int, ...]:
+    """``--read-shifts``: ``-1,1`` -> (-1, 1); ``none`` (or nothing) -> () (the benchmarks' too)."""
     if text.strip().lower() in ("", "none"):
         return ()
     try:
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--language", choices=LANGUAGE_CHOICES,
                    help=f"the lexicon decoders' language: {', '.join(LANGUAGE_CHOICES[1:])}, or auto (the "
                         f"default: each page, line or word picks the lexicon its reading fits best)")
-    r.add_argument("--read-shifts", type=_shifts, metavar="ROWS",
+    r.add_argument("--read-shifts", type=parse_read_shifts, metavar="ROWS",
                    help=READ_SHIFTS_HELP)
     i = sub.add_parser("insights", help="key phrases, dates, amounts of money, phone numbers, "
                                         "e-mail addresses and URLs of texts (text files, or "
@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
                         "line detection and page CER")
     e.add_argument("--recognise", choices=RECOGNISE, default="lines",
                    help="with --level page: read whole lines (default) or word crops")
-    e.add_argument("--read-shifts", type=_shifts, metavar="ROWS", help=READ_SHIFTS_HELP)
+    e.add_argument("--read-shifts", type=parse_read_shifts, metavar="ROWS", help=READ_SHIFTS_HELP)
     a = sub.add_parser("average", help="average the weights of snapshots of one network "
                                        "(epochs of a fine-tuning run) into a model folder")
     a.add_argument("snapshots", nargs="+", metavar="SNAPSHOT",

@@ -328,8 +328,6 @@ def batched_probabilities(network, inputs: Sequence[np.ndarray], batch_size: int
             frames = -(-copies[i].shape[1] // WIDTH_REDUCTION)
             logits_of[i] = logits[row, :frames]
     n = len(inputs)
-    if len(shifts) == 1:
-        return [softmax(logits_of[i]) for i in range(n)]
     return [softmax(np.mean([logits_of[k * n + i] for k in range(len(shifts))], axis=0))
             for i in range(n)]
 

@@ -89,13 +89,14 @@ def read_exclusions(path: str | Path) -> dict[str, set[str]]:
 
 
 def load_data(specs: Sequence[str], val_fraction: float, val_limit: int, seed: int,
-              exclude: dict[str, set[str]] | None = None) -> DataSplit:
+              exclude: str | Path | None = None) -> DataSplit:
     """Read every data set and split each by writer/document (never by line).
 
     IAM's own split lists decide where present; "test" items are left out of both sides.
-    ``exclude`` (:func:`read_exclusions`) leaves the training samples it names out; validation
-    keeps them, so that its figures stay comparable.
+    ``exclude``: a leave-out list (:func:`read_exclusions`) of training samples to leave out;
+    validation keeps them, so that its figures stay comparable.
     """
+    left_out_of = read_exclusions(exclude) if exclude else {}
     train: list[Sample] = []
     val: dict[str, list[Sample]] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -104,7 +105,7 @@ def load_data(specs: Sequence[str], val_fraction: float, val_limit: int, seed: i
         spec = DataSpec.parse(text)
         samples = open_data(spec)
         tr = [s for s in samples if split_of(s, val_fraction) == "train"]
-        left_out = (exclude or {}).get(spec.name, set())
+        left_out = left_out_of.get(spec.name, set())
         excluded = sum(s.id in left_out for s in tr)
         tr = [s for s in tr if s.id not in left_out]
         va = [s for s in samples if split_of(s, val_fraction) == "val"]
@@ -374,8 +375,8 @@ def train(config: TrainConfig) -> dict:
     out = config.output
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    exclude = read_exclusions(config.exclude) if config.exclude else None
-    data = load_data(config.data, config.val_fraction, config.val_limit, config.seed, exclude)
+    data = load_data(config.data, config.val_fraction, config.val_limit, config.seed,
+                     config.exclude)
     for name, count in data.counts.items():
         if count.get("excluded"):
             print(f"{name}: {count['excluded']} training samples left out ({config.exclude})")

@@ -115,8 +115,8 @@ def test_training_leaves_out_the_samples_a_leave_out_list_names(word_folder, tmp
     listed = tmp_path / "leave-out.tsv"
     listed.write_text("# two-row crops\n" + "".join(f"folder:{word_folder.name}\t{i}\t2\n" for i in gone)
                       + f"folder:elsewhere\t{gone[0]}\t2\n")  # another set's sample of that id
-    exclude = read_exclusions(listed)
-    part = load_data([spec], 0.5, 100, seed=0, exclude=exclude)
+    assert read_exclusions(listed)[f"folder:{word_folder.name}"] == set(gone)
+    part = load_data([spec], 0.5, 100, seed=0, exclude=listed)
     assert len(part.train) == len(whole.train) - 3
     assert not {s.id for s in part.train} & set(gone)
     assert part.counts[f"folder:{word_folder.name}"]["excluded"] == 3
