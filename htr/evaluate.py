@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .decode import greedy_decode, one_word, reads_as_word
 from .image import PREPROCESS_THREADS, load_image, preprocess
-from .metrics import Detection, cer, detection, wer
+from .metrics import Detection, cer, detection, in_reference_order, wer
 from .readers.base import Sample
 from .readers.pagexml import PageSample
 from .text import Charset
@@ -136,6 +136,14 @@ class PageEvaluation(_TextScores):
     hypotheses: list[str]
     seconds: list[float]
     segment_seconds: list[float]
+
+    @property
+    def cer_in_reference_order(self) -> float:
+        """The page CER with each page's lines read in the reference's order
+        (:func:`htr.metrics.in_reference_order`): what misreading, missing and extra lines cost,
+        without the lines the reading order put elsewhere."""
+        return cer(self.references, [in_reference_order(r, h)
+                                     for r, h in zip(self.references, self.hypotheses)])
 
     @property
     def seconds_per_page(self) -> float:

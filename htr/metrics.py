@@ -1,5 +1,6 @@
 """Accuracy measures: character and word error rates over a corpus (edit distance by rapidfuzz),
-and one-to-one matching of found boxes (lines, words) with true ones."""
+a page's lines put in a reference's reading order, and one-to-one matching of found boxes
+(lines, words) with true ones."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cdist
 
 
 def char_errors(reference: str, hypothesis: str) -> int:
@@ -30,6 +32,44 @@ def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     _check(references, hypotheses)
     total = sum(len(r.split()) for r in references)
     return sum(map(word_errors, references, hypotheses)) / max(total, 1)
+
+
+#: The most a hypothesis line may differ from a reference line (edits over the longer line's
+#: length) to be taken for that line's reading by :func:`in_reference_order`. A line cut in two
+#: halves is about 0.5 from the whole, so its better half still finds its line.
+SAME_LINE_DISTANCE = 0.6
+
+
+def in_reference_order(reference: str, hypothesis: str,
+                       max_distance: float = SAME_LINE_DISTANCE) -> str:
+    """``hypothesis``'s lines (one per row) in the order of the ``reference`` lines they read.
+
+    A page's CER counts a line read in another place than the reference's reading order as if
+    it were misread, at the length of the lines it passed; where the reference's order is itself
+    wrong (the Hooker letters' PAGE XML has lines out of order), that measures the annotation, not
+    the reading. Each hypothesis line is paired with the reference line it is closest to (pairs
+    taken closest first, one to one, none further apart than ``max_distance``); the paired lines
+    are sorted by their reference line, and each unpaired one keeps its place after the line it
+    followed. Only the order changes: every line and every character of ``hypothesis`` stays, so
+    the CER against ``reference`` can only count misreadings, missed and extra lines."""
+    refs, hyps = reference.split("\n"), hypothesis.split("\n")
+    if not reference or not hypothesis:
+        return hypothesis
+    distance = cdist(refs, hyps, scorer=Levenshtein.normalized_distance, dtype=np.float32)
+    paired: dict[int, int] = {}  # hypothesis line -> reference line
+    used: set[int] = set()
+    for k in np.argsort(distance, axis=None, kind="stable"):
+        i, j = divmod(int(k), len(hyps))
+        if distance[i, j] > max_distance:
+            break
+        if i not in used and j not in paired:
+            paired[j] = i
+            used.add(i)
+    keys, last = [], -1.0
+    for j in range(len(hyps)):
+        last = paired.get(j, last)
+        keys.append((last, j))
+    return "\n".join(hyps[j] for _, j in sorted(keys))
 
 
 def _check(references: Sequence[str], hypotheses: Sequence[str]) -> None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from htr.decode import greedy_decode, one_word, softmax
-from htr.metrics import cer, wer
+from htr.metrics import cer, in_reference_order, wer
 from htr.text import Charset
 
 
@@ -15,6 +15,26 @@ def test_cer_and_wer_count_edits_over_reference_length():
 def test_metrics_need_one_hypothesis_per_reference():
     with pytest.raises(ValueError):
         cer(["a", "b"], ["a"])
+
+
+def test_a_page_read_in_another_line_order_is_scored_in_the_references_order():
+    reference = "My dear Dyer\nto day with Holmes I have\nCunliffe Owen about him, but"
+    # Read top to bottom where the annotation put two lines the other way round, one misread.
+    read = "My dear Dyer\nCunliffe Owen about him, bat\nto day with Holmes I have"
+    ordered = in_reference_order(reference, read)
+    assert ordered == "My dear Dyer\nto day with Holmes I have\nCunliffe Owen about him, bat"
+    assert cer([reference], [ordered]) == pytest.approx(1 / len(reference))
+    assert cer([reference], [read]) > 20 / len(reference)
+
+
+def test_reordering_keeps_every_line_read_and_an_unmatched_one_after_its_neighbour():
+    reference = "the first line\nthe second line"
+    read = "the second line\nxq\nthe first lime"
+    ordered = in_reference_order(reference, read)
+    # "xq" matches no line: it stays after the line it followed; nothing is dropped.
+    assert ordered == "the first lime\nthe second line\nxq"
+    assert sorted(ordered.split("\n")) == sorted(read.split("\n"))
+    assert in_reference_order(reference, "") == ""
 
 
 def frames(charset: Charset, path: str, p: float = 0.9) -> np.ndarray:
