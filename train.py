@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--extend-charset", type=int, metavar="MIN_COUNT",
                    help="with --init: add every character written at least MIN_COUNT times in the "
                         "training texts to the charset (e.g. French letters), widening the output")
+    p.add_argument("--grow", type=int, default=0, metavar="LAYERS",
+                   help="with --init: add LAYERS residual BiLSTM layers on top, which start out "
+                        "reading nothing, so the network reads as before until trained")
     p.add_argument("--select", action="append", default=[], metavar="KIND:FOLDER",
                    help="validation set(s) whose mean CER picks the best epoch (default: all), "
                         "e.g. --select folder:iam-lines --select pagexml:hooker")
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         val_fraction=args.val_fraction, val_limit=args.val_limit, patience=args.patience,
         time_budget_minutes=args.time_budget, augment_strength=args.augment, seed=args.seed,
         workers=args.workers, resume=args.resume, init_from=args.init,
-        extend_charset=args.extend_charset, select=tuple(args.select), exclude=args.exclude,
+        extend_charset=args.extend_charset, grow=args.grow, select=tuple(args.select), exclude=args.exclude,
         command=training.command_line())
     try:
         if args.preview:

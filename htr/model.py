@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,11 @@ class ModelConfig:
     every conv block but the first depthwise-separable; ``column_pool`` max-pools each column's
     remaining rows into one feature vector instead of stacking them (Retsinas et al. 2022).
 
+    ``residual_lstm_layers`` more bidirectional LSTMs (``"lstm"`` only) each add their reading
+    to what the layers below read, through a projection (``x + W·BiLSTM(x)``): capacity a trained
+    network can grow by without starting again (:func:`add_residual_lstm_layers` sets ``W`` to
+    zero, so the grown network reads exactly as before until it is trained).
+
     ``read_shifts`` is how the trained network is best read, not its shape: each line goes
     through it once per shift, moved that many rows down (negative: up), and the readings' logits
     are averaged (:func:`htr.runtimes.batched_probabilities`); empty, the line is read once as it
@@ -62,6 +67,7 @@ class ModelConfig:
     conv1d_kernel: int = 7
     separable: bool = False
     column_pool: bool = False
+    residual_lstm_layers: int = 0
     read_shifts: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
@@ -120,6 +126,12 @@ def build_model(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.
             x = layers.Bidirectional(layers.LSTM(config.lstm_units, return_sequences=True),
                                      name=f"bilstm{i}")(x)
             x = layers.Dropout(config.dropout, name=f"drop{i}")(x)
+        for i in range(config.residual_lstm_layers):
+            y = layers.Bidirectional(layers.LSTM(config.lstm_units, return_sequences=True),
+                                     name=f"res_bilstm{i}")(x)
+            y = layers.Dense(width, name=f"res_project{i}")(y)
+            y = layers.Dropout(config.dropout, name=f"res_drop{i}")(y)
+            x = layers.Add(name=f"res_add{i}")([x, y])
     else:
         for i in range(config.conv1d_layers):
             y = layers.SeparableConv1D(width, config.conv1d_kernel, padding="same", use_bias=False,
@@ -241,6 +253,27 @@ def widen_charset(model: keras.Model, config: ModelConfig, old: Charset, new: Ch
             new_kernel[:, j], new_bias[j] = kernel[:, i], bias[i] - 3.0
     wide.get_layer("logits").set_weights([new_kernel, new_bias])
     return wide
+
+
+def add_residual_lstm_layers(model: keras.Model, config: ModelConfig, count: int
+                             ) -> tuple[keras.Model, ModelConfig]:
+    """``model`` with ``count`` more residual BiLSTM layers on top of its sequence layers (see
+    :class:`ModelConfig`), and the grown configuration. Every layer it had keeps its weights and
+    each new layer's projection starts at zero, so the grown network reads exactly as ``model``
+    until training moves it: a way to more capacity that keeps what hours of training learnt."""
+    if config.sequence != "lstm":
+        raise ModelError("residual LSTM layers go on a network whose sequence layers are LSTMs")
+    if count < 1:
+        raise ModelError(f"cannot add {count} layers")
+    grown_config = replace(config, residual_lstm_layers=config.residual_lstm_layers + count)
+    grown = build_model(model.output_shape[-1], grown_config)
+    for layer in model.layers:
+        if layer.weights:
+            grown.get_layer(layer.name).set_weights(layer.get_weights())
+    for i in range(config.residual_lstm_layers, grown_config.residual_lstm_layers):
+        project = grown.get_layer(f"res_project{i}")
+        project.set_weights([np.zeros_like(w) for w in project.get_weights()])
+    return grown, grown_config
 
 
 def shift_blank_logit(model: keras.Model, offset: float) -> keras.Model:

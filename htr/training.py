@@ -26,7 +26,8 @@ from .errors import DataError
 from .evaluate import evaluate
 from .image import pad_batch, preprocess
 from .model import (CHARSET_FILE, CONFIG_FILE, MODEL_FILE, WIDTH_REDUCTION, ModelConfig,
-                    build_model, compile_model, load_model_dir, save_model_dir, widen_charset)
+                    add_residual_lstm_layers, build_model, compile_model, load_model_dir,
+                    save_model_dir, widen_charset)
 from .readers import DataSpec, Sample, open_data, split_of
 from .recognizer import Recognizer
 from .text import Charset
@@ -58,6 +59,8 @@ class TrainConfig:
     # With init_from: grow its charset by every character written at least this many times in
     # the training texts (e.g. French letters), widening the output layer (widen_charset).
     extend_charset: int | None = None
+    # With init_from: add this many residual BiLSTM layers (add_residual_lstm_layers).
+    grow: int = 0
     select: tuple[str, ...] = ()  # validation sets whose mean CER picks the best epoch (): all
     exclude: Path | None = None  # a leave-out list of training samples (read_exclusions)
     command: str = ""
@@ -389,6 +392,8 @@ def train(config: TrainConfig) -> dict:
         state = json.loads(state_file.read_text())
         charset = Charset(state["charset"])
         model = keras.saving.load_model(ckpt / "last.keras")
+        if "model" in state:  # the network the run trains, not the command line's preset
+            config.model = ModelConfig.from_dict(state["model"])
         compile_model(model, optimizer=model.optimizer)
         if config.learning_rate:  # e.g. a lower rate for the last epochs of a run
             model.optimizer.learning_rate.assign(config.learning_rate)
@@ -405,7 +410,12 @@ def train(config: TrainConfig) -> dict:
                     added = "".join(c for c in grown.chars if c not in charset.chars)
                     print(f"charset grows by {len(added)} characters: {added}", flush=True)
                     model, charset = widen_charset(model, config.model, charset, grown), grown
+            if config.grow:
+                model, config.model = add_residual_lstm_layers(model, config.model, config.grow)
+                print(f"{config.grow} residual BiLSTM layer(s) added", flush=True)
         else:
+            if config.grow:
+                raise DataError("--grow adds layers to a trained network: give it --init")
             charset = Charset.from_texts(s.text for s in data.train)
             model = build_model(charset.num_classes, config.model)
         compile_model(model, config.learning_rate or 1e-3)
@@ -422,6 +432,7 @@ def train(config: TrainConfig) -> dict:
     state["steps_per_epoch"] = len(sequence)
     state["data"] = data.counts
     state["parameters"] = model.count_params()
+    state["model"] = config.model.to_dict()
     print(f"{len(train_samples)} training samples, {sum(map(len, data.val.values()))} validation "
           f"samples; {len(charset)} characters; {model.count_params():,} parameters", flush=True)
     callbacks: list[keras.callbacks.Callback] = [Validation(config, data, charset, state)]

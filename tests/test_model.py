@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from htr.errors import ModelError
-from htr.model import (CHARSET_FILE, WIDTH_REDUCTION, ModelConfig, average_snapshots, build_model,
-                       compile_model, load_model_dir, save_model_dir, shift_blank_logit,
-                       widen_charset)
+from htr.model import (CHARSET_FILE, WIDTH_REDUCTION, ModelConfig, add_residual_lstm_layers,
+                       average_snapshots, build_model, compile_model, load_model_dir,
+                       save_model_dir, shift_blank_logit, widen_charset)
 from htr.text import Charset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +113,25 @@ def test_a_widened_charset_reads_the_old_characters_exactly_as_before():
     assert np.ptp(after[..., guillemet]) < 1e-5
     with pytest.raises(ModelError, match="lacks"):
         widen_charset(model, SMALL, new, old)
+
+
+
+def test_a_network_grown_by_a_residual_lstm_layer_reads_as_before_until_trained(tmp_path):
+    charset = Charset("ab ")
+    model = build_model(charset.num_classes, SMALL)
+    x = np.random.default_rng(4).random((2, 32, 64, 1)).astype(np.float32)
+    grown, config = add_residual_lstm_layers(model, SMALL, 1)
+    assert config.residual_lstm_layers == 1 and grown.count_params() > model.count_params()
+    assert np.allclose(grown.predict_on_batch(x), model.predict_on_batch(x), atol=1e-5)
+    # One training step moves the new layer off zero, and its folder loads as the grown network.
+    compile_model(grown).fit(x, np.array([[1, 2], [2, 0]], "int32"), epochs=1, verbose=0)
+    assert np.abs(grown.get_layer("res_project0").get_weights()[0]).max() > 0
+    save_model_dir(tmp_path, grown, charset, config)
+    loaded, _, loaded_config = load_model_dir(tmp_path)
+    assert loaded_config == config
+    assert np.allclose(loaded.predict_on_batch(x), grown.predict_on_batch(x), atol=1e-5)
+    with pytest.raises(ModelError, match="LSTMs"):
+        add_residual_lstm_layers(build_model(charset.num_classes, SMALL_CONV), SMALL_CONV, 1)
 
 
 JAX_TRAIN = """

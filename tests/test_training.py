@@ -1,5 +1,6 @@
 """train.py end to end on a tiny drawn data set: outputs, model card, resume, preview."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -76,6 +77,16 @@ def test_training_writes_a_complete_model_folder_and_resumes(word_folder, tmp_pa
     train(tuned)
     assert tuned.model == TINY
     assert "initialised from the weights of" in (tuned.output / "README.md").read_text()
+
+    # It can grow on the way (a residual BiLSTM layer); resuming keeps the grown network's
+    # configuration, not the command line's preset.
+    common = dict(data=[f"folder:{word_folder}"], output=tmp_path / "grown", batch_size=8,
+                  epoch_size=16, val_fraction=0.5, workers=1)
+    train(TrainConfig(**common, epochs=1, init_from=out, grow=1))
+    again = TrainConfig(**common, epochs=2, resume=True)
+    train(again)
+    assert again.model == dataclasses.replace(TINY, residual_lstm_layers=1)
+    assert json.loads((tmp_path / "grown" / "config.json").read_text())["residual_lstm_layers"] == 1
 
 
 @pytest.mark.slow
