@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from .augment import augment, preview_grid
-from .errors import DataError
+from .errors import DataError, ModelError
 from .evaluate import evaluate
 from .image import pad_batch, preprocess
 from .model import (CHARSET_FILE, CONFIG_FILE, MODEL_FILE, WIDTH_REDUCTION, ModelConfig,
@@ -375,6 +375,8 @@ def write_prediction_grid(recognizer: Recognizer, val: dict[str, list[Sample]], 
 
 def train(config: TrainConfig) -> dict:
     """Train a model as ``config`` says; returns the final state (history, best epoch, ...)."""
+    if config.grow and not config.init_from:
+        raise ModelError("--grow adds layers to a trained network: give it one with --init")
     out = config.output
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
@@ -414,8 +416,6 @@ def train(config: TrainConfig) -> dict:
                 model, config.model = add_residual_lstm_layers(model, config.model, config.grow)
                 print(f"{config.grow} residual BiLSTM layer(s) added", flush=True)
         else:
-            if config.grow:
-                raise DataError("--grow adds layers to a trained network: give it --init")
             charset = Charset.from_texts(s.text for s in data.train)
             model = build_model(charset.num_classes, config.model)
         compile_model(model, config.learning_rate or 1e-3)

@@ -115,7 +115,6 @@ def test_a_widened_charset_reads_the_old_characters_exactly_as_before():
         widen_charset(model, SMALL, new, old)
 
 
-
 def test_a_network_grown_by_a_residual_lstm_layer_reads_as_before_until_trained(tmp_path):
     charset = Charset("ab ")
     model = build_model(charset.num_classes, SMALL)

@@ -105,6 +105,15 @@ def test_unknown_data_kind_is_a_clear_error(tmp_path):
     assert run.returncode == 2 and "KIND:PATH" in run.stderr
 
 
+def test_growing_a_network_needs_a_trained_one(word_folder, tmp_path):
+    from htr.errors import ModelError
+    from htr.training import TrainConfig, train
+
+    with pytest.raises(ModelError, match="--init"):
+        train(TrainConfig(data=[f"folder:{word_folder}"], output=tmp_path / "run", grow=1))
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_best_epoch_can_be_chosen_by_some_validation_sets_only():
     from htr.errors import DataError
     from htr.training import selection_cer
