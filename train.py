@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         val_fraction=args.val_fraction, val_limit=args.val_limit, patience=args.patience,
         time_budget_minutes=args.time_budget, augment_strength=args.augment, seed=args.seed,
         workers=args.workers, resume=args.resume, init_from=args.init,
-        extend_charset=args.extend_charset, grow=args.grow, select=tuple(args.select), exclude=args.exclude,
-        command=training.command_line())
+        extend_charset=args.extend_charset, grow=args.grow, select=tuple(args.select),
+        exclude=args.exclude, command=training.command_line())
     try:
         if args.preview:
             data = training.load_data(config.data, config.val_fraction, config.val_limit,

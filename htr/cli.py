@@ -624,7 +624,8 @@ def _evaluate_pages(recognizers, args: argparse.Namespace) -> int:
                   f"recall {drawn.recall:.3f}  F1 {drawn.f1:.3f}")
             print(f"  page CER {ev.cer:.2%}  WER {ev.wer:.2%}   (true line crops: CER "
                   f"{lines.cer:.2%} WER {lines.wer:.2%}, {lines.n} lines)")
-            print(f"  page CER with the lines in the reference's order {ev.cer_in_reference_order:.2%}")
+            print(f"  page CER with the lines in the reference's order "
+                  f"{ev.cer_in_reference_order:.2%}")
             print(f"  {ev.seconds_per_page:.2f} s per page end to end, segmentation "
                   f"{ev.segment_seconds_per_page:.2f} s")
     return 0

@@ -52,9 +52,9 @@ def in_reference_order(reference: str, hypothesis: str,
     are sorted by their reference line, and each unpaired one keeps its place after the line it
     followed. Only the order changes: every line and every character of ``hypothesis`` stays, so
     the CER against ``reference`` can only count misreadings, missed and extra lines."""
-    refs, hyps = reference.split("\n"), hypothesis.split("\n")
     if not reference or not hypothesis:
         return hypothesis
+    refs, hyps = reference.split("\n"), hypothesis.split("\n")
     distance = cdist(refs, hyps, scorer=Levenshtein.normalized_distance, dtype=np.float32)
     paired: dict[int, int] = {}  # hypothesis line -> reference line
     used: set[int] = set()
@@ -65,7 +65,7 @@ def in_reference_order(reference: str, hypothesis: str,
         if i not in used and j not in paired:
             paired[j] = i
             used.add(i)
-    keys, last = [], -1.0
+    keys, last = [], -1  # lines before any paired one stay first
     for j in range(len(hyps)):
         last = paired.get(j, last)
         keys.append((last, j))

@@ -47,8 +47,8 @@ class ModelConfig:
 
     ``residual_lstm_layers`` more bidirectional LSTMs (``"lstm"`` only) each add their reading
     to what the layers below read, through a projection (``x + W·BiLSTM(x)``): capacity a trained
-    network can grow by without starting again (:func:`add_residual_lstm_layers` sets ``W`` to
-    zero, so the grown network reads exactly as before until it is trained).
+    network can grow by without starting again (``W`` starts at zero, so a network grown by
+    :func:`add_residual_lstm_layers` reads exactly as before until it is trained).
 
     ``read_shifts`` is how the trained network is best read, not its shape: each line goes
     through it once per shift, moved that many rows down (negative: up), and the readings' logits
@@ -129,7 +129,8 @@ def build_model(num_classes: int, config: ModelConfig = ModelConfig()) -> keras.
         for i in range(config.residual_lstm_layers):
             y = layers.Bidirectional(layers.LSTM(config.lstm_units, return_sequences=True),
                                      name=f"res_bilstm{i}")(x)
-            y = layers.Dense(width, name=f"res_project{i}")(y)
+            # From zero: a network grown by this layer reads as before until trained.
+            y = layers.Dense(width, kernel_initializer="zeros", name=f"res_project{i}")(y)
             y = layers.Dropout(config.dropout, name=f"res_drop{i}")(y)
             x = layers.Add(name=f"res_add{i}")([x, y])
     else:
@@ -270,9 +271,6 @@ def add_residual_lstm_layers(model: keras.Model, config: ModelConfig, count: int
     for layer in model.layers:
         if layer.weights:
             grown.get_layer(layer.name).set_weights(layer.get_weights())
-    for i in range(config.residual_lstm_layers, grown_config.residual_lstm_layers):
-        project = grown.get_layer(f"res_project{i}")
-        project.set_weights([np.zeros_like(w) for w in project.get_weights()])
     return grown, grown_config
 
 

@@ -492,5 +492,5 @@ def command_line() -> str:
     return " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
-__all__ = ["TrainConfig", "train", "load_data", "read_exclusions", "write_preview", "BatchSequence", "command_line",
-           "MODEL_FILE", "CHARSET_FILE", "CONFIG_FILE"]
+__all__ = ["TrainConfig", "train", "load_data", "read_exclusions", "write_preview", "BatchSequence",
+           "command_line", "MODEL_FILE", "CHARSET_FILE", "CONFIG_FILE"]
