@@ -312,6 +312,7 @@ def finetune(base: str | Path, data: Sequence[str] | Sequence[Sample], output: s
             if time.time() - train_start + seconds > budget:
                 stopped = "time budget"
                 break
+    sequence.close()
     train_seconds = time.time() - train_start
     if cfg.mix < 1.0:
         best_weights = [b + cfg.mix * (w - b) for b, w in zip(start_weights, best_weights)]

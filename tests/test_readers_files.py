@@ -6,8 +6,11 @@ Each test builds a tiny data set in tmp_path (images drawn with PIL) and reads i
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -449,3 +452,22 @@ def test_photographed_lines_are_cut_where_the_scan_has_them_and_kept_for_the_nex
     # The page is photographed once; the next run cuts its lines from that same photo.
     pagexml._load_photo_page.cache_clear()
     assert np.array_equal(open_data(f"pagexml-photos:{fixture}")[3].load(None), photo)
+
+
+def test_a_page_photo_is_made_again_when_the_page_changes_not_when_its_file_time_does(tmp_path):
+    from htr.cache import cache_dir
+
+    folder = shutil.copytree(Path(__file__).parent / "fixtures" / "hooker", tmp_path / "hooker")
+    photos = cache_dir("photo-pages")
+    first = open_data(f"pagexml-photos:{folder}")[0]
+    first.load(None)
+    made = set(photos.iterdir())
+    page = next(folder.glob("*.jpg"))
+    os.utime(page, (1e9, 1e9))  # copied afresh: a new time, the same page
+    pagexml._load_photo_page.cache_clear()
+    open_data(f"pagexml-photos:{folder}")[0].load(None)
+    assert set(photos.iterdir()) == made
+    cv2.imwrite(str(page), 255 - cv2.imread(str(page)))  # a different page
+    pagexml._load_photo_page.cache_clear()
+    open_data(f"pagexml-photos:{folder}")[0].load(None)
+    assert len(set(photos.iterdir()) - made) == 1

@@ -145,3 +145,44 @@ def test_training_leaves_out_the_samples_a_leave_out_list_names(word_folder, tmp
     (tmp_path / "bad.tsv").write_text("just-an-id\n")
     with pytest.raises(DataError, match="line 1: expected SET<TAB>ID"):
         read_exclusions(tmp_path / "bad.tsv")
+
+
+def test_training_batches_hold_images_of_similar_width_whatever_their_text():
+    """Batches are grouped by image width, not text length (the network then reads little
+    padding), every sample of the epoch comes once, and the same seed makes the same batches."""
+    import numpy as np
+
+    from htr.readers import Sample
+    from htr.text import Charset
+    from htr.training import BatchSequence, TrainConfig
+
+    rng = np.random.default_rng(0)
+    # Text lengths unrelated to the widths: a word crop and a printed-label crop differ so.
+    texts = ["".join(rng.choice(list("abcdefgh"), rng.integers(1, 12))) + f" {i}" for i in range(40)]
+    widths = rng.integers(80, 900, len(texts))
+
+    def image(width: int) -> np.ndarray:  # a band of ink strokes as wide as asked
+        band = np.full((40, width), 235, np.uint8)
+        band[4:36, ::6] = 20
+        return band
+
+    samples = [Sample(f"s{i}", text, "w", lambda r, w=int(w): image(w)) for i, (text, w)
+               in enumerate(zip(texts, widths))]
+    charset = Charset.from_texts(texts)
+    config = TrainConfig([], Path("."), TINY, batch_size=4, augment_strength=0, seed=3, epoch_size=40)
+
+    def epoch_batches() -> tuple[list[list[str]], dict[str, int]]:
+        sequence = BatchSequence(samples, charset, config)
+        try:
+            batches = [[charset.decode(row[row > 0]) for row in sequence[i][1]]
+                       for i in range(len(sequence))]
+            return batches, {s.text: sequence.load(i, None)[0].shape[1] for i, s in enumerate(samples)}
+        finally:
+            sequence.close()
+
+    batches, width_of = epoch_batches()
+    assert sorted(t for batch in batches for t in batch) == sorted(texts)
+    spans = [(min(width_of[t] for t in b), max(width_of[t] for t in b)) for b in batches]
+    assert all(a_hi <= b_lo or b_hi <= a_lo for i, (a_lo, a_hi) in enumerate(spans)
+               for (b_lo, b_hi) in spans[i + 1:]), "batches of widths that interleave"
+    assert epoch_batches()[0] == batches

@@ -655,14 +655,15 @@ def _load_photo_page(path: str) -> np.ndarray:
     """The page at ``path`` photographed and flattened back (:func:`photographed_page`), one
     photo per page, drawn from its path: made once, then kept as a PNG in the cache
     (``$HTR_CACHE/photo-pages``), since a page photo takes about half a second to make. The
-    key holds the image file's size and time and :data:`PHOTO_PAGES`, so that a changed page,
-    or photos made another way, are made again."""
+    key holds the image file's content and :data:`PHOTO_PAGES`, so that a changed page, or
+    photos made another way, are made again, and a data set copied afresh (new file times, the
+    same pages) is not."""
     from ..cache import cache_dir
     from ..photo import photographed_page
 
     where = str(Path(path).resolve())
-    stat = Path(path).stat()
-    key = hashlib.md5(f"{PHOTO_PAGES}|{where}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    content = hashlib.md5(Path(path).read_bytes()).hexdigest()
+    key = hashlib.md5(f"{PHOTO_PAGES}|{where}|{content}".encode()).hexdigest()
     file = cache_dir("photo-pages") / f"{key}.png"
     if file.is_file():
         page = load_image(file)
