@@ -6,7 +6,7 @@ shipped network and smaller variants of it.
     python bench/bench_training.py [--data folder:../shared/data/iam-lines] [-n 96]
 
 Real training lines (their own labels) in the very batches ``train.py`` makes of them
-(:class:`htr.training.BatchSequence`: augmented, grouped by text length, widths rounded up), built
+(:class:`htr.training.BatchSequence`: augmented, grouped by image width, widths rounded up), built
 once before the timing. Each network is timed with ``train_on_batch`` after a warm-up pass over
 the same batches, then with ``predict_on_batch`` (the network alone, no decoding). Run it on a
 quiet machine: it measures what the cores give, nothing else.
@@ -84,6 +84,7 @@ def main() -> int:
         sequence = BatchSequence(samples, charset, TrainConfig(
             [args.data], Path("."), config, batch_size=batch_size, augment_strength=args.augment, seed=0))
         batches = [sequence[i] for i in range(len(sequence))]
+        sequence.close()
         timed = sum(len(x) for x, _ in batches)
         model = compile_model(build_model(charset.num_classes, config))
         for x, y in batches:  # warm-up: trace the steps for these shapes
