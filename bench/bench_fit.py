@@ -63,7 +63,7 @@ def main() -> int:
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
 
-    model.fit(sequence, epochs=args.epochs, verbose=0, callbacks=[EpochTimes()])
+    model.fit(sequence, epochs=args.epochs, verbose=0, callbacks=[EpochTimes()], shuffle=False)
     if hasattr(sequence, "close"):  # older checkouts' sequences have no threads of their own
         sequence.close()
     rate = args.epoch_size * (args.epochs - 1) / sum(seconds[1:])

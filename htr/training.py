@@ -143,7 +143,8 @@ class BatchSequence(keras.utils.PyDataset):
     little of what the network reads is padding (on the 9-set training mix, grouping by text
     length instead left 39% of the batches' columns padding; by width, 6%), and the next chunk is
     prepared while this one trains. Every sample's randomness comes from (seed, epoch, position),
-    so a run is reproducible.
+    so a run is reproducible. Read its batches in order (``fit(..., shuffle=False)``): it shuffles
+    itself, and a batch of a chunk neither just read nor next is prepared from scratch.
     """
 
     def __init__(self, samples: Sequence[Sample], charset: Charset, config: TrainConfig,
@@ -482,7 +483,8 @@ def train(config: TrainConfig) -> dict:
         callbacks.append(LogProgress(len(sequence), config.batch_size))
     if state["epoch"] < config.epochs and state["stale"] < config.patience:
         try:
-            model.fit(sequence, epochs=config.epochs, initial_epoch=state["epoch"],
+            # shuffle=False: the sequence shuffles itself, and is read chunk by chunk, in order.
+            model.fit(sequence, epochs=config.epochs, initial_epoch=state["epoch"], shuffle=False,
                       callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
         finally:
             sequence.close()
