@@ -494,6 +494,16 @@ def train(config: TrainConfig) -> dict:
     return state
 
 
+def network_kind(config: ModelConfig) -> str:
+    """The network in a few words, for its card: e.g. "CNN + 2 BiLSTM layers" or "separable CNN
+    + 6 residual Conv1D layers"."""
+    cnn = "separable CNN" if config.separable else "CNN"
+    if config.sequence == "conv":
+        return f"{cnn} + {config.conv1d_layers} residual Conv1D layers"
+    layers = config.lstm_layers + config.residual_lstm_layers
+    return f"{cnn} + {layers} BiLSTM layer{'s' if layers != 1 else ''}"
+
+
 def write_model_card(config: TrainConfig, state: dict, charset: Charset) -> None:
     """README.md of the model folder: data, command, time, size and validation scores."""
     history = state["history"]
@@ -502,7 +512,7 @@ def write_model_card(config: TrainConfig, state: dict, charset: Charset) -> None
     commands = state.get("commands") or [config.command]
     lines = [
         f"# Handwriting recognition model `{config.output.name}`", "",
-        "CNN + BiLSTM + CTC line/word recognizer (Keras 3), greedy decoding.", "",
+        f"{network_kind(config.model)} + CTC line/word recognizer (Keras 3), greedy decoding.", "",
         "## Validation (best epoch, greedy decoding)", "",
         "Split by writer, form group or letter, never by line. `iam-lines` are lines from IAM's "
         "test lists: scores on them are not comparable with published IAM test results.", "",
@@ -540,4 +550,4 @@ def command_line() -> str:
 
 
 __all__ = ["TrainConfig", "train", "load_data", "read_exclusions", "write_preview", "BatchSequence",
-           "command_line", "MODEL_FILE", "CHARSET_FILE", "CONFIG_FILE"]
+           "command_line", "network_kind", "MODEL_FILE", "CHARSET_FILE", "CONFIG_FILE"]

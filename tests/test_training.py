@@ -186,3 +186,12 @@ def test_training_batches_hold_images_of_similar_width_whatever_their_text():
     assert all(a_hi <= b_lo or b_hi <= a_lo for i, (a_lo, a_hi) in enumerate(spans)
                for (b_lo, b_hi) in spans[i + 1:]), "batches of widths that interleave"
     assert epoch_batches()[0] == batches
+
+
+def test_a_run_card_names_the_network_it_trained():
+    from htr.model import SIZES
+    from htr.training import network_kind
+
+    assert network_kind(SIZES["medium"]) == "CNN + 2 BiLSTM layers"
+    assert network_kind(dataclasses.replace(SIZES["medium"], residual_lstm_layers=1)) == "CNN + 3 BiLSTM layers"
+    assert network_kind(SIZES["fast-large"]) == "separable CNN + 6 residual Conv1D layers"
