@@ -193,31 +193,36 @@ class BatchSequence(keras.utils.PyDataset):
             for k in positions]
 
     def _batches(self, chunk: int) -> list[list[tuple[np.ndarray, list[int]]]]:
-        """A chunk's prepared samples, cut into batches of similar width, in a shuffled order
-        (the first chunk's narrowest and widest first: the TensorFlow adapter infers which
-        dimensions vary from the first batches it sees)."""
+        """A chunk's batches, its next chunk set going."""
         with self._lock:
             self._start(chunk)
             self._start(chunk + 1)
             # The previous chunk stays: the loader's threads may still ask for its last batches.
             for old in [c for c in self._chunks if c < chunk - 1]:
                 del self._chunks[old]
-            entry = self._chunks[chunk]
-            epoch = self.epoch
-        if entry and isinstance(entry[0], Future):
-            prepared = sorted((f.result() for f in entry), key=lambda item: item[0].shape[1])
-            batches = [prepared[j:j + self.batch_size]
-                       for j in range(0, len(prepared), self.batch_size)]
-            order = list(np.random.default_rng((self.seed, epoch, chunk, 1)).permutation(len(batches)))
-            if chunk == 0 and len(batches) > 2:
-                ends = [0, len(batches) - 1]
-                order = ends + [b for b in order if b not in ends]
+            entry, epoch = self._chunks[chunk], self.epoch
+        if isinstance(entry[0], Future):
+            # Awaited outside the lock, so that a thread asking for a batch already cut goes on.
+            # Two threads may cut the same chunk: the cut is the same, the first is kept.
+            batches = self._cut([f.result() for f in entry], chunk, epoch)
             with self._lock:
                 if self._chunks.get(chunk) is entry:
-                    self._chunks[chunk] = entry = [batches[b] for b in order]
-                else:  # another thread finished it first
-                    entry = self._chunks.get(chunk) or [batches[b] for b in order]
+                    self._chunks[chunk] = batches
+            entry = batches
         return entry
+
+    def _cut(self, prepared: list[tuple[np.ndarray, list[int]]], chunk: int, epoch: int
+             ) -> list[list[tuple[np.ndarray, list[int]]]]:
+        """A chunk's prepared samples cut into batches of similar width, in a shuffled order (the
+        first chunk's narrowest and widest first: the TensorFlow adapter infers which dimensions
+        vary from the first batches it sees)."""
+        prepared = sorted(prepared, key=lambda item: item[0].shape[1])
+        batches = [prepared[j:j + self.batch_size] for j in range(0, len(prepared), self.batch_size)]
+        order = list(np.random.default_rng((self.seed, epoch, chunk, 1)).permutation(len(batches)))
+        if chunk == 0 and len(batches) > 2:
+            ends = [0, len(batches) - 1]
+            order = ends + [b for b in order if b not in ends]
+        return [batches[b] for b in order]
 
     def close(self) -> None:
         """Stop preparing samples no batch will be asked for (the run is over)."""
