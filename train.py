@@ -50,6 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grow", type=int, default=0, metavar="LAYERS",
                    help="with --init: add LAYERS residual BiLSTM layers on top, which start out "
                         "reading nothing, so the network reads as before until trained")
+    p.add_argument("--teacher", type=Path, metavar="MODEL_DIR",
+                   help="a trained model folder whose per-frame readings guide the new network "
+                        "(knowledge distillation, added to the CTC loss); kept on --resume")
+    p.add_argument("--distill-weight", type=float, metavar="W",
+                   help="weight of the teacher's term (default 1; on --resume the run's; 0 drops it)")
     p.add_argument("--select", action="append", default=[], metavar="KIND:FOLDER",
                    help="validation set(s) whose mean CER picks the best epoch (default: all), "
                         "e.g. --select folder:iam-lines --select pagexml:hooker")
@@ -76,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         time_budget_minutes=args.time_budget, augment_strength=args.augment, seed=args.seed,
         workers=args.workers, resume=args.resume, init_from=args.init,
         extend_charset=args.extend_charset, grow=args.grow, select=tuple(args.select),
-        exclude=args.exclude, command=training.command_line())
+        exclude=args.exclude, teacher=args.teacher, distill_weight=args.distill_weight,
+        command=training.command_line())
     try:
         if args.preview:
             data = training.load_data(config.data, config.val_fraction, config.val_limit,

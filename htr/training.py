@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from .augment import augment, preview_grid
+from .distill import attach_teacher, load_teacher
 from .errors import DataError, ModelError
 from .evaluate import evaluate
 from .image import pad_batch, preprocess
@@ -69,6 +70,9 @@ class TrainConfig:
     grow: int = 0
     select: tuple[str, ...] = ()  # validation sets whose mean CER picks the best epoch (): all
     exclude: Path | None = None  # a leave-out list of training samples (read_exclusions)
+    # A trained model folder whose readings guide this run (htr.distill); on resume, the run's own.
+    teacher: Path | None = None
+    distill_weight: float | None = None  # None: 1.0, or on resume the run's; 0 drops the teacher
     command: str = ""
 
 
@@ -470,6 +474,7 @@ def train(config: TrainConfig) -> dict:
         state = {"epoch": 0, "history": [], "best_cer": math.inf, "best_epoch": 0, "stale": 0,
                  "train_seconds": 0.0, "charset": charset.chars,
                  "initialised_from": str(config.init_from or "")}
+    distil(model, charset, config, state)
     # Every invocation (first run and each resume, possibly with other data) is part of the recipe.
     state.setdefault("commands", []).append(config.command)
     train_samples = [s for s in data.train if charset.covers(s.text)]
@@ -497,6 +502,23 @@ def train(config: TrainConfig) -> dict:
     write_prediction_grid(best, data.val, out / "validation_predictions.png")
     write_model_card(config, state, charset)
     return state
+
+
+def distil(model: keras.Model, charset: Charset, config: TrainConfig, state: dict) -> None:
+    """Attach the run's teacher, if it has one (``config``'s, else the resumed run's), and
+    record it in ``state``."""
+    teacher_dir = config.teacher or state.get("teacher")
+    weight = config.distill_weight
+    if weight is None:
+        weight = state.get("distill_weight", 1.0)
+    if not teacher_dir or weight <= 0:
+        state.pop("teacher", None)
+        state.pop("distill_weight", None)
+        return
+    teacher, teacher_charset, _ = load_teacher(teacher_dir)
+    attach_teacher(model, charset, teacher, teacher_charset, weight)
+    state["teacher"], state["distill_weight"] = str(teacher_dir), weight
+    print(f"distilling from {teacher_dir} (weight {weight:g})", flush=True)
 
 
 def network_kind(config: ModelConfig) -> str:
@@ -536,6 +558,8 @@ def write_model_card(config: TrainConfig, state: dict, charset: Charset) -> None
           for i, c in enumerate(commands)],
         *([f"- initialised from the weights of `{state['initialised_from']}`"]
           if state.get("initialised_from") else []),
+        *([f"- distilled from `{state['teacher']}` (weight {state['distill_weight']:g}; "
+           "`htr.distill`)"] if state.get("teacher") else []),
         f"- seed {config.seed}; {len(history)} epochs run, best epoch {state['best_epoch']}",
         f"- wall time {state['train_seconds'] / 60:.1f} min training on "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORDS = ["cat", "dog", "sun", "hat", "cut", "nod", "ton", "sad"]
 TINY = ModelConfig(height=32, conv=(8, 16, 16, 16), pool_height_after=(0, 1, 2, 3), lstm_units=16,
                    lstm_layers=1)
+TINY_CONV = dataclasses.replace(TINY, sequence="conv", conv1d_layers=1, separable=True,
+                                column_pool=True)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +89,14 @@ def test_training_writes_a_complete_model_folder_and_resumes(word_folder, tmp_pa
     train(again)
     assert again.model == dataclasses.replace(TINY, residual_lstm_layers=1)
     assert json.loads((tmp_path / "grown" / "config.json").read_text())["residual_lstm_layers"] == 1
+
+    # A new network can learn from a trained one's readings as well as from the labels
+    # (distillation); the teacher stays with the run when it resumes.
+    common["output"] = tmp_path / "distilled"
+    train(TrainConfig(**common, epochs=1, model=TINY_CONV, teacher=out, distill_weight=0.5))
+    resumed = train(TrainConfig(**common, epochs=2, resume=True))
+    assert (resumed["teacher"], resumed["distill_weight"]) == (str(out), 0.5)
+    assert f"distilled from `{out}` (weight 0.5" in (tmp_path / "distilled" / "README.md").read_text()
 
 
 @pytest.mark.slow
