@@ -4,6 +4,8 @@
 the worker threads, the network's steps), the first epoch (tracing) left out of the rate.
 
     python bench/bench_fit.py [--data KIND:PATH[*W] ...] [--model models/default] [--seed 1]
+    python bench/bench_fit.py --size fast-large [--teacher models/default]   # a new network,
+                                                  # alone or distilled from a trained one
 
 The code timed is the working directory's: to compare two versions of the training code, run
 this file in this checkout and, in turns, from a ``git worktree`` of the other commit
@@ -36,6 +38,8 @@ def main() -> int:
     p.add_argument("--data", action="append", help="training sets (default: the shipped mix)")
     p.add_argument("--model", type=Path, default=ROOT / "models/default",
                    help="the network trained (its weights start the timing run)")
+    p.add_argument("--size", help="time a new network of this preset instead (train.py --size)")
+    p.add_argument("--teacher", type=Path, help="distil from this model folder (train.py --teacher)")
     p.add_argument("--epochs", type=int, default=3, help="epochs; the first is not timed")
     p.add_argument("--epoch-size", type=int, default=1024)
     p.add_argument("--augment", type=float, default=0.5)
@@ -44,13 +48,20 @@ def main() -> int:
 
     import keras
 
-    from htr.model import compile_model, load_model_dir
+    from htr.model import SIZES, build_model, compile_model, load_model_dir
     from htr.training import BatchSequence, TrainConfig, load_data
 
     specs = args.data or [spec.replace("../", f"{ROOT.parent}/", 1) for spec in MIX]
     data = load_data(specs, 0.1, 10, args.seed, None)
     model, charset, config = load_model_dir(args.model)
+    if args.size:  # the same charset, a new network
+        config = SIZES[args.size]
+        model = build_model(charset.num_classes, config)
     compile_model(model, 1e-5)
+    if args.teacher:
+        from htr.distill import attach_teacher, load_teacher
+        teacher, teacher_charset, _ = load_teacher(args.teacher)
+        attach_teacher(model, charset, teacher, teacher_charset, 1.0)
     train = TrainConfig(specs, Path("."), config, batch_size=16,
                         augment_strength=args.augment, seed=args.seed, epoch_size=args.epoch_size)
     sequence = BatchSequence([s for s in data.train if charset.covers(s.text)], charset, train)
