@@ -10,8 +10,9 @@ taught) gets none of the teacher's probability. The training loss becomes
 
 (Hinton et al. 2015's distillation, applied frame by frame as for CTC speech models). The teacher
 says at every frame how likely each character is, where CTC alone only says which characters
-come in which order; a network trained from scratch learns much faster from that, and the CTC
-term keeps it free to read better than its teacher. The teacher's own readings are not trained:
+come in which order. A network trained from scratch learns faster from that (the shipped
+model's card: 2-6 points of CER ahead at equal samples), and the CTC term leaves it free to
+read better than its teacher. The teacher's own readings are not trained:
 it runs in inference mode, and nothing flows back into it.
 """
 
