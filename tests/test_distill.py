@@ -1,5 +1,6 @@
 """Distillation: a trained network's readings as soft targets for a new one (htr.distill)."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -13,6 +14,11 @@ TEACHER = ModelConfig(height=32, conv=(8, 8, 16, 16), pool_height_after=(0, 1, 2
 STUDENT = ModelConfig(height=32, conv=(8, 8, 16, 16), pool_height_after=(0, 1, 2, 3),
                       lstm_units=16, sequence="conv", conv1d_layers=2, separable=True,
                       column_pool=True)
+
+
+@pytest.fixture(autouse=True)
+def same_networks_each_run():
+    keras.utils.set_random_seed(5)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -40,7 +46,7 @@ def test_a_student_is_charged_its_frames_divergence_from_the_teacher_on_top_of_c
     attach_teacher(student, charset, teacher, charset, weight=0.5)
     log_t, log_s = log_softmax(np.asarray(teacher(x))), log_softmax(np.asarray(student(x)))
     divergence = (np.exp(log_t) * (log_t - log_s)).sum(axis=-1).sum(axis=-1).mean()
-    assert divergence > 0.1
+    assert divergence > 1e-3  # so that the sum below says something
     assert losses(student, x, y) == pytest.approx(ctc_only + 0.5 * divergence, rel=1e-4)
 
 
