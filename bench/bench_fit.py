@@ -49,7 +49,7 @@ def main() -> int:
     import keras
 
     from htr.model import SIZES, build_model, compile_model, load_model_dir
-    from htr.training import BatchSequence, TrainConfig, load_data
+    from htr.training import BatchSequence, TrainConfig, distil, load_data
 
     specs = args.data or [spec.replace("../", f"{ROOT.parent}/", 1) for spec in MIX]
     data = load_data(specs, 0.1, 10, args.seed, None)
@@ -58,12 +58,9 @@ def main() -> int:
         config = SIZES[args.size]
         model = build_model(charset.num_classes, config)
     compile_model(model, 1e-5)
-    if args.teacher:
-        from htr.distill import attach_teacher, load_teacher
-        teacher, teacher_charset, _ = load_teacher(args.teacher)
-        attach_teacher(model, charset, teacher, teacher_charset, 1.0)
-    train = TrainConfig(specs, Path("."), config, batch_size=16,
-                        augment_strength=args.augment, seed=args.seed, epoch_size=args.epoch_size)
+    train = TrainConfig(specs, Path("."), config, batch_size=16, augment_strength=args.augment,
+                        seed=args.seed, epoch_size=args.epoch_size, teacher=args.teacher)
+    distil(model, charset, train, {})  # as train.py does (nothing without --teacher)
     sequence = BatchSequence([s for s in data.train if charset.covers(s.text)], charset, train)
     seconds: list[float] = []
 

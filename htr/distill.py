@@ -24,15 +24,15 @@ import keras
 import numpy as np
 
 from .errors import ModelError
-from .model import ModelConfig, load_model_dir
+from .model import load_model_dir
 from .text import Charset
 
 
-def load_teacher(model_dir: str | Path) -> tuple[keras.Model, Charset, ModelConfig]:
-    """A trained model folder, frozen, to distil from."""
-    teacher, charset, config = load_model_dir(model_dir)
+def load_teacher(model_dir: str | Path) -> tuple[keras.Model, Charset]:
+    """A trained model folder's network, frozen, and its charset, to distil from."""
+    teacher, charset, _ = load_model_dir(model_dir)
     teacher.trainable = False
-    return teacher, charset, config
+    return teacher, charset
 
 
 def distillation_term(teacher_logits, student_logits):
@@ -59,8 +59,6 @@ def attach_teacher(student: keras.Model, student_charset: Charset, teacher: kera
     functional network: it is saved, loaded and read exactly as before, with no trace of its
     teacher. Raises :class:`ModelError` when the two networks' frames do not line up.
     """
-    if weight <= 0:
-        return
     height = student.input_shape[1]
     if teacher.input_shape[1] != height:
         raise ModelError(f"the teacher reads lines {teacher.input_shape[1]} px high, the student "

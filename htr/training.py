@@ -515,7 +515,7 @@ def distil(model: keras.Model, charset: Charset, config: TrainConfig, state: dic
         state.pop("teacher", None)
         state.pop("distill_weight", None)
         return
-    teacher, teacher_charset, _ = load_teacher(teacher_dir)
+    teacher, teacher_charset = load_teacher(teacher_dir)
     attach_teacher(model, charset, teacher, teacher_charset, weight)
     state["teacher"], state["distill_weight"] = str(teacher_dir), weight
     print(f"distilling from {teacher_dir} (weight {weight:g})", flush=True)

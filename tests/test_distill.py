@@ -32,8 +32,14 @@ def batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
             rng.integers(1, 4, (3, 5)).astype(np.int32))
 
 
-def losses(model, x, y) -> float:
+def loss_of(model, x, y) -> float:
     return float(model.compute_loss(x=x, y=y, y_pred=model(x), training=True))
+
+
+def frame_divergence(log_t: np.ndarray, log_s: np.ndarray) -> float:
+    """KL(teacher || student) of log-probabilities, summed over a line's frames, averaged over
+    the lines."""
+    return float((np.exp(log_t) * (log_t - log_s)).sum(axis=-1).sum(axis=-1).mean())
 
 
 def test_a_student_is_charged_its_frames_divergence_from_the_teacher_on_top_of_ctc():
@@ -41,13 +47,13 @@ def test_a_student_is_charged_its_frames_divergence_from_the_teacher_on_top_of_c
     teacher = build_model(charset.num_classes, TEACHER)
     student = compile_model(build_model(charset.num_classes, STUDENT))
     x, y = batch()
-    ctc_only = losses(student, x, y)
+    ctc_only = loss_of(student, x, y)
 
     attach_teacher(student, charset, teacher, charset, weight=0.5)
-    log_t, log_s = log_softmax(np.asarray(teacher(x))), log_softmax(np.asarray(student(x)))
-    divergence = (np.exp(log_t) * (log_t - log_s)).sum(axis=-1).sum(axis=-1).mean()
+    divergence = frame_divergence(log_softmax(np.asarray(teacher(x))),
+                                  log_softmax(np.asarray(student(x))))
     assert divergence > 1e-3  # so that the sum below says something
-    assert losses(student, x, y) == pytest.approx(ctc_only + 0.5 * divergence, rel=1e-4)
+    assert loss_of(student, x, y) == pytest.approx(ctc_only + 0.5 * divergence, rel=1e-4)
 
 
 def test_a_student_that_reads_as_its_teacher_pays_nothing_more():
@@ -56,9 +62,9 @@ def test_a_student_that_reads_as_its_teacher_pays_nothing_more():
     student = compile_model(build_model(charset.num_classes, TEACHER))
     student.set_weights(teacher.get_weights())
     x, y = batch(1)
-    ctc_only = losses(student, x, y)
+    ctc_only = loss_of(student, x, y)
     attach_teacher(student, charset, teacher, charset, weight=1.0)
-    assert losses(student, x, y) == pytest.approx(ctc_only, abs=1e-3)
+    assert loss_of(student, x, y) == pytest.approx(ctc_only, abs=1e-3)
 
 
 def test_characters_only_the_student_knows_get_none_of_the_teachers_probability():
@@ -70,13 +76,12 @@ def test_characters_only_the_student_knows_get_none_of_the_teachers_probability(
     teacher = build_model(teacher_chars.num_classes, TEACHER)
     student = compile_model(build_model(student_chars.num_classes, STUDENT))
     x, y = batch(2)
-    ctc_only = losses(student, x, y)
+    ctc_only = loss_of(student, x, y)
     attach_teacher(student, student_chars, teacher, teacher_chars, weight=1.0)
     # The teacher's three classes, put at the student's blank, "a" and "b"; "é" has nothing.
-    log_t = log_softmax(np.asarray(teacher(x)))
-    log_s = log_softmax(np.asarray(student(x)))[..., :3]
-    divergence = (np.exp(log_t) * (log_t - log_s)).sum(axis=-1).sum(axis=-1).mean()
-    assert losses(student, x, y) == pytest.approx(ctc_only + divergence, rel=1e-4)
+    divergence = frame_divergence(log_softmax(np.asarray(teacher(x))),
+                                  log_softmax(np.asarray(student(x)))[..., :3])
+    assert loss_of(student, x, y) == pytest.approx(ctc_only + divergence, rel=1e-4)
 
 
 def test_a_teacher_that_reads_other_lines_is_refused():
