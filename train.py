@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from htr.cli import parse_read_shifts
 from htr.errors import HTRError
 from htr.model import SIZES
 from htr.readers import READERS
@@ -55,6 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(knowledge distillation, added to the CTC loss); kept on --resume")
     p.add_argument("--distill-weight", type=float, metavar="W",
                    help="weight of the teacher's term (default 1; on --resume the run's; 0 drops it)")
+    p.add_argument("--teacher-shifts", type=parse_read_shifts, metavar="ROWS",
+                   help="the teacher reads each line moved by these rows, e.g. -1,1 as the "
+                        "shipped model reads, and teaches the mean of its readings (default: "
+                        "once, as it is; on --resume the run's)")
     p.add_argument("--select", action="append", default=[], metavar="KIND:FOLDER",
                    help="validation set(s) whose mean CER picks the best epoch (default: all), "
                         "e.g. --select folder:iam-lines --select pagexml:hooker")
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers, resume=args.resume, init_from=args.init,
         extend_charset=args.extend_charset, grow=args.grow, select=tuple(args.select),
         exclude=args.exclude, teacher=args.teacher, distill_weight=args.distill_weight,
-        command=training.command_line())
+        teacher_shifts=args.teacher_shifts, command=training.command_line())
     try:
         if args.preview:
             data = training.load_data(config.data, config.val_fraction, config.val_limit,

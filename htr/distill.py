@@ -14,10 +14,15 @@ come in which order. A network trained from scratch learns faster from that (the
 model's card: 2-6 points of CER ahead at equal samples), and the CTC term leaves it free to
 read better than its teacher. The teacher's own readings are not trained:
 it runs in inference mode, and nothing flows back into it.
+
+The teacher can be read as the shipped model is read (:attr:`htr.model.ModelConfig.read_shifts`):
+each line moved a row up and a row down, the mean of the two readings' logits as the target. A
+network distilled that way from its own weights learns to give in one reading what two gave.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -45,6 +50,17 @@ def distillation_term(teacher_logits, student_logits):
     return ops.mean(ops.sum(kl, axis=-1))
 
 
+def shift_rows(x, rows: int):
+    """A batch of network inputs ``(batch, height, width, 1)`` moved ``rows`` rows down (up where
+    negative), blank paper (0) coming in at the other edge: :func:`htr.runtimes.shift_rows` on
+    tensors, inside the training step."""
+    if rows == 0:
+        return x
+    if rows > 0:
+        return keras.ops.pad(x[:, :-rows], ((0, 0), (rows, 0), (0, 0), (0, 0)))
+    return keras.ops.pad(x[:, -rows:], ((0, 0), (0, -rows), (0, 0), (0, 0)))
+
+
 def class_map(teacher: Charset, student: Charset) -> np.ndarray:
     """For each of the student's classes, the teacher's class of the same character, or -1."""
     index = {c: i + 1 for i, c in enumerate(teacher.chars)}
@@ -52,7 +68,7 @@ def class_map(teacher: Charset, student: Charset) -> np.ndarray:
 
 
 def attach_teacher(student: keras.Model, student_charset: Charset, teacher: keras.Model,
-                   teacher_charset: Charset, weight: float) -> None:
+                   teacher_charset: Charset, weight: float, shifts: Sequence[int] = ()) -> None:
     """Make ``student.fit`` add ``weight`` times the distillation term to its compiled loss.
 
     The student's own loss method is wrapped on this one instance, so the student stays a plain
@@ -71,13 +87,18 @@ def attach_teacher(student: keras.Model, student_charset: Charset, teacher: kera
         raise ModelError("the teacher and the student give different numbers of frames per line: "
                          "distillation needs the same width reduction")
     compiled_loss = student.compute_loss
+    shifts = tuple(shifts) or (0,)
+
+    def teacher_logits(x):
+        readings = [teacher(shift_rows(x, d), training=False) for d in shifts]
+        return readings[0] if len(readings) == 1 else keras.ops.mean(keras.ops.stack(readings), 0)
 
     def compute_loss(x=None, y=None, y_pred=None, sample_weight=None, training=True):
         loss = compiled_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                              training=training)
         if not training:
             return loss
-        soft = keras.ops.take(keras.ops.stop_gradient(teacher(x, training=False)), gather, axis=-1)
+        soft = keras.ops.take(keras.ops.stop_gradient(teacher_logits(x)), gather, axis=-1)
         soft = keras.ops.where(known, soft, -1e9)  # the student's characters the teacher lacks
         return loss + weight * distillation_term(soft, y_pred)
 
@@ -85,4 +106,4 @@ def attach_teacher(student: keras.Model, student_charset: Charset, teacher: kera
     student.compute_loss = compute_loss
 
 
-__all__ = ["load_teacher", "attach_teacher", "class_map", "distillation_term"]
+__all__ = ["load_teacher", "attach_teacher", "class_map", "distillation_term", "shift_rows"]

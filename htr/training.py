@@ -73,6 +73,8 @@ class TrainConfig:
     # A trained model folder whose readings guide this run (htr.distill); on resume, the run's own.
     teacher: Path | None = None
     distill_weight: float | None = None  # None: 1.0, or on resume the run's; 0 drops the teacher
+    # The teacher reads each line moved by these rows (htr.distill); None: (), or on resume the run's.
+    teacher_shifts: tuple[int, ...] | None = None
     command: str = ""
 
 
@@ -514,11 +516,17 @@ def distil(model: keras.Model, charset: Charset, config: TrainConfig, state: dic
     if not teacher_dir or weight <= 0:
         state.pop("teacher", None)
         state.pop("distill_weight", None)
+        state.pop("teacher_shifts", None)
         return
+    shifts = config.teacher_shifts
+    if shifts is None:
+        shifts = tuple(state.get("teacher_shifts", ()))
     teacher, teacher_charset = load_teacher(teacher_dir)
-    attach_teacher(model, charset, teacher, teacher_charset, weight)
+    attach_teacher(model, charset, teacher, teacher_charset, weight, shifts)
     state["teacher"], state["distill_weight"] = str(teacher_dir), weight
-    print(f"distilling from {teacher_dir} (weight {weight:g})", flush=True)
+    state["teacher_shifts"] = list(shifts)
+    read = f", read moved by {shifts} rows" if shifts else ""
+    print(f"distilling from {teacher_dir} (weight {weight:g}{read})", flush=True)
 
 
 def network_kind(config: ModelConfig) -> str:
@@ -558,8 +566,10 @@ def write_model_card(config: TrainConfig, state: dict, charset: Charset) -> None
           for i, c in enumerate(commands)],
         *([f"- initialised from the weights of `{state['initialised_from']}`"]
           if state.get("initialised_from") else []),
-        *([f"- distilled from `{state['teacher']}` (weight {state['distill_weight']:g}; "
-           "`htr.distill`)"] if state.get("teacher") else []),
+        *([f"- distilled from `{state['teacher']}` (weight {state['distill_weight']:g}"
+           + (f"; the teacher read moved by {tuple(state['teacher_shifts'])} rows"
+              if state.get("teacher_shifts") else "") + "; `htr.distill`)"]
+          if state.get("teacher") else []),
         f"- seed {config.seed}; {len(history)} epochs run, best epoch {state['best_epoch']}",
         f"- wall time {state['train_seconds'] / 60:.1f} min training on "
         f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), "

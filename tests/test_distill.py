@@ -4,9 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from htr.distill import attach_teacher, class_map
+from htr.distill import attach_teacher, class_map, shift_rows
 from htr.errors import ModelError
 from htr.model import ModelConfig, build_model, compile_model
+from htr.runtimes import shift_rows as shift_image_rows
 from htr.text import Charset
 
 TEACHER = ModelConfig(height=32, conv=(8, 8, 16, 16), pool_height_after=(0, 1, 2, 3),
@@ -65,6 +66,28 @@ def test_a_student_that_reads_as_its_teacher_pays_nothing_more():
     ctc_only = loss_of(student, x, y)
     attach_teacher(student, charset, teacher, charset, weight=1.0)
     assert loss_of(student, x, y) == pytest.approx(ctc_only, abs=1e-3)
+
+
+def test_a_teacher_read_moved_a_row_up_and_down_teaches_the_mean_of_its_two_readings():
+    charset = Charset("abc")
+    teacher = build_model(charset.num_classes, TEACHER)
+    student = compile_model(build_model(charset.num_classes, STUDENT))
+    x, y = batch(3)
+    # The same moved inputs as the shipped model is read with (htr.runtimes).
+    for rows in (-1, 1, 2):
+        moved = np.asarray(shift_rows(x, rows))
+        assert np.array_equal(moved[0], shift_image_rows(x[0], rows))
+    ctc_only = loss_of(student, x, y)
+
+    attach_teacher(student, charset, teacher, charset, weight=10.0, shifts=(-1, 1))
+    mean_logits = (np.asarray(teacher(np.asarray(shift_rows(x, -1))))
+                   + np.asarray(teacher(np.asarray(shift_rows(x, 1))))) / 2
+    divergence = frame_divergence(log_softmax(mean_logits), log_softmax(np.asarray(student(x))))
+    unshifted = frame_divergence(log_softmax(np.asarray(teacher(x))),
+                                 log_softmax(np.asarray(student(x))))
+    loss = loss_of(student, x, y)
+    assert loss == pytest.approx(ctc_only + 10 * divergence, rel=1e-4)
+    assert loss != pytest.approx(ctc_only + 10 * unshifted, rel=1e-4)  # not the plain reading
 
 
 def test_characters_only_the_student_knows_get_none_of_the_teachers_probability():

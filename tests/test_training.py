@@ -91,12 +91,16 @@ def test_training_writes_a_complete_model_folder_and_resumes(word_folder, tmp_pa
     assert json.loads((tmp_path / "grown" / "config.json").read_text())["residual_lstm_layers"] == 1
 
     # A new network can learn from a trained one's readings as well as from the labels
-    # (distillation); the teacher stays with the run when it resumes.
+    # (distillation), here read as the shipped model is, a row up and a row down; the teacher
+    # stays with the run when it resumes.
     common["output"] = tmp_path / "distilled"
-    train(TrainConfig(**common, epochs=1, model=TINY_CONV, teacher=out, distill_weight=0.5))
+    train(TrainConfig(**common, epochs=1, model=TINY_CONV, teacher=out, distill_weight=0.5,
+                      teacher_shifts=(-1, 1)))
     resumed = train(TrainConfig(**common, epochs=2, resume=True))
     assert (resumed["teacher"], resumed["distill_weight"]) == (str(out), 0.5)
-    assert f"distilled from `{out}` (weight 0.5" in (tmp_path / "distilled" / "README.md").read_text()
+    assert resumed["teacher_shifts"] == [-1, 1]
+    assert (f"distilled from `{out}` (weight 0.5; the teacher read moved by (-1, 1) rows"
+            in (tmp_path / "distilled" / "README.md").read_text())
 
 
 @pytest.mark.slow
