@@ -57,9 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--distill-weight", type=float, metavar="W",
                    help="weight of the teacher's term (default 1; on --resume the run's; 0 drops it)")
     p.add_argument("--teacher-shifts", type=parse_read_shifts, metavar="ROWS",
-                   help="the teacher reads each line moved by these rows, e.g. -1,1 as the "
-                        "shipped model reads, and teaches the mean of its readings (default: "
-                        "once, as it is; on --resume the run's)")
+                   help="the teacher reads each line moved by these rows and teaches the mean "
+                        "of its readings, e.g. --teacher-shifts=-1,1 as the shipped model reads "
+                        "(default: once, as it is; on --resume the run's)")
     p.add_argument("--select", action="append", default=[], metavar="KIND:FOLDER",
                    help="validation set(s) whose mean CER picks the best epoch (default: all), "
                         "e.g. --select folder:iam-lines --select pagexml:hooker")
