@@ -371,11 +371,12 @@ def save_checkpoint(output: Path, model: keras.Model, state: dict) -> None:
 
 def write_history(output: Path, state: dict) -> None:
     (output / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
-    plot_history(state["history"], output / "training.png")
+    plot_history(state["history"], output / "training.png", distilled=bool(state.get("teacher")))
 
 
-def plot_history(history: list[dict], path: Path) -> None:
-    """Loss and validation CER per epoch, one PNG."""
+def plot_history(history: list[dict], path: Path, distilled: bool = False) -> None:
+    """Loss and validation CER per epoch, one PNG (``distilled``: the loss holds the teacher's
+    term too, :mod:`htr.distill`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -386,7 +387,8 @@ def plot_history(history: list[dict], path: Path) -> None:
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot(epochs, [h["loss"] for h in history], marker="o")
-    ax1.set(title="training loss (CTC)", xlabel="epoch", yscale="log")
+    ax1.set(title="training loss (CTC + distillation)" if distilled else "training loss (CTC)",
+            xlabel="epoch", yscale="log")
     for name in history[-1]["val"]:
         ax2.plot(epochs, [100 * h["val"].get(name, {}).get("cer", np.nan) for h in history],
                  marker="o", label=name)
