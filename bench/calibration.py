@@ -134,6 +134,8 @@ def main() -> int:
     p.add_argument("--cache", type=Path)
     p.add_argument("--hidden", type=int, default=16,
                    help="hidden units of the lexicon decoders' word model (0: logistic)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="fits of the word model averaged (their log-odds), from seed 0 up")
     p.add_argument("--write", action="store_true", help=f"save the maps to MODEL/{CALIBRATION_FILE}")
     p.add_argument("--keep", action="store_true",
                    help=f"report the maps MODEL/{CALIBRATION_FILE} has now, fitting none")
@@ -191,7 +193,8 @@ def main() -> int:
             # the network alone read in the same frames, and of the lexicon (WORD_FEATURES).
             x = np.concatenate(features)
             if not args.keep:
-                tables[dname] = WordConfidence.fit(x[fit], ok[fit], hidden=args.hidden).table()
+                tables[dname] = WordConfidence.fit(x[fit], ok[fit], hidden=args.hidden,
+                                                        seeds=args.seeds).table()
             c = WordConfidence.from_table(tables[dname]).predict(x[rep])  # as saved, rounded
         else:
             if not args.keep:

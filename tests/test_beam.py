@@ -187,6 +187,20 @@ def test_word_model_with_a_hidden_layer_learns_how_features_combine(tmp_path):
         WordConfidence(network.weights[:-1], [WORD_FEATURES[c] for c in network.columns], network.hidden)
 
 
+def test_word_model_fitted_from_several_seeds_is_the_mean_of_their_log_odds():
+    rng = np.random.default_rng(1)
+    x = np.zeros((300, len(WORD_FEATURES)))
+    x[:, WORD_FEATURES.index("bias")] = 1.0
+    x[:, WORD_FEATURES.index("log_odds_word")] = rng.normal(0.0, 2.0, 300)
+    right = (x[:, WORD_FEATURES.index("log_odds_word")] + rng.normal(0.0, 1.0, 300) > 0).astype(float)
+    fits = [WordConfidence.fit(x, right, hidden=4, seed=s) for s in (5, 6, 7)]
+    merged = WordConfidence.fit(x, right, hidden=4, seed=5, seeds=3)
+    log_odds = lambda p: np.log(p / (1 - p))  # noqa: E731
+    assert merged.hidden["bias"].shape == (12,)  # one network: the three fits' units side by side
+    assert np.allclose(log_odds(merged.predict(x)), np.mean([log_odds(f.predict(x)) for f in fits], 0))
+    assert not np.allclose(fits[0].hidden["weights"], fits[1].hidden["weights"])  # seeds differ
+
+
 def test_calibration_file_is_for_its_weights_only(tmp_path):
     (tmp_path / "model.keras").write_bytes(b"weights")
     table = {"x": [0.0, 1.0], "y": [0.2, 0.9]}
