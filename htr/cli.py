@@ -128,10 +128,14 @@ def _parser() -> argparse.ArgumentParser:
                         "reads a little differently); default: float32 as trained")
     x.add_argument("--output", type=Path, required=True, metavar="FILE")
     x.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
-    b = sub.add_parser("blank-offset", help="measure greedy CER with the CTC blank's logit "
-                                            "shifted, and shift it in the model (--write)")
+    b = sub.add_parser("blank-offset", help="measure CER with the CTC blank's logit shifted, "
+                                            "and keep the best shift in the model (--write)")
     b.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
     b.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
+    b.add_argument("--decoder", choices=("greedy", "wordbeam"), default="greedy",
+                   help="greedy (default): --write shifts the weights; wordbeam: --write sets the "
+                        "shift word beam search reads with (config.json's wordbeam_blank_offset)")
+    b.add_argument("--language", choices=LANGUAGE_CHOICES, help="wordbeam's lexicon (default: auto)")
     b.add_argument("--split", choices=("all", "train", "val"), default="train",
                    help="where to measure (default train: the validation sets stay unseen)")
     b.add_argument("--val-fraction", type=float, default=0.1)
@@ -213,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
             return _export(args)
         if args.command == "train-linemask":
             return _train_linemask(args)
-        if args.command == "blank-offset":  # shifts the Keras model's weights: TensorFlow's
-            return _blank_offset(Recognizer.load(args.model, "greedy", backend="tensorflow"), args)
+        if args.command == "blank-offset":  # greedy shifts the Keras model's weights: TensorFlow's
+            return _blank_offset(Recognizer.load(
+                args.model, args.decoder, language=args.language,
+                backend="tensorflow" if args.decoder == "greedy" else None), args)
         if args.command == "read":
             return _read(Recognizer.load(args.model, args.decoder, args.lexicon,
                                          language=args.language, backend=args.backend,
@@ -319,7 +325,9 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
     import numpy as np
 
     from .evaluate import blank_offset_sweep
-    from .model import save_model_dir, shift_blank_logit
+    from dataclasses import replace
+
+    from .model import save_model_dir, shift_blank_logit, write_model_config
     from .readers import DataSpec
 
     offsets = sorted({0.0, *args.offsets}, reverse=True)
@@ -341,9 +349,14 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
         print(f"{offset:>7.2f} " + " ".join(f"{scores[n]:>20.2%}" for n in names)
               + f" {np.mean(list(scores.values())):>7.2%}")
     best = min(offsets, key=lambda o: (np.mean(list(table[o].values())), abs(o)))
-    print(f"lowest mean CER ({args.split} split, greedy): offset {best:g}")
+    print(f"lowest mean CER ({args.split} split, {args.decoder}): offset {best:g}")
     applied = best if args.write == "best" else args.write or 0.0
-    if applied:
+    if args.decoder == "wordbeam" and args.write is not None:
+        directory = recognizer.directory
+        write_model_config(directory, replace(recognizer.config, wordbeam_blank_offset=applied))
+        print(f"{directory}: word beam search reads with the blank's logit shifted by {applied:g}; "
+              f"fit its calibration again (python bench/calibration.py --write)")
+    elif applied:
         directory = recognizer.directory
         shift_blank_logit(recognizer.model, applied)
         save_model_dir(directory, recognizer.model, recognizer.charset, recognizer.config)

@@ -50,6 +50,18 @@ def one_word(probs: np.ndarray, charset: Charset) -> np.ndarray:
     return out
 
 
+def with_blank_offset(probs: np.ndarray, offset: float) -> np.ndarray:
+    """``(frames, classes)`` probabilities as the network would give them with the CTC blank's
+    logit shifted by ``offset`` (:func:`htr.model.shift_blank_logit` does it in the weights):
+    the blank's share of each frame scaled by ``exp(offset)``, the frame renormalised."""
+    if not offset:
+        return probs
+    out = np.array(probs, np.float64, copy=True)
+    out[:, Charset.BLANK] *= np.exp(offset)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
 def reads_as_word(level: str) -> bool:
     """Whether a crop given at ``level`` (``line`` or ``word``) is read as one word
     (:func:`one_word`). Raises ValueError for any other level."""

@@ -3,7 +3,6 @@ detection, page CER and time per page), and measuring a blank-logit shift on sam
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -13,12 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from .decode import greedy_decode, one_word, reads_as_word
+from .decode import greedy_decode, one_word, reads_as_word, with_blank_offset
 from .image import PREPROCESS_THREADS, load_image, preprocess
 from .metrics import Detection, cer, detection, in_reference_order, wer
 from .readers.base import Sample
 from .readers.pagexml import PageSample
-from .text import Charset
 
 
 class _TextScores:
@@ -94,20 +92,33 @@ def _evaluate_auto(recognizer, samples: Sequence[Sample], progress: bool, desc: 
 
 def blank_offset_sweep(recognizer, sets: Mapping[str, Sequence[Sample]], offsets: Sequence[float],
                        progress: bool = True) -> dict[float, dict[str, float]]:
-    """Greedy CER of each named set of samples with the blank's logit shifted by each of
-    ``offsets`` (as :func:`htr.model.shift_blank_logit` would shift it): ``{offset: {set: cer}}``.
+    """CER of each named set of samples with the blank's logit shifted by each of ``offsets``
+    from the weights', read by ``recognizer``'s decoder: ``{offset: {set: cer}}``. Greedy
+    reads the weights as :func:`htr.model.shift_blank_logit` would shift them; word beam search
+    reads with each offset as its :attr:`~htr.Recognizer.wordbeam_blank_offset` (each crop in
+    the language it fits, as ``evaluate`` reads).
 
     The network runs once per set; only the decoding is repeated."""
+    if recognizer.decoder not in ("greedy", "wordbeam"):
+        raise ValueError(f"the blank's offset is measured for greedy or wordbeam, not {recognizer.decoder}")
     table: dict[float, dict[str, float]] = {offset: {} for offset in offsets}
+    decoders = [recognizer, *recognizer.by_language.values()]
+    kept = recognizer.wordbeam_blank_offset
     for name, samples in sets.items():
         probs = list(_probabilities(recognizer, samples, progress=progress, desc=name))
         references = [s.text for s in samples]
         for offset in offsets:
-            hypotheses = []
-            for p in probs:
-                shifted = p.copy()
-                shifted[:, Charset.BLANK] *= math.exp(offset)  # greedy needs no renormalising
-                hypotheses.append(greedy_decode(shifted, recognizer.charset).text)
+            if recognizer.decoder == "greedy":
+                hypotheses = [greedy_decode(with_blank_offset(p, offset), recognizer.charset).text
+                              for p in probs]
+            else:
+                for r in decoders:
+                    r.wordbeam_blank_offset = offset
+                try:
+                    hypotheses = [recs[0].text for recs, _ in recognizer.decode_texts([[p] for p in probs])]
+                finally:
+                    for r in decoders:
+                        r.wordbeam_blank_offset = kept
             table[offset][name] = cer(references, hypotheses)
     return table
 

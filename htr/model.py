@@ -54,7 +54,10 @@ class ModelConfig:
     through it once per shift, moved that many rows down (negative: up), and the readings' logits
     are averaged (:func:`htr.runtimes.batched_probabilities`); empty, the line is read once as it
     is. Set in a model folder's ``config.json`` once measured (``python -m htr evaluate
-    --read-shifts``, which also overrides it, as ``read --read-shifts`` does)."""
+    --read-shifts``, which also overrides it, as ``read --read-shifts`` does).
+    ``wordbeam_blank_offset`` is the shift of the CTC blank's logit word beam search reads the
+    network with (:func:`htr.wordbeam.word_beam_search`'s ``blank_offset``; greedy reads the
+    weights as they are), measured by ``python -m htr blank-offset --decoder wordbeam``."""
 
     height: int = 40
     conv: tuple[int, ...] = (32, 64, 96, 96, 128, 128)
@@ -69,6 +72,7 @@ class ModelConfig:
     column_pool: bool = False
     residual_lstm_layers: int = 0
     read_shifts: tuple[int, ...] = ()
+    wordbeam_blank_offset: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -175,7 +179,13 @@ def save_model_dir(directory: str | Path, model: keras.Model, charset: Charset,
         model.set_weights(trained.get_weights())
     model.save(d / MODEL_FILE)
     charset.save(d / CHARSET_FILE)
-    (d / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    write_model_config(d, config)
+
+
+def write_model_config(directory: str | Path, config: ModelConfig) -> None:
+    """Write a model folder's configuration alone (how its network is read, say), leaving its
+    weights, and so their calibration, as they are."""
+    (Path(directory) / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def read_model_dir(directory: str | Path) -> tuple[Charset, ModelConfig]:

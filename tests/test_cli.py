@@ -125,6 +125,18 @@ def test_blank_offset_writes_the_shift_it_measured_best(tmp_path):
     for bad in ("--offsets=-1,x", "--write=lots"):
         run = htr("blank-offset", "--model", str(model), "--data", data, bad)
         assert run.returncode == 2 and bad.split("=")[0] in run.stderr
+    # Word beam search's shift goes into config.json; the weights (and their calibration) stay.
+    weights = (model / "model.keras").read_bytes()
+    run = htr("blank-offset", "--model", str(model), "--data", data, "--split", "all",
+              "--decoder", "wordbeam", "--offsets=-1", "--write=-1")
+    assert run.returncode == 0, run.stderr
+    assert "(all split, wordbeam)" in run.stdout
+    assert json.loads((model / "config.json").read_text())["wordbeam_blank_offset"] == -1.0
+    assert (model / "model.keras").read_bytes() == weights
+    row = next(line for line in run.stdout.splitlines() if line.split()[0] == "-1.00")
+    after = htr("evaluate", "--model", str(model), "--data", data, "--split", "all")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.splitlines()[1].split()[3] == row.split()[1]  # read as it measured
 
 
 def test_evaluate_at_level_auto_says_what_each_crop_was_taken_for():
