@@ -200,7 +200,7 @@ def main() -> int:
         params.setdefault(dec, {})[name] = float(v)
     # Word beam search reads with the model folder's blank shift, as the app does, unless set.
     params.setdefault("wordbeam", {}).setdefault(
-        "blank_offset", read_model_dir(args.model)[1].wordbeam_blank_offset)
+        "gap_offset", read_model_dir(args.model)[1].wordbeam_gap_offset)
 
     sets = {spec: val_samples(spec, args.limit, args.digits_only) for spec in args.data}
     if args.lexicon:

@@ -156,13 +156,13 @@ def main() -> int:
         name = Path(spec.split(":", 1)[1]).name
         items += [(name, half(s.group), s.text, x) for s, x in zip(samples, probs)]
     width = {} if args.beam_width is None else {"beam_width": args.beam_width}
-    blank_offset = read_model_dir(args.model)[1].wordbeam_blank_offset  # as the app reads
+    gap_offset = read_model_dir(args.model)[1].wordbeam_gap_offset  # as the app reads
     beams = {lang: BeamDecoder(charset, lex, **width) for lang, lex in lexicons.items()}
     language = lambda x: best_language([greedy_decode(x, charset).text], lexicons)  # noqa: E731
     decoders = {"greedy": lambda x, lang: greedy_decode(x, charset),
                 "beam": lambda x, lang: beams[lang].decode(x),
                 "wordbeam": lambda x, lang: word_beam_search(x, charset, lexicons[lang], **width,
-                                                             blank_offset=blank_offset)}
+                                                             gap_offset=gap_offset)}
     counts = {h: sum(1 for it in items if it[1] == h) for h in ("fit", "report")}
     print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
           file=sys.stderr)

@@ -133,8 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
     b.add_argument("--model", type=Path, help="model folder (default: the shipped model)")
     b.add_argument("--decoder", choices=("greedy", "wordbeam"), default="greedy",
-                   help="greedy (default): --write shifts the weights; wordbeam: --write sets the "
-                        "shift word beam search reads with (config.json's wordbeam_blank_offset)")
+                   help="greedy (default): --write shifts the blank in the weights; wordbeam: the "
+                        "blank's and the space's logits shifted together, and --write sets the shift "
+                        "word beam search reads with (config.json's wordbeam_gap_offset)")
     b.add_argument("--language", choices=LANGUAGE_CHOICES, help="wordbeam's lexicon (default: auto)")
     b.add_argument("--split", choices=("all", "train", "val"), default="train",
                    help="where to measure (default train: the validation sets stay unseen)")
@@ -353,8 +354,9 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
     applied = best if args.write == "best" else args.write or 0.0
     if args.decoder == "wordbeam" and args.write is not None:
         directory = recognizer.directory
-        write_model_config(directory, replace(recognizer.config, wordbeam_blank_offset=applied))
-        print(f"{directory}: word beam search reads with the blank's logit shifted by {applied:g}; "
+        write_model_config(directory, replace(recognizer.config, wordbeam_gap_offset=applied))
+        print(f"{directory}: word beam search reads with the blank's and the space's logits "
+              f"shifted by {applied:g}; "
               f"fit its calibration again (python bench/calibration.py --write)")
     elif applied:
         directory = recognizer.directory

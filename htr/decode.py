@@ -50,16 +50,24 @@ def one_word(probs: np.ndarray, charset: Charset) -> np.ndarray:
     return out
 
 
-def with_blank_offset(probs: np.ndarray, offset: float) -> np.ndarray:
-    """``(frames, classes)`` probabilities as the network would give them with the CTC blank's
-    logit shifted by ``offset`` (:func:`htr.model.shift_blank_logit` does it in the weights):
-    the blank's share of each frame scaled by ``exp(offset)``, the frame renormalised."""
+def with_logit_offset(probs: np.ndarray, offset: float,
+                      classes: Sequence[int] = (Charset.BLANK,)) -> np.ndarray:
+    """``(frames, classes)`` probabilities as the network would give them with the logits of
+    ``classes`` (ids; default the CTC blank's, as :func:`htr.model.shift_blank_logit` shifts it
+    in the weights) shifted by ``offset``: their share of each frame scaled by ``exp(offset)``,
+    the frame renormalised."""
     if not offset:
         return probs
     out = np.array(probs, np.float64, copy=True)
-    out[:, Charset.BLANK] *= np.exp(offset)
+    out[:, list(classes)] *= np.exp(offset)
     out /= out.sum(axis=1, keepdims=True)
     return out
+
+
+def gap_classes(charset: Charset) -> tuple[int, ...]:
+    """The ids of what the network reads where there is no letter: the CTC blank, and the space
+    where the charset has one."""
+    return (Charset.BLANK,) + ((charset.chars.index(" ") + 1,) if " " in charset.chars else ())
 
 
 def reads_as_word(level: str) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from .decode import greedy_decode, one_word, reads_as_word, with_blank_offset
+from .decode import greedy_decode, one_word, reads_as_word, with_logit_offset
 from .image import PREPROCESS_THREADS, load_image, preprocess
 from .metrics import Detection, cer, detection, in_reference_order, wer
 from .readers.base import Sample
@@ -95,30 +95,30 @@ def blank_offset_sweep(recognizer, sets: Mapping[str, Sequence[Sample]], offsets
     """CER of each named set of samples with the blank's logit shifted by each of ``offsets``
     from the weights', read by ``recognizer``'s decoder: ``{offset: {set: cer}}``. Greedy
     reads the weights as :func:`htr.model.shift_blank_logit` would shift them; word beam search
-    reads with each offset as its :attr:`~htr.Recognizer.wordbeam_blank_offset` (each crop in
-    the language it fits, as ``evaluate`` reads).
+    reads with each offset as its :attr:`~htr.Recognizer.wordbeam_gap_offset`, the space's
+    logit shifted with the blank's (each crop in the language it fits, as ``evaluate`` reads).
 
     The network runs once per set; only the decoding is repeated."""
     if recognizer.decoder not in ("greedy", "wordbeam"):
         raise ValueError(f"the blank's offset is measured for greedy or wordbeam, not {recognizer.decoder}")
     table: dict[float, dict[str, float]] = {offset: {} for offset in offsets}
     decoders = [recognizer, *recognizer.by_language.values()]
-    kept = recognizer.wordbeam_blank_offset
+    kept = recognizer.wordbeam_gap_offset
     for name, samples in sets.items():
         probs = list(_probabilities(recognizer, samples, progress=progress, desc=name))
         references = [s.text for s in samples]
         for offset in offsets:
             if recognizer.decoder == "greedy":
-                hypotheses = [greedy_decode(with_blank_offset(p, offset), recognizer.charset).text
+                hypotheses = [greedy_decode(with_logit_offset(p, offset), recognizer.charset).text
                               for p in probs]
             else:
                 for r in decoders:
-                    r.wordbeam_blank_offset = offset
+                    r.wordbeam_gap_offset = offset
                 try:
                     hypotheses = [recs[0].text for recs, _ in recognizer.decode_texts([[p] for p in probs])]
                 finally:
                     for r in decoders:
-                        r.wordbeam_blank_offset = kept
+                        r.wordbeam_gap_offset = kept
             table[offset][name] = cer(references, hypotheses)
     return table
 

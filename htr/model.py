@@ -55,9 +55,10 @@ class ModelConfig:
     are averaged (:func:`htr.runtimes.batched_probabilities`); empty, the line is read once as it
     is. Set in a model folder's ``config.json`` once measured (``python -m htr evaluate
     --read-shifts``, which also overrides it, as ``read --read-shifts`` does).
-    ``wordbeam_blank_offset`` is the shift of the CTC blank's logit word beam search reads the
-    network with (:func:`htr.wordbeam.word_beam_search`'s ``blank_offset``; greedy reads the
-    weights as they are), measured by ``python -m htr blank-offset --decoder wordbeam``."""
+    ``wordbeam_gap_offset`` is the shift of the logits of the CTC blank and the space that word
+    beam search reads the network with (:func:`htr.wordbeam.word_beam_search`'s ``gap_offset``;
+    greedy reads the weights as they are), measured by ``python -m htr blank-offset --decoder
+    wordbeam``."""
 
     height: int = 40
     conv: tuple[int, ...] = (32, 64, 96, 96, 128, 128)
@@ -72,7 +73,7 @@ class ModelConfig:
     column_pool: bool = False
     residual_lstm_layers: int = 0
     read_shifts: tuple[int, ...] = ()
-    wordbeam_blank_offset: float = 0.0
+    wordbeam_gap_offset: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

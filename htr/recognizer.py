@@ -68,16 +68,16 @@ class Recognizer:
         #: The rows each line is read shifted by, its readings averaged (the model folder's
         #: :attr:`htr.model.ModelConfig.read_shifts`; ``()`` reads each line once, faster).
         self.read_shifts: tuple[int, ...] = tuple(config.read_shifts)
-        #: The shift of the CTC blank's logit word beam search reads with (the model folder's
-        #: :attr:`htr.model.ModelConfig.wordbeam_blank_offset`).
-        self.wordbeam_blank_offset: float = config.wordbeam_blank_offset
+        #: The blank's and the space's logit shift word beam search reads with (the model folder's
+        #: :attr:`htr.model.ModelConfig.wordbeam_gap_offset`).
+        self.wordbeam_gap_offset: float = config.wordbeam_gap_offset
 
     @classmethod
     def load(cls, path: str | Path | None = None, decoder: str | None = None,
              lexicon: str | Path | None = None, beam_width: int | None = None,
              language: str | None = None, backend: str | None = None,
              read_shifts: Sequence[int] | None = None,
-             wordbeam_blank_offset: float | None = None) -> "Recognizer":
+             wordbeam_gap_offset: float | None = None) -> "Recognizer":
         """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
 
         Decoders (:data:`htr.decode.DECODERS`): ``greedy`` (best path), ``beam`` (CTC prefix beam
@@ -95,8 +95,8 @@ class Recognizer:
         ``model.onnx`` when it was exported from these weights, else one exported once into a
         cache: :func:`htr.runtimes.onnx_file_for`); both read the same text. ``read_shifts``
         replaces the folder's :attr:`htr.model.ModelConfig.read_shifts` (``()``: read each line
-        once), ``wordbeam_blank_offset`` its
-        :attr:`htr.model.ModelConfig.wordbeam_blank_offset`.
+        once), ``wordbeam_gap_offset`` its
+        :attr:`htr.model.ModelConfig.wordbeam_gap_offset`.
         """
         directory = Path(path or DEFAULT_MODEL)
         backend = backend or default_backend(directory)
@@ -112,8 +112,8 @@ class Recognizer:
         recognizer.directory, recognizer.backend = directory, backend
         if read_shifts is not None:
             recognizer.read_shifts = tuple(read_shifts)
-        if wordbeam_blank_offset is not None:
-            recognizer.wordbeam_blank_offset = float(wordbeam_blank_offset)
+        if wordbeam_gap_offset is not None:
+            recognizer.wordbeam_gap_offset = float(wordbeam_gap_offset)
         return recognizer.with_decoder(decoder, lexicon, language=language)
 
     def with_decoder(self, decoder: str | None = None, lexicon: str | Path | None = None,
@@ -185,7 +185,7 @@ class Recognizer:
                            calibration, language)
         other.directory, other.backend = self.directory, self.backend
         other.read_shifts = self.read_shifts
-        other.wordbeam_blank_offset = self.wordbeam_blank_offset
+        other.wordbeam_gap_offset = self.wordbeam_gap_offset
         return other
 
     def in_language(self, language: str | None) -> "Recognizer":
@@ -278,9 +278,9 @@ class Recognizer:
         return {} if self.beam_width is None else {"beam_width": self.beam_width}
 
     def _wordbeam_options(self) -> dict:
-        """Word beam search's keywords: the beam width, and the blank's shift the model folder
-        measured for it (:attr:`htr.model.ModelConfig.wordbeam_blank_offset`)."""
-        return {**self._beams(), "blank_offset": self.wordbeam_blank_offset}
+        """Word beam search's keywords: the beam width, and the blank's and the space's shift
+        the model folder measured for it (:attr:`htr.model.ModelConfig.wordbeam_gap_offset`)."""
+        return {**self._beams(), "gap_offset": self.wordbeam_gap_offset}
 
     def _calibrated(self, rec: Recognition, probs: np.ndarray,
                     greedy: Recognition | None = None) -> Recognition:

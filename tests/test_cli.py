@@ -131,7 +131,7 @@ def test_blank_offset_writes_the_shift_it_measured_best(tmp_path):
               "--decoder", "wordbeam", "--offsets=-1", "--write=-1")
     assert run.returncode == 0, run.stderr
     assert "(all split, wordbeam)" in run.stdout
-    assert json.loads((model / "config.json").read_text())["wordbeam_blank_offset"] == -1.0
+    assert json.loads((model / "config.json").read_text())["wordbeam_gap_offset"] == -1.0
     assert (model / "model.keras").read_bytes() == weights
     row = next(line for line in run.stdout.splitlines() if line.split()[0] == "-1.00")
     after = htr("evaluate", "--model", str(model), "--data", data, "--split", "all")

@@ -116,23 +116,23 @@ def test_blank_offset_sweep_measures_what_the_shifted_model_reads():
         cer(texts, [r.text for r in recognizer.read([s.image() for s in samples])]))
 
 
-def test_word_beam_search_reads_with_the_blank_shift_of_its_folder():
+def test_word_beam_search_reads_with_the_gap_shift_of_its_folder():
     from htr.evaluate import blank_offset_sweep
     from htr.recognizer import Recognizer
 
     samples = read_folder(FIXTURES)
     texts, images = [s.text for s in samples], [s.image() for s in samples]
     recognizer = Recognizer.load(decoder="wordbeam", language="auto")
-    assert recognizer.wordbeam_blank_offset == recognizer.config.wordbeam_blank_offset
-    assert recognizer.by_language["fr"].wordbeam_blank_offset == recognizer.wordbeam_blank_offset
+    assert recognizer.wordbeam_gap_offset == recognizer.config.wordbeam_gap_offset
+    assert recognizer.by_language["fr"].wordbeam_gap_offset == recognizer.wordbeam_gap_offset
     table = blank_offset_sweep(recognizer, {"fixtures": samples}, [0.0, -1.5, 30.0], progress=False)
     assert table[30.0]["fixtures"] == 1.0  # a blank that wins every frame reads nothing
     for offset in (0.0, -1.5):
-        shifted = Recognizer.load(decoder="wordbeam", language="auto", wordbeam_blank_offset=offset)
+        shifted = Recognizer.load(decoder="wordbeam", language="auto", wordbeam_gap_offset=offset)
         assert table[offset]["fixtures"] == pytest.approx(cer(texts, [r.text for r in shifted.read(images)]))
     assert table[0.0]["fixtures"] != table[-1.5]["fixtures"]
     # The sweep leaves the recognizer reading as its folder says.
-    assert recognizer.by_language["en"].wordbeam_blank_offset == recognizer.config.wordbeam_blank_offset
+    assert recognizer.by_language["en"].wordbeam_gap_offset == recognizer.config.wordbeam_gap_offset
 
 
 def test_read_answers_in_the_order_asked_and_names_the_first_bad_image(tmp_path):

@@ -7,7 +7,7 @@ import multiprocessing
 import numpy as np
 import pytest
 
-from htr.decode import greedy_decode, with_blank_offset
+from htr.decode import gap_classes, greedy_decode, with_logit_offset
 from htr.lexicon import Lexicon, PrefixTree, case_pattern, iam_corpus_lines, tokenize
 from htr.text import Charset
 from htr.wordbeam import align, word_beam_search, word_beam_search_many
@@ -113,15 +113,17 @@ def test_repeated_letters_need_a_blank(lexicon):
     assert word_beam_search(frames("all see"), CHARSET, lex).text == "all see"
 
 
-def test_a_lower_blank_keeps_a_faint_letter(lexicon):
+def test_trusting_letters_more_than_gaps_keeps_a_faint_letter(lexicon):
     lex = Lexicon.from_words(["the", "then"])
     probs = frames("the", {"n": 0.3, "": 0.7})  # the last letter barely written
     assert word_beam_search(probs, CHARSET, lex).text == "the"
-    lower = word_beam_search(probs, CHARSET, lex, blank_offset=-1.5)
+    lower = word_beam_search(probs, CHARSET, lex, gap_offset=-1.5)
     assert lower.text == "then"
-    # The same as searching the frames with the blank's share scaled down beforehand.
-    assert word_beam_search(with_blank_offset(probs, -1.5), CHARSET, lex) == lower
-    assert np.allclose(with_blank_offset(probs, -1.5).sum(axis=1), 1.0)
+    # The same as searching the frames with the blank's and the space's shares scaled down first.
+    gaps = gap_classes(CHARSET)
+    assert gaps == (0, CHARSET.encode(" ")[0])
+    assert word_beam_search(with_logit_offset(probs, -1.5, gaps), CHARSET, lex) == lower
+    assert np.allclose(with_logit_offset(probs, -1.5, gaps).sum(axis=1), 1.0)
 
 
 def test_user_lexicon_from_file(tmp_path):
