@@ -213,14 +213,14 @@ def _card(fmt: str, quantize: str | None, output: Path, directory: Path, fingerp
             "mapping": "class 0 is the CTC blank; class i >= 1 is chars[i - 1]",
         },
         "read_shifts": list(config.read_shifts),
-        "decoding": _decoding_note(output.name, config.read_shifts),
+        "decoding": _decoding_note(output.name, config.read_shifts, config.wordbeam_gap_offset),
         "made_by": f"python -m htr export --format {fmt}"
                    + (f" --quantize {quantize}" if quantize else "")
                    + f" --output {output.name}",
     }
 
 
-def _decoding_note(name: str, read_shifts: Sequence[int]) -> str:
+def _decoding_note(name: str, read_shifts: Sequence[int], gap_offset: float = 0.0) -> str:
     """The card's word on decoding the file's logits as the model folder decodes them."""
     shifts = tuple(read_shifts)
     twice = (f"The model folder reads each line once per row shift {list(shifts)} (the input "
@@ -229,7 +229,10 @@ def _decoding_note(name: str, read_shifts: Sequence[int]) -> str:
     call = f"probabilities(inputs, row_shifts={shifts})" if shifts else "probabilities(inputs)"
     return (twice + "CTC: greedy (argmax per frame, merge repeats, drop blanks) is "
             "htr.decode.greedy_decode; the lexicon decoders are htr.beam and htr.wordbeam "
-            f"(models/default/lexicon.npz). In Python: htr.runtimes.load_network('{name}')."
+            "(models/default/lexicon.npz)"
+            + (f", word beam search with the blank's and the space's logits shifted by {gap_offset:g} "
+               "(config.json's wordbeam_gap_offset)" if gap_offset else "")
+            + f". In Python: htr.runtimes.load_network('{name}')."
             f"{call} gives what Recognizer.probabilities gives.")
 
 
