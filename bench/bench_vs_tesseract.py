@@ -3,6 +3,7 @@
 
     python bench/bench_vs_tesseract.py [--data pagexml:../shared/data/hooker] [--pages 12]
                                         [--rounds 3] [--decoder wordbeam] [--read-shifts none]
+                                        [--model models/default]
 
 Each validation page (split as in training) is read end to end by both, one after the other,
 the order swapped every round so that neither always runs on a cooler machine: ours loads the
@@ -44,6 +45,7 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=12, help="validation pages to read")
     ap.add_argument("--rounds", type=int, default=3, help="times each page is read by each")
     ap.add_argument("--decoder", default=None, help="our decoder (default: the library's)")
+    ap.add_argument("--model", type=Path, default=None, help="our model folder (default: the shipped one)")
     ap.add_argument("--read-shifts", type=parse_read_shifts, metavar="ROWS", default=None,
                     help="rows each line is read shifted by, e.g. -1,1, or none (read once); "
                          "default: the model's")
@@ -57,7 +59,7 @@ def main() -> int:
     if not pages:
         print(f"no validation pages under {folder}", file=sys.stderr)
         return 2
-    recognizer = Recognizer.load(decoder=args.decoder, read_shifts=args.read_shifts)
+    recognizer = Recognizer.load(args.model, decoder=args.decoder, read_shifts=args.read_shifts)
     recognizer.read_page(load_image(pages[0].image))  # warm-up: the network's first shapes
     print(f"{len(pages)} pages, {args.rounds} rounds; ours: {recognizer.decoder}; "
           f"Tesseract {tesseract_version()} --psm 3", flush=True)
