@@ -46,9 +46,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 
 from htr.decode import greedy_decode  # noqa: E402
-from htr.model import read_model_dir  # noqa: E402
 from htr.lexicon import WORD_RE, Lexicon  # noqa: E402
 from htr.metrics import cer, wer  # noqa: E402
+from htr.model import read_model_dir  # noqa: E402
 from htr.readers import open_data, split_of  # noqa: E402
 from htr.text import Charset  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
@@ -198,7 +198,7 @@ def main() -> int:
         k, v = s.split("=", 1)
         dec, name = k.split(".", 1)
         params.setdefault(dec, {})[name] = float(v)
-    # Word beam search reads with the model folder's blank shift, as the app does, unless set.
+    # Word beam search reads with the model folder's gap shift, as the app does, unless set.
     params.setdefault("wordbeam", {}).setdefault(
         "gap_offset", read_model_dir(args.model)[1].wordbeam_gap_offset)
 

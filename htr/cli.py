@@ -323,11 +323,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _blank_offset(recognizer, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import numpy as np
 
     from .evaluate import blank_offset_sweep
-    from dataclasses import replace
-
     from .model import save_model_dir, shift_blank_logit, write_model_config
     from .readers import DataSpec
 
