@@ -156,13 +156,13 @@ def main() -> int:
         name = Path(spec.split(":", 1)[1]).name
         items += [(name, half(s.group), s.text, x) for s, x in zip(samples, probs)]
     width = {} if args.beam_width is None else {"beam_width": args.beam_width}
-    gap_offset = read_model_dir(args.model)[1].wordbeam_gap_offset  # as the app reads
+    config = read_model_dir(args.model)[1]  # how the app reads these weights
     beams = {lang: BeamDecoder(charset, lex, **width) for lang, lex in lexicons.items()}
     language = lambda x: best_language([greedy_decode(x, charset).text], lexicons)  # noqa: E731
     decoders = {"greedy": lambda x, lang: greedy_decode(x, charset),
                 "beam": lambda x, lang: beams[lang].decode(x),
                 "wordbeam": lambda x, lang: word_beam_search(x, charset, lexicons[lang], **width,
-                                                             gap_offset=gap_offset)}
+                                                             gap_offset=config.wordbeam_gap_offset)}
     counts = {h: sum(1 for it in items if it[1] == h) for h in ("fit", "report")}
     print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
           file=sys.stderr)
@@ -238,7 +238,7 @@ def main() -> int:
         decs.update(tables)
         path.write_text(json.dumps({
             "model": fp, "beam_width": args.beam_width,
-            "read_shifts": list(read_model_dir(args.model)[1].read_shifts),
+            "read_shifts": list(config.read_shifts),
             "note": "word confidence -> P(word right), fitted on the 'fit' half of the validation "
                     "groups of each table's data (bench/calibration.py): isotonic maps of the "
                     "raw confidence (x, y), or a word model of features (weights, and a hidden layer)",
