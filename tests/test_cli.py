@@ -14,8 +14,8 @@ from conftest import draw_text
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def htr(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def htr(*args: str, **environ: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **environ}
     return subprocess.run([sys.executable, "-m", "htr", *args], capture_output=True, text=True,
                           env=env, timeout=120)
 
@@ -110,7 +110,10 @@ def test_blank_offset_writes_the_shift_it_measured_best(tmp_path):
     assert run.returncode == 0, run.stderr
     best = run.stdout.split("lowest mean CER")[1].split("offset ")[1].split()[0]
     row = next(line for line in run.stdout.splitlines() if line.split()[0] == f"{float(best):.2f}")
-    after = htr("evaluate", "--model", str(model), "--data", data, "--decoder", "greedy")
+    # The sweep measures the Keras weights it shifts (the folder's int8 ONNX file reads a little
+    # differently, and goes stale once they are shifted).
+    after = htr("evaluate", "--model", str(model), "--data", data, "--decoder", "greedy",
+                HTR_BACKEND="tensorflow")
     assert after.returncode == 0, after.stderr
     assert after.stdout.splitlines()[1].split()[3] == row.split()[1]  # the CER it promised
     chosen = htr("blank-offset", "--model", str(model), "--data", data, "--split", "all",
