@@ -28,7 +28,7 @@ RUN python -m venv .venv \
 COPY htr/ htr/
 COPY web/ web/
 COPY models/default/ models/default/
-COPY models/linemask/linemask.onnx models/linemask/
+COPY models/linemask/linemask-int8.onnx models/linemask/
 COPY app.py wsgi.py gunicorn.conf.py openapi.json ./
 COPY templates/ templates/
 COPY static/ static/

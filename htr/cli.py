@@ -182,9 +182,24 @@ def _parser() -> argparse.ArgumentParser:
                    help="each training page also N times as a synthetic phone photo, its sheet "
                         "found and flattened as the page reader does (htr.photo; default 0)")
     m.add_argument("--output", type=Path, required=True,
-                   help="folder for linemask.onnx, linemask.keras and history.json")
+                   help="folder for linemask.onnx (and linemask-int8.onnx, what the segmenter "
+                        "reads), linemask.keras and history.json")
     m.add_argument("--steps", type=int, default=3000, help="batches of 8 crops (default 3000)")
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--calibrate-pages", type=int, default=32, metavar="N",
+                   help="training pages whose activations set linemask-int8.onnx's ranges "
+                        "(default 32)")
+    q = sub.add_parser("quantize-linemask", help="quantise a trained line network (htr.linemask) "
+                                                 "to int8, calibrated on training pages")
+    q.add_argument("--data", action="append", required=True, metavar="KIND:PATH",
+                   help="pagexml:FOLDER or alto:FOLDER (repeatable); pages of their train split")
+    q.add_argument("--source", type=Path, default=Path("models/linemask/linemask.onnx"),
+                   help="the float network (default: models/linemask/linemask.onnx)")
+    q.add_argument("--output", type=Path, default=Path("models/linemask/linemask-int8.onnx"),
+                   help="the int8 file to write (default: models/linemask/linemask-int8.onnx, "
+                        "what the segmenter reads)")
+    q.add_argument("--pages", type=int, default=32, help="pages to calibrate on (default 32)")
+    q.add_argument("--seed", type=int, default=0)
     add_language_parsers(sub)  # speak, translate
     return p
 
@@ -225,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             return _export(args)
         if args.command == "train-linemask":
             return _train_linemask(args)
+        if args.command == "quantize-linemask":
+            return _quantize_linemask(args)
         if args.command == "blank-offset":  # greedy shifts the Keras model's weights: TensorFlow's
             return _blank_offset(Recognizer.load(
                 args.model, args.decoder, language=args.language,
@@ -246,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
 def _train_linemask(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .linemask_training import line_pages, prepare_page, prepare_photos, read_pages, train
+    from .linemask_training import (INT8_FILE, line_pages, prepare_page, prepare_photos,
+                                    quantize_line_mask, read_pages, train)
 
     pages = read_pages(args.data, "train")
     quiet = not sys.stderr.isatty()
@@ -272,7 +290,32 @@ def _train_linemask(args: argparse.Namespace) -> int:
     path = train(prepared, args.output, steps=args.steps, seed=args.seed,
                  log=lambda text: print(text, flush=True))
     print(f"wrote {path}")
+    quantized = quantize_line_mask(path, _some(prepared, args.calibrate_pages, args.seed),
+                                   args.output / INT8_FILE)
+    print(f"wrote {quantized}")
     return 0
+
+
+def _quantize_linemask(args: argparse.Namespace) -> int:
+    from .linemask_training import prepare_page, quantize_line_mask, read_pages
+
+    if not args.source.is_file():
+        print(f"error: {args.source}: no such file", file=sys.stderr)
+        return 2
+    pages = _some(read_pages(args.data, "train"), args.pages, args.seed)
+    prepared = [p for p in map(prepare_page, pages) if p is not None]
+    path = quantize_line_mask(args.source, prepared, args.output)
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, calibrated on {len(prepared)} training pages")
+    return 0
+
+
+def _some(items: list, n: int, seed: int) -> list:
+    """``n`` of ``items`` drawn at random (seeded), in their order; all of them when fewer."""
+    import numpy as np
+
+    if len(items) <= n:
+        return list(items)
+    return [items[i] for i in sorted(np.random.default_rng(seed).choice(len(items), n, replace=False))]
 
 
 def _import_tensorflow_quietly() -> None:

@@ -40,8 +40,10 @@ INKED, MIN_LEVEL = 0.1, 0.25
 #: baseline and its thickness.
 CORE_ABOVE = 0.2
 CORE_THICKNESS = 0.22
-#: The shipped network, trained as its card (``models/linemask/README.md``) says.
-DEFAULT_LINE_MASK = Path(__file__).resolve().parent.parent / "models" / "linemask" / "linemask.onnx"
+#: The shipped network, trained as its card (``models/linemask/README.md``) says, in int8
+#: (:func:`htr.linemask_training.quantize_line_mask`; ``linemask.onnx`` beside it is the float
+#: network it was made from).
+DEFAULT_LINE_MASK = Path(__file__).resolve().parent.parent / "models" / "linemask" / "linemask-int8.onnx"
 
 
 def mask_input(flat: np.ndarray, spacing: float) -> tuple[np.ndarray, float]:

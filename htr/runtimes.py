@@ -211,14 +211,9 @@ def calibration_inputs(specs: Sequence[str], height: int, per_set: int = 64, see
 
 
 def _static_int8(proto, calibration: Calibration, read_shifts: Sequence[int]) -> bytes:
-    """``proto`` with its convolution stack quantised statically (int8 weights per channel,
-    uint8 activations whose ranges are the calibration batches' extremes) and its LSTMs
-    dynamically (int8 weights). The calibration lines are batched, padded and shifted as
+    """``proto`` with its convolution stack quantised statically and its LSTMs dynamically
+    (:func:`quantize_onnx`). The calibration lines are batched, padded and shifted as
     :func:`batched_probabilities` feeds the network, so the ranges are those it will meet."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_dynamic, quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     from .image import pad_batch
 
     shifts = tuple(read_shifts) or (0,)
@@ -226,8 +221,22 @@ def _static_int8(proto, calibration: Calibration, read_shifts: Sequence[int]) ->
     batches = []
     for chunk in width_batches([x.shape[1] for x in copies], 16):
         images = [copies[i] for i in chunk]
-        batches.append(pad_batch(images, padded_width(max(x.shape[1] for x in images)))
-                       .astype(np.float32))
+        batches.append(pad_batch(images, padded_width(max(x.shape[1] for x in images))))
+    return quantize_onnx(proto.SerializeToString(), batches, STATIC_INT8_OPS, ("LSTM",))
+
+
+def quantize_onnx(model: bytes, batches: Sequence[np.ndarray], static_ops: Sequence[str],
+                  dynamic_ops: Sequence[str] = ()) -> bytes:
+    """An ONNX network (one input) quantised to int8: the ``static_ops`` with int8 weights per
+    channel and uint8 activations whose ranges are the extremes met on ``batches`` (its
+    inputs, as it will be fed), the ``dynamic_ops`` with int8 weights, their activations
+    quantised on the fly (ONNX Runtime's QDQ static and dynamic quantisation)."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_dynamic, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    name = onnx.load_from_string(model).graph.input[0].name
 
     class Batches(CalibrationDataReader):
         def __init__(self) -> None:
@@ -235,18 +244,21 @@ def _static_int8(proto, calibration: Calibration, read_shifts: Sequence[int]) ->
 
         def get_next(self) -> dict | None:
             batch = next(self.left, None)
-            return None if batch is None else {INPUT_NAME: batch}
+            return None if batch is None else {name: np.asarray(batch, np.float32)}
 
     with tempfile.TemporaryDirectory() as tmp:
         plain, prepared, static, done = (Path(tmp) / f"{n}.onnx" for n in
-                                         ("plain", "prepared", "static", "int8"))
-        plain.write_bytes(proto.SerializeToString())
+                                         ("plain", "prepared", "static", "dynamic"))
+        plain.write_bytes(model)
         quant_pre_process(plain, prepared, skip_symbolic_shape=True)  # shapes for the quantiser
         quantize_static(prepared, static, Batches(), quant_format=QuantFormat.QDQ,
-                        op_types_to_quantize=list(STATIC_INT8_OPS), per_channel=True,
+                        op_types_to_quantize=list(static_ops), per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax)
-        quantize_dynamic(static, done, weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM"])
+        if not dynamic_ops:
+            return static.read_bytes()
+        quantize_dynamic(static, done, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=list(dynamic_ops))
         return done.read_bytes()
 
 

@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from htr.image import load_image
+from htr.image import load_image, normalize_ink, shrink_to
 from htr.linemask import (CORE_ABOVE, CORE_THICKNESS, DEFAULT_LINE_MASK, MAX_SIDE, SPACING_PX,
                           line_targets, mask_input)
 from htr.metrics import box_iou, match_boxes
-from htr.segment import LineSegmenter
+from htr.segment import WORK_SIZE, LineSegmenter
 
 PAGE = Path(__file__).parent / "fixtures" / "hooker" / "JDH_2_16_90_003.jpg"
 needs_line_mask = pytest.mark.skipif(not DEFAULT_LINE_MASK.is_file(),
@@ -135,3 +135,16 @@ def test_the_training_command_writes_a_network_the_segmenter_can_use(tmp_path):
     page = load_image(PAGE)
     lines = LineSegmenter(line_mask=LineMask.load(tmp_path / "linemask.onnx")).find_lines(page)
     assert all(0 <= l.box[0] < l.box[2] <= page.shape[1] for l in lines)  # runs; 2 steps teach little
+    # The int8 file the segmenter reads is written beside it, and reads as the float one does.
+    assert f"wrote {tmp_path / 'linemask-int8.onnx'}" in run.stdout
+    flat = normalize_ink(shrink_to(page, WORK_SIZE)[0])
+    floats = LineMask.load(tmp_path / "linemask.onnx")(flat, 40.0)
+    assert np.abs(LineMask.load(tmp_path / "linemask-int8.onnx")(flat, 40.0) - floats).mean() < 0.02
+    # A float network quantised again on its own (what made the shipped file).
+    again = tmp_path / "again.onnx"
+    run = subprocess.run([sys.executable, "-m", "htr", "quantize-linemask", "--data", f"pagexml:{hooker}",
+                          "--source", str(tmp_path / "linemask.onnx"), "--output", str(again)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "calibrated on 1 training pages" in run.stdout
+    assert np.abs(LineMask.load(again)(flat, 40.0) - floats).mean() < 0.02
