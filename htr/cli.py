@@ -193,11 +193,11 @@ def _parser() -> argparse.ArgumentParser:
                                                  "to int8, calibrated on training pages")
     q.add_argument("--data", action="append", required=True, metavar="KIND:PATH",
                    help="pagexml:FOLDER or alto:FOLDER (repeatable); pages of their train split")
-    q.add_argument("--source", type=Path, default=Path("models/linemask/linemask.onnx"),
-                   help="the float network (default: models/linemask/linemask.onnx)")
-    q.add_argument("--output", type=Path, default=Path("models/linemask/linemask-int8.onnx"),
-                   help="the int8 file to write (default: models/linemask/linemask-int8.onnx, "
-                        "what the segmenter reads)")
+    q.add_argument("--source", type=Path,
+                   help="the float network (default: the shipped models/linemask/linemask.onnx)")
+    q.add_argument("--output", type=Path,
+                   help="the int8 file to write (default: the shipped "
+                        "models/linemask/linemask-int8.onnx, what the segmenter reads)")
     q.add_argument("--pages", type=int, default=32, help="pages to calibrate on (default 32)")
     q.add_argument("--seed", type=int, default=0)
     add_language_parsers(sub)  # speak, translate
@@ -297,14 +297,19 @@ def _train_linemask(args: argparse.Namespace) -> int:
 
 
 def _quantize_linemask(args: argparse.Namespace) -> int:
+    from .linemask import DEFAULT_LINE_MASK, FLOAT_LINE_MASK
     from .linemask_training import prepare_page, quantize_line_mask, read_pages
 
-    if not args.source.is_file():
-        print(f"error: {args.source}: no such file", file=sys.stderr)
+    source = args.source or FLOAT_LINE_MASK
+    if not source.is_file():
+        print(f"error: {source}: no such file", file=sys.stderr)
         return 2
     pages = _some(read_pages(args.data, "train"), args.pages, args.seed)
     prepared = [p for p in map(prepare_page, pages) if p is not None]
-    path = quantize_line_mask(args.source, prepared, args.output)
+    if not prepared:
+        print("error: no training page has two level lines to calibrate on", file=sys.stderr)
+        return 2
+    path = quantize_line_mask(source, prepared, args.output or DEFAULT_LINE_MASK)
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, calibrated on {len(prepared)} training pages")
     return 0
 

@@ -44,6 +44,8 @@ CORE_THICKNESS = 0.22
 #: (:func:`htr.linemask_training.quantize_line_mask`; ``linemask.onnx`` beside it is the float
 #: network it was made from).
 DEFAULT_LINE_MASK = Path(__file__).resolve().parent.parent / "models" / "linemask" / "linemask-int8.onnx"
+#: The float32 network the shipped one was quantised from (what ``train-linemask`` trains).
+FLOAT_LINE_MASK = DEFAULT_LINE_MASK.with_name("linemask.onnx")
 
 
 def mask_input(flat: np.ndarray, spacing: float) -> tuple[np.ndarray, float]:
