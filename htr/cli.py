@@ -400,10 +400,8 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
     sets = {}
     for text in args.data:
         spec = DataSpec.parse(text)
-        samples = _split_samples(spec, args)
-        if len(samples) > args.limit:  # spread over the writers, not the first few's lines
-            picked = np.random.default_rng(0).choice(len(samples), args.limit, replace=False)
-            samples = [samples[i] for i in sorted(picked)]
+        # Spread over the writers, not the first few's lines.
+        samples = _some(_split_samples(spec, args), args.limit, seed=0)
         if not samples:
             print(f"error: {spec.name}: no samples in split {args.split!r}", file=sys.stderr)
             return 2

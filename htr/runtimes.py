@@ -298,8 +298,9 @@ def _card(fmt: str, quantize: str | None, output: Path, directory: Path, fingerp
                    else "LiteRT / TensorFlow Lite, built-in operators only",
         "opset": ONNX_OPSET if fmt == "onnx" else None,
         "quantization": quantize or "none (float32)",
-        **({"calibration": f"{len(calibration.inputs)} {calibration.source}, each read at the "
-                           f"model's row shifts {list(config.read_shifts)}"}
+        **({"calibration": f"{len(calibration.inputs)} {calibration.source}, each shifted by "
+                           f"one of the model's row shifts {list(config.read_shifts)} in turn "
+                           "and batched as the recognizer batches lines"}
            if calibration is not None else {}),
         "source": {"model_folder": directory.name, "weights": MODEL_FILE,
                    "weights_sha256_16": fingerprint},
