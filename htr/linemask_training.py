@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .image import load_image, normalize_ink, shrink_to
-from .linemask import line_targets, mask_input
+from .linemask import DEFAULT_LINE_MASK, line_targets, mask_input
 from .photo import photograph, warp_lines
 from .readers import open_pages
 from .readers.pagexml import PageLine, PageSample, line_spacing, turns
@@ -230,8 +230,8 @@ def train(pages: Sequence[MaskPage], output: Path, steps: int = 3000, batch_size
 #: the segmenter found exactly the same lines (``bench/eval_segmentation.py``, card).
 INT8_OPS = ("Conv", "Relu", "MaxPool", "Concat", "DepthToSpace", "SpaceToDepth", "Pad", "Add",
             "Mul", "Split", "Transpose", "Sigmoid")
-#: The quantised file beside the float one, which the segmenter reads (:mod:`htr.linemask`).
-INT8_FILE = "linemask-int8.onnx"
+#: The quantised file beside the float one: the name the segmenter reads (:mod:`htr.linemask`).
+INT8_FILE = DEFAULT_LINE_MASK.name
 
 
 def quantize_line_mask(source: Path, pages: Sequence[MaskPage], output: Path) -> Path:

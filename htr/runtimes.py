@@ -33,7 +33,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -166,13 +166,7 @@ def _onnx_bytes(model, config: ModelConfig, quantize: str | None,
 
         proto = convert_float_to_float16(proto, keep_io_types=True)
     elif quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        with tempfile.TemporaryDirectory() as tmp:
-            plain, quantised = Path(tmp) / "plain.onnx", Path(tmp) / "int8.onnx"
-            plain.write_bytes(proto.SerializeToString())
-            quantize_dynamic(plain, quantised, weight_type=QuantType.QInt8)
-            return quantised.read_bytes()
+        return _dynamic_int8(proto.SerializeToString())
     return proto.SerializeToString()
 
 
@@ -214,14 +208,9 @@ def _static_int8(proto, calibration: Calibration, read_shifts: Sequence[int]) ->
     """``proto`` with its convolution stack quantised statically and its LSTMs dynamically
     (:func:`quantize_onnx`). The calibration lines are batched, padded and shifted as
     :func:`batched_probabilities` feeds the network, so the ranges are those it will meet."""
-    from .image import pad_batch
-
     shifts = tuple(read_shifts) or (0,)
     copies = [shift_rows(x, shifts[i % len(shifts)]) for i, x in enumerate(calibration.inputs)]
-    batches = []
-    for chunk in width_batches([x.shape[1] for x in copies], 16):
-        images = [copies[i] for i in chunk]
-        batches.append(pad_batch(images, padded_width(max(x.shape[1] for x in images))))
+    batches = [batch for _, batch in padded_batches(copies, 16)]
     return quantize_onnx(proto.SerializeToString(), batches, STATIC_INT8_OPS, ("LSTM",))
 
 
@@ -233,7 +222,7 @@ def quantize_onnx(model: bytes, batches: Sequence[np.ndarray], static_ops: Seque
     quantised on the fly (ONNX Runtime's QDQ static and dynamic quantisation)."""
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_dynamic, quantize_static)
+                                          QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     name = onnx.load_from_string(model).graph.input[0].name
@@ -247,19 +236,28 @@ def quantize_onnx(model: bytes, batches: Sequence[np.ndarray], static_ops: Seque
             return None if batch is None else {name: np.asarray(batch, np.float32)}
 
     with tempfile.TemporaryDirectory() as tmp:
-        plain, prepared, static, done = (Path(tmp) / f"{n}.onnx" for n in
-                                         ("plain", "prepared", "static", "dynamic"))
+        plain, prepared, static = (Path(tmp) / f"{n}.onnx" for n in ("plain", "prepared", "static"))
         plain.write_bytes(model)
         quant_pre_process(plain, prepared, skip_symbolic_shape=True)  # shapes for the quantiser
         quantize_static(prepared, static, Batches(), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(static_ops), per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax)
-        if not dynamic_ops:
-            return static.read_bytes()
-        quantize_dynamic(static, done, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=list(dynamic_ops))
-        return done.read_bytes()
+        quantised = static.read_bytes()
+    return _dynamic_int8(quantised, dynamic_ops) if dynamic_ops else quantised
+
+
+def _dynamic_int8(model: bytes, ops: Sequence[str] | None = None) -> bytes:
+    """An ONNX network with int8 weights in its ``ops`` (None: every kind ONNX Runtime
+    quantises), their activations quantised on the fly (dynamic quantisation)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, quantised = Path(tmp) / "plain.onnx", Path(tmp) / "int8.onnx"
+        plain.write_bytes(model)
+        quantize_dynamic(plain, quantised, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=None if ops is None else list(ops))
+        return quantised.read_bytes()
 
 
 def _rename_output(proto, name: str) -> None:
@@ -435,16 +433,13 @@ def batched_probabilities(network, inputs: Sequence[np.ndarray], batch_size: int
     of the mean of those readings' logits (the normalised geometric mean of their probabilities);
     empty, each image is read once as it is."""
     from .decode import softmax
-    from .image import pad_batch
     from .model import WIDTH_REDUCTION
 
     shifts = tuple(row_shifts) or (0,)
     # Every shifted copy is batched with the others: copies of one image share its width.
     copies = [shift_rows(x, d) for d in shifts for x in inputs]
     logits_of: list[np.ndarray | None] = [None] * len(copies)
-    for chunk in width_batches([x.shape[1] for x in copies], batch_size):
-        images = [copies[i] for i in chunk]
-        batch = pad_batch(images, padded_width(max(x.shape[1] for x in images)))
+    for chunk, batch in padded_batches(copies, batch_size):
         logits = np.asarray(network.predict_on_batch(batch))
         for row, i in enumerate(chunk):
             frames = -(-copies[i].shape[1] // WIDTH_REDUCTION)
@@ -452,6 +447,18 @@ def batched_probabilities(network, inputs: Sequence[np.ndarray], batch_size: int
     n = len(inputs)
     return [softmax(np.mean([logits_of[k * n + i] for k in range(len(shifts))], axis=0))
             for i in range(n)]
+
+
+def padded_batches(images: Sequence[np.ndarray], batch_size: int
+                   ) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Preprocessed images batched as the network reads them: with images of their width
+    (:func:`width_batches`), each batch zero padded to its :func:`padded_width`. Yields each
+    batch's image indices and the batch."""
+    from .image import pad_batch
+
+    for chunk in width_batches([x.shape[1] for x in images], batch_size):
+        batch = [images[i] for i in chunk]
+        yield chunk, pad_batch(batch, padded_width(max(x.shape[1] for x in batch)))
 
 
 def shift_rows(image: np.ndarray, rows: int) -> np.ndarray:
