@@ -43,6 +43,12 @@ def tilted(grey: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(grey, m, size, borderValue=int(np.median(grey)))
 
 
+def shipped_crops(prefix: str) -> dict[str, np.ndarray]:
+    """The real handwritten crops of tests/fixtures/shipped whose names start with ``prefix``."""
+    names = sorted(n for n in os.listdir(SHIPPED_FIXTURES) if n.startswith(prefix))
+    return {n: cv2.imread(os.path.join(SHIPPED_FIXTURES, n), cv2.IMREAD_GRAYSCALE) for n in names}
+
+
 def stacked_lines(names: list[str]) -> np.ndarray:
     """A small page: real handwritten line crops (tests/fixtures/shipped) stacked on white."""
     lines = [cv2.imread(os.path.join(SHIPPED_FIXTURES, name), cv2.IMREAD_GRAYSCALE) for name in names]

@@ -7,6 +7,7 @@ pushes the error rate far past these bounds.
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import tilted
@@ -15,6 +16,7 @@ from htr.readers.folder import read_folder
 from htr.recognizer import DEFAULT_MODEL
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "shipped"
+CUT_WORDS = Path(__file__).resolve().parent / "fixtures" / "cut-words"
 # Measured with the shipped model (Model 2) and its default decoder (wordbeam, 2026-12-05): Hooker
 # lines 20.4%, IAM-OnDB lines 2.2%, words 0%, Copiste lines 22.3% CER (greedy: 22.6%, 1.1%, 0%,
 # 26.4%), read in one batch with the words as here (a batch's padding moves a line's reading a
@@ -161,6 +163,28 @@ def test_crops_given_as_words_are_read_as_one_word_each():
     assert read[-1].text and " " not in read[-1].text  # a whole line, given as a word
     with pytest.raises(ValueError, match="unknown level"):
         recognizer.read([line.image()], level="page")
+
+
+def test_a_word_cut_from_a_line_is_read_as_one_word_where_the_decoder_is_surer_of_it():
+    # Real IAM words whose letter gaps are as wide as word gaps: the word segmenter finds two
+    # words in each, so auto takes them for lines, and read as lines they split in two. No
+    # wider than a word, they are read again as one, and the decoder is surer of that word.
+    from conftest import shipped_crops
+    from htr.recognizer import Recognizer
+
+    recognizer = Recognizer.load()
+    for sample in read_folder(CUT_WORDS):
+        image = sample.image()
+        assert " " in recognizer.read([image])[0].text  # given as a line
+        page = recognizer.read_page(image)  # auto
+        assert page.text == sample.text, sample.id
+        assert [w.text for w in page.lines[0].words] == [sample.text]
+    # Two words side by side keep their space: the decoder is less sure of "Byfaith".
+    words = shipped_crops("word-")
+    by, faith = words["word-iam-ondb-a01-020w-02-01.png"], words["word-iam-ondb-d05-013-08-02.png"]
+    height = max(by.shape[0], faith.shape[0])
+    pair = np.hstack([np.pad(w, ((0, height - w.shape[0]), (0, 0)), constant_values=255) for w in (by, faith)])
+    assert recognizer.read_page(pair).text == "By faith"
 
 
 def test_the_shipped_model_reads_in_english_or_french_as_the_page_fits():
