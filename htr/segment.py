@@ -273,7 +273,8 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     image of at most :data:`FEW_LINES` lines found, :data:`FEW_SPACINGS` high, :func:`ink_rows`)
     in an image at most three of its heights tall (or, where no line is found, ink filling a
     third of the image's height) is a line image, and a word image if :class:`WordSegmenter`
-    finds only one word in it. ``layout``: the segmenter's analysis of ``grey`` when already
+    finds only one word in it, not counting the marks at either end narrower than a letter
+    (:data:`END_MARK_WIDTH`). ``layout``: the segmenter's analysis of ``grey`` when already
     made."""
     grey = as_grey(grey)
     layout = layout or (segmenter or LineSegmenter()).analyse(grey)
