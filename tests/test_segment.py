@@ -510,8 +510,8 @@ def test_a_thin_pen_short_line_is_kept():
 
 def test_a_word_with_its_punctuation_or_a_neighbours_mark_set_apart_is_a_word():
     # A word crop takes in its own full stop or comma and a bit of the word before it, which
-    # the word segmenter sets apart as "words" of their own: half the real IAM words taken
-    # for lines were such crops, and read with a space in them.
+    # the word segmenter sets apart as "words" of their own: 316 of the 2,014 real IAM
+    # validation words taken for lines were such crops.
     for name, word in shipped("word-").items():
         ink = word < 128
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))

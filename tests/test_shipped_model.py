@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import tilted
+from conftest import shipped_crops, tilted
 from htr.metrics import cer
 from htr.readers.folder import read_folder
 from htr.recognizer import DEFAULT_MODEL
@@ -169,7 +169,6 @@ def test_a_word_cut_from_a_line_is_read_as_one_word_where_the_decoder_is_surer_o
     # Real IAM words whose letter gaps are as wide as word gaps: the word segmenter finds two
     # words in each, so auto takes them for lines, and read as lines they split in two. No
     # wider than a word, they are read again as one, and the decoder is surer of that word.
-    from conftest import shipped_crops
     from htr.recognizer import Recognizer
 
     recognizer = Recognizer.load()
