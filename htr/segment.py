@@ -138,6 +138,9 @@ CROP_SIZE = EDGES_FROM
 END_MARK_WIDTH = 0.5
 #: The x-height of a row of writing where the segmenter measured none, as a share of its height.
 X_HEIGHT_OF_ROW = 0.35
+#: A row found in a line crop this many x-heights or more from the crop's own row (middle to
+#: middle) belongs to a neighbouring line (:func:`neighbour_rows`).
+NEIGHBOUR_ROW = 1.5
 
 InputKind = Literal["page", "line", "word"]
 
@@ -330,15 +333,10 @@ def _without_end_marks(words: list[Word], x_height: float) -> list[Word]:
     return words
 
 
-def writing_row(layout: Layout) -> Box | None:
-    """The box of the one row of writing in a line or word crop, or None where there are more
-    (or none). In a crop the segmenter may find a line in pieces side by side (a gap wider than
-    it bridges, a long line read as two) and bits of the neighbouring lines a loose crop takes
-    in: lines whose rows overlap by :data:`SAME_ROW` of the shorter's height are one row, and a
-    row with less than :data:`ROW_INK` of the heaviest row's ink is such a bit, not writing of
-    its own. An image less than :data:`ONE_ROW_HEIGHT` line spacings high holds one row whatever
-    was found in it: the segmenter took the tall strokes of a big word for lines of their own."""
-    rows: list[list] = []  # [its heaviest line's top and bottom, ink, its lines' boxes]
+def _rows(layout: Layout) -> list[list]:
+    """The lines of a layout grouped into rows as :func:`writing_row` groups them, heaviest line
+    first: each row ``[its heaviest line's top, bottom, its lines' ink, its lines]``."""
+    rows: list[list] = []
     # A layout made without the lines' ink (by hand): every line weighs the same.
     inks = layout.line_ink if len(layout.line_ink) == len(layout.lines) else [1.0] * len(layout.lines)
     for line, ink in sorted(zip(layout.lines, inks), key=lambda li: -li[1]):
@@ -348,16 +346,44 @@ def writing_row(layout: Layout) -> Box | None:
             # page's overlapping lines one by one.
             if min(y1, row[1]) - max(y0, row[0]) >= SAME_ROW * min(y1 - y0, row[1] - row[0]):
                 row[2] += ink
-                row[3].append(line.box)
+                row[3].append(line)
                 break
         else:
-            rows.append([y0, y1, ink, [line.box]])
+            rows.append([y0, y1, ink, [line]])
+    return rows
+
+
+def neighbour_rows(layout: Layout) -> tuple[list[Line], list[Line]]:
+    """In a line crop: the lines of its own row (the row with the most ink, :func:`writing_row`'s
+    rows) and those of the rows whose middle lies at least :data:`NEIGHBOUR_ROW` x-heights from
+    its middle, the bits of the neighbouring lines that a loose crop takes in. Rows nearer are
+    the line's own (a capital's top, an underline, a word raised above the others)."""
+    rows = _rows(layout)
+    if len(rows) < 2:
+        return [line for row in rows for line in row[3]], []
+    own = max(rows, key=lambda row: row[2])
+    x_height = layout.x_height or X_HEIGHT_OF_ROW * (own[1] - own[0])
+    middle = (own[0] + own[1]) / 2
+    far = [line for row in rows if row is not own
+           and abs((row[0] + row[1]) / 2 - middle) >= NEIGHBOUR_ROW * x_height for line in row[3]]
+    return own[3], far
+
+
+def writing_row(layout: Layout) -> Box | None:
+    """The box of the one row of writing in a line or word crop, or None where there are more
+    (or none). In a crop the segmenter may find a line in pieces side by side (a gap wider than
+    it bridges, a long line read as two) and bits of the neighbouring lines a loose crop takes
+    in: lines whose rows overlap by :data:`SAME_ROW` of the shorter's height are one row, and a
+    row with less than :data:`ROW_INK` of the heaviest row's ink is such a bit, not writing of
+    its own. An image less than :data:`ONE_ROW_HEIGHT` line spacings high holds one row whatever
+    was found in it: the segmenter took the tall strokes of a big word for lines of their own."""
+    rows = _rows(layout)
     if not rows:
         return None
     heaviest = max(row[2] for row in rows)
     writing = [row for row in rows if row[2] >= ROW_INK * heaviest]
     if len(writing) == 1:
-        return box_union(writing[0][3])
+        return box_union(line.box for line in writing[0][3])
     if layout.size[1] < ONE_ROW_HEIGHT * layout.spacing:
         return box_union(line.box for line in layout.lines)
     return None

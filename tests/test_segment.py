@@ -521,3 +521,21 @@ def test_a_word_with_its_punctuation_or_a_neighbours_mark_set_apart_is_a_word():
         mark[rows[-1] - core // 6:rows[-1], :] = 0  # a full stop on the line
         stopped = np.hstack([mark, gap, word[:, cols[0]:cols[-1] + 1], gap, mark])
         assert classify_input(cv2.copyMakeBorder(stopped, 8, 8, 8, 8, cv2.BORDER_CONSTANT, value=255)) == "word", name
+
+
+def test_the_rows_a_loose_line_crop_takes_from_its_neighbours_are_told_from_its_own():
+    from htr.results import Line
+    from htr.segment import Layout, neighbour_rows
+
+    def line(y0, y1, x0=0, x1=400):
+        return Line(box=(x0, y0, x1, y1), polygon=((x0, y0), (x1, y0), (x1, y1), (x0, y1)))
+
+    own, right_piece = line(40, 64, 0, 250), line(42, 66, 300, 400)  # one row, in two pieces
+    capital = line(28, 44, 0, 20)  # a capital's top, found apart: a row of its own, but near
+    above, below = line(0, 12), line(92, 100)  # the neighbours' descenders and ascenders
+    layout = Layout([above, capital, own, right_piece, below], x_height=12.0, size=(400, 100),
+                    line_ink=[3.0, 1.0, 20.0, 8.0, 2.0])
+    mine, theirs = neighbour_rows(layout)
+    assert mine == [own, right_piece]
+    assert theirs == [above, below]
+    assert neighbour_rows(Layout([own, right_piece], x_height=12.0, line_ink=[20.0, 8.0]))[1] == []
