@@ -456,10 +456,10 @@ def without_neighbours(grey: np.ndarray, layout: Layout) -> np.ndarray:
 
     The network's own cut (:func:`htr.image.text_band`) takes a straight band round the
     densest rows, which a skewed or curving line and its neighbours' long strokes defeat.
-    Validation crops read once at ``level="line"``, as they are -> so (2026-12-07; two other
-    settings of the two constants read alike): Hooker lines 17.87 -> 17.53%, the same lines cut
-    as plain boxes (their neighbours' words in them) 27.67 -> 25.69%, Copiste 10.63 -> 10.56%,
-    IAM forms 8.43 -> 7.88%, IAM lines 6.19 -> 6.19%."""
+    Validation crops read at ``level="line"`` (twice, as the shipped model reads), as they are
+    -> so (2026-12-07; two other settings of the two constants read alike): Hooker lines 17.87
+    -> 17.53%, the same lines cut as plain boxes (their neighbours' words in them) 27.67 ->
+    25.69%, Copiste 10.63 -> 10.56%, IAM forms 8.43 -> 7.88%, IAM lines 6.19 -> 6.19%."""
     own, far = neighbour_rows(layout)
     if not far:
         return grey
