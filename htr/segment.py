@@ -306,8 +306,7 @@ def classify_input(grey: np.ndarray, segmenter: LineSegmenter | None = None,
     if grey.shape[0] > 3 * tall and min(grey.shape) >= CROP_SIZE:
         return "page"
     words = WordSegmenter().find_words(grey[y0:y1, x0:x1], (x0, y0, x1, y1))
-    x_height = layout.x_height or X_HEIGHT_OF_ROW * (y1 - y0)
-    return "word" if len(_without_end_marks(words, x_height)) <= 1 else "line"
+    return "word" if len(_without_end_marks(words, _x_height(layout, y1 - y0))) <= 1 else "line"
 
 
 def ink_width_in_x_heights(layout: Layout | None) -> float | None:
@@ -317,8 +316,13 @@ def ink_width_in_x_heights(layout: Layout | None) -> float | None:
     if layout is None or layout.ink_box is None:
         return None
     x0, y0, x1, y1 = layout.ink_box
-    x_height = layout.x_height or X_HEIGHT_OF_ROW * (y1 - y0)
-    return (x1 - x0) / max(x_height, 1.0)
+    return (x1 - x0) / max(_x_height(layout, y1 - y0), 1.0)
+
+
+def _x_height(layout: Layout, row_height: float) -> float:
+    """The layout's x-height, or :data:`X_HEIGHT_OF_ROW` of a row ``row_height`` high where the
+    segmenter measured none (it found no line)."""
+    return layout.x_height or X_HEIGHT_OF_ROW * row_height
 
 
 def _without_end_marks(words: list[Word], x_height: float) -> list[Word]:
@@ -362,10 +366,10 @@ def neighbour_rows(layout: Layout) -> tuple[list[Line], list[Line]]:
     if len(rows) < 2:
         return [line for row in rows for line in row[3]], []
     own = max(rows, key=lambda row: row[2])
-    x_height = layout.x_height or X_HEIGHT_OF_ROW * (own[1] - own[0])
+    reach = NEIGHBOUR_ROW * _x_height(layout, own[1] - own[0])
     middle = (own[0] + own[1]) / 2
     far = [line for row in rows if row is not own
-           and abs((row[0] + row[1]) / 2 - middle) >= NEIGHBOUR_ROW * x_height for line in row[3]]
+           and abs((row[0] + row[1]) / 2 - middle) >= reach for line in row[3]]
     return own[3], far
 
 
