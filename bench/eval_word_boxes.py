@@ -20,11 +20,11 @@ tuning, so that the validation pages stay unseen).
 Word boxes are measured three ways:
 
 * ``lines``: :class:`htr.words.WordSegmenter` on each scored line's ground-truth crop (the
-  box of its ink with a margin of 0.4 body heights, cut by :func:`htr.page.line_crop` with the
+  box of its ink with a margin of 0.4 body heights, cut by :func:`htr.linecut.line_crop` with the
   convex hull of its pen points as its polygon: neighbours' ascenders and descenders near it
   stay, as in a page segmenter's crop);
 * ``page``: end to end, :class:`htr.segment.LineSegmenter` on the page, then WordSegmenter on
-  each found line's crop (:func:`htr.page.line_crop`, as ``Recognizer.read_page`` cuts it);
+  each found line's crop (:func:`htr.linecut.line_crop`, as ``Recognizer.read_page`` cuts it);
 * ``recognizer`` (``--recognizer``): the word boxes of ``Recognizer.read_page`` (``--model``).
 
 A found word counts when its box matches a true word's box one to one at IoU >= 0.5 (Hungarian
@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import htr.ink as ink  # noqa: E402
 from eval_segmentation import iou_matrix, match  # noqa: E402
 from htr.readers import open_data, split_of  # noqa: E402
-from htr.page import line_crop  # noqa: E402
+from htr.linecut import line_crop  # noqa: E402
 from htr.results import Line  # noqa: E402
 from htr.segment import LineSegmenter  # noqa: E402
 from htr.words import WordSegmenter  # noqa: E402

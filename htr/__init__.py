@@ -4,8 +4,8 @@ Pipeline stages, one module each: :mod:`htr.image` (load and preprocess), :mod:`
 network), :mod:`htr.decode`, :mod:`htr.wordbeam`, :mod:`htr.beam` and :mod:`htr.lexicon` (CTC
 decoding), :mod:`htr.segment` (lines of a page; :mod:`htr.ink_mask`, its ink mask;
 :mod:`htr.linemask`, the small network that tells it where lines run), :mod:`htr.words` (words
-of a line), :mod:`htr.page` (a page read into one
-result), :mod:`htr.results` (result types: Page -> Line -> Word), :mod:`htr.recognizer` (load a
+of a line), :mod:`htr.linecut` (one line cut out of an image), :mod:`htr.page` (a page read into
+one result), :mod:`htr.results` (result types: Page -> Line -> Word), :mod:`htr.recognizer` (load a
 model and read images, ``read_page``), :mod:`htr.readers` (data sets),
 :mod:`htr.augment` and :mod:`htr.training` (training), :mod:`htr.metrics` and
 :mod:`htr.evaluate` (scoring), :mod:`htr.text` (labels and charset).

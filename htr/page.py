@@ -27,15 +27,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
-import cv2
 import numpy as np
 
 from .decode import one_word, reads_as_word
 from .errors import ImageError
-from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, dilate_ellipse, load_image,
-                    normalize_ink, percentiles, preprocess_normalized, shear_level)
+from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, normalize_ink,
+                    preprocess_normalized)
+from .linecut import inside_lines, level_line, line_crop, line_height, without_neighbours
 from .results import Box, Line, Page, Recognition, Word
-from .segment import Layout, LineSegmenter, classify_input, ink_width_in_x_heights, neighbour_rows
+from .segment import Layout, LineSegmenter, classify_input, word_sized as is_word_sized
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
 from .words import WordSegmenter
 
@@ -48,11 +48,6 @@ Level = Literal["auto", "page", "line", "word"]
 LEVELS: tuple[str, ...] = ("auto", "page", "line", "word")
 #: How the lines of a page are read: whole, or word crop by word crop.
 RECOGNISE = ("lines", "words")
-#: A line or word image whose writing ``auto`` finds at most this many x-heights wide may well
-#: be a single word (words cut from real IAM lines: half under 6.5, 95% under 20; line crops of
-#: every set: 95% over 9-35): read as several words, it is read again as one
-#: (:meth:`PageReader._one_word_where_surer`).
-WORD_SIZED = 30.0
 
 
 class PageReader:
@@ -170,8 +165,7 @@ class PageReader:
                 flat = sharpen(flat, *SHARPEN)
             if level == "auto":
                 own = classify_input(grey if flat is None else flat, self.segmenter, layout=analysis)
-        word_sized = level == "auto" and own != "page" and (
-            (wide := ink_width_in_x_heights(analysis)) is not None and wide <= WORD_SIZED)
+        word_sized = level == "auto" and own != "page" and is_word_sized(analysis)
         if level == "auto" and own == "line" and flat is None and not word_sized:
             # (A word's own strokes, found as rows apart, would be painted out: words read
             # worse with it, real IAM words 14.66 -> 14.86%.)
@@ -364,7 +358,9 @@ class PageReader:
             normal = normalize_ink(crop_of(j))
             net_input, geometry = preprocess_normalized(level_line(normal, line),
                                                         self.recognizer.height)
-            own = _inside(line, max(1, line_height(line) // 30)).astype(bool)
+            x0, y0, x1, y1 = line.box
+            own = inside_lines((y1 - y0, x1 - x0), [line], max(1, line_height(line) // 30),
+                               (x0, y0)).astype(bool)
             return net_input, geometry, normal, own
 
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
@@ -410,7 +406,7 @@ class _Seen:
     flat: np.ndarray | None
     analysis: Layout | None
     guessed: bool = False  # the level decided by ``auto``, not given
-    word_sized: bool = False  # a crop ``auto`` found no wider than a word (WORD_SIZED)
+    word_sized: bool = False  # a crop ``auto`` found no wider than a word (:data:`htr.segment.WORD_SIZED`)
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:
@@ -424,106 +420,6 @@ def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args)
         pending = future
     if pending is not None:
         yield pending.result()
-
-
-#: Degrees of a line's slant whose rise still counts in its height (:func:`line_height`). The
-#: Hooker scans' lines, most of them within it, read best with the margin their boxes give:
-#: without it their page CER went 23.85 -> 24.27%, with it 23.80% (``bench/bench_photos.py``).
-SLANT_KEPT = 2.0
-
-
-def line_crop(grey: np.ndarray, line: Line) -> np.ndarray:
-    """The line's box cut from the page, with the page outside its polygon (grown by a fifth of
-    the line's height) painted paper-coloured, so that the neighbouring lines' ascenders and
-    descenders that reach into the box are not read as part of it."""
-    x0, y0, x1, y1 = line.box
-    crop = grey[y0:y1, x0:x1].copy()
-    if len(line.polygon) >= 3 and crop.size:
-        crop[_inside(line, max(1, line_height(line) // 5)) == 0] = np.uint8(percentiles(crop, (50,))[0])
-    return crop
-
-
-#: How far round the polygons of a crop's own line and of its neighbours' bits, in line
-#: heights, :func:`without_neighbours` reaches.
-NEIGHBOUR_GROW = 0.2
-
-
-def without_neighbours(grey: np.ndarray, layout: Layout) -> np.ndarray:
-    """A line crop with the bits of the neighbouring lines that it takes in painted
-    paper-coloured (:func:`htr.segment.neighbour_rows`; their polygons grown by
-    :data:`NEIGHBOUR_GROW` of a line's height, less the crop's own line's grown alike), the
-    same size, so that boxes stay in its pixels; the crop itself where there are none.
-
-    The network's own cut (:func:`htr.image.text_band`) takes a straight band round the
-    densest rows, which a skewed or curving line and its neighbours' long strokes defeat.
-    Validation crops read at ``level="line"`` (twice, as the shipped model reads), as they are
-    -> so (2026-12-07; two other settings of the two constants read alike): Hooker lines 17.87
-    -> 17.53%, the same lines cut as plain boxes (their neighbours' words in them) 27.67 ->
-    25.69%, Copiste 10.63 -> 10.56%, IAM forms 8.43 -> 7.88%, IAM lines 6.19 -> 6.19%."""
-    own, far = neighbour_rows(layout)
-    if not far:
-        return grey
-    grow = max(1, int(NEIGHBOUR_GROW * np.median([line_height(line) for line in own])))
-    paint = _filled(grey.shape, far, grow) & (1 - _filled(grey.shape, own, grow))
-    out = grey.copy()
-    out[paint == 1] = np.uint8(percentiles(grey, (50,))[0])
-    return out
-
-
-def _filled(shape: tuple[int, int], lines: Sequence[Line], grow: int) -> np.ndarray:
-    """1 inside the lines' polygons (their boxes where they have none) grown by ``grow``
-    pixels, over an image of ``shape``."""
-    inside = np.zeros(shape, np.uint8)
-    for line in lines:
-        if len(line.polygon) >= 3:
-            cv2.fillPoly(inside, [np.array(line.polygon, np.int32)], 1)
-        else:
-            x0, y0, x1, y1 = line.box
-            inside[y0:y1, x0:x1] = 1
-    return dilate_ellipse(inside, 2 * grow + 1)
-
-
-def line_height(line: Line) -> int:
-    """The height of a line's writing: its box's, less the rise of its baseline's slant beyond
-    :data:`SLANT_KEPT` across it. The box of a line written or photographed at a slant is taller
-    than its writing by that rise (a line of 1,000 pixels at 6 degrees: 105 pixels more), and a
-    margin of a fifth of it took in the neighbouring lines' words. (A baseline's waves are left
-    in: the writing's own.)"""
-    height = line.box[3] - line.box[1]
-    slope = baseline_slope(line)
-    if slope is not None:
-        width = float(np.ptp([x for x, _ in line.baseline]))
-        height -= int(max(0.0, abs(slope) - np.tan(np.radians(SLANT_KEPT))) * width)
-    return max(1, height)
-
-
-def baseline_slope(line: Line) -> float | None:
-    """The slope (rows per column) of the straight line fitted to a line's baseline; None
-    without a baseline that runs across."""
-    if len(line.baseline) < 2:
-        return None
-    xs, ys = np.array(line.baseline, np.float64).T
-    return float(np.polyfit(xs, ys, 1)[0]) if np.ptp(xs) > 0 else None
-
-
-def level_line(crop: np.ndarray, line: Line, min_degrees: float = 0.5) -> np.ndarray:
-    """A line crop sheared upright along its baseline, so that a line written (or photographed)
-    at a slant reaches the network level, as its training lines were. Columns keep their x, so
-    positions along the line still map straight back to the page."""
-    slope = baseline_slope(line)
-    if slope is None or abs(slope) < np.tan(np.radians(min_degrees)):
-        return crop
-    return shear_level(crop, slope)
-
-
-def _inside(line: Line, grow: int) -> np.ndarray:
-    """1 inside the line's polygon grown by ``grow`` pixels, over its box; all 1 without one."""
-    x0, y0, x1, y1 = line.box
-    if len(line.polygon) < 3:
-        return np.ones((y1 - y0, x1 - x0), np.uint8)
-    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(inside, [np.array(line.polygon, np.int32) - np.array([x0, y0], np.int32)], 1)
-    return dilate_ellipse(inside, 2 * grow + 1)
 
 
 def aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,

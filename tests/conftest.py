@@ -49,6 +49,24 @@ def shipped_crops(prefix: str) -> dict[str, np.ndarray]:
     return {n: cv2.imread(os.path.join(SHIPPED_FIXTURES, n), cv2.IMREAD_GRAYSCALE) for n in names}
 
 
+def loose_line_crop() -> tuple[np.ndarray, np.ndarray, str]:
+    """A real line (tests/fixtures/shipped) as a loose box would cut it from a page: with nearly
+    half of the line above and of the line below (45% of its height each) stacked on; the
+    crop, the line alone and its text."""
+    crops = shipped_crops("line-")
+    line = crops["line-iam-ondb-a01-020w-02.png"]
+    above, below = crops["line-hooker-JDH_2_16_84_002_tr_1_tl_2.png"], crops["line-iam-ondb-f01-017z-04.png"]
+    h, w = line.shape
+    paper = int(np.median(line))
+
+    def strip(other, rows):  # a band of another line, as wide as this one
+        part = other[rows, :w]
+        return np.pad(part, ((0, 0), (0, w - part.shape[1])), constant_values=paper)
+
+    loose = np.vstack([strip(above, slice(-h * 9 // 20, None)), line, strip(below, slice(0, h * 9 // 20))])
+    return loose, line, "By Hugh Pilcher. But representatives"
+
+
 def stacked_lines(names: list[str]) -> np.ndarray:
     """A small page: real handwritten line crops (tests/fixtures/shipped) stacked on white."""
     lines = [cv2.imread(os.path.join(SHIPPED_FIXTURES, name), cv2.IMREAD_GRAYSCALE) for name in names]

@@ -121,7 +121,7 @@ def test_a_slanted_lines_crop_leaves_out_the_next_lines_ink():
     # Two lines of ink 40 pixels high and 60 apart, rising 6 degrees over 1,000 pixels: the
     # first line's box is 145 pixels tall, most of it the rise. Its crop keeps its own ink
     # and paints the next line's words, 20 pixels below its outline, paper-coloured.
-    from htr.page import line_crop
+    from htr.linecut import line_crop
     from htr.results import Line
 
     page = np.full((420, 1100), 255, np.uint8)

@@ -189,22 +189,12 @@ def test_a_word_cut_from_a_line_is_read_as_one_word_where_the_decoder_is_surer_o
 def test_auto_reads_a_loose_line_crop_without_the_bits_of_its_neighbours():
     # A crop that takes in nearly half of the line above and of the line below: read as it is
     # (given as a line), their strokes garble it; auto finds their rows and paints them out
-    # (htr.page.without_neighbours) and reads it as well as the line alone.
+    # (htr.linecut.without_neighbours) and reads it as well as the line alone.
+    from conftest import loose_line_crop
     from htr.recognizer import Recognizer
 
     recognizer = Recognizer.load()
-    crops = shipped_crops("line-")
-    line = crops["line-iam-ondb-a01-020w-02.png"]
-    above, below = crops["line-hooker-JDH_2_16_84_002_tr_1_tl_2.png"], crops["line-iam-ondb-f01-017z-04.png"]
-    h, w = line.shape
-    paper = int(np.median(line))
-
-    def strip(other, rows):  # a band of another line, as wide as this one
-        part = other[rows, :w]
-        return np.pad(part, ((0, 0), (0, w - part.shape[1])), constant_values=paper)
-
-    loose = np.vstack([strip(above, slice(-h * 9 // 20, None)), line, strip(below, slice(0, h * 9 // 20))])
-    text = "By Hugh Pilcher. But representatives"
+    loose, line, text = loose_line_crop()
     alone = cer([text], [recognizer.read([line])[0].text])
     assert cer([text], [recognizer.read([loose])[0].text]) > alone + 0.3
     page = recognizer.read_page(loose)
