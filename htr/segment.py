@@ -128,6 +128,11 @@ FEW_LINES = 3
 FEW_SPACINGS = 6.0
 #: Most rows :func:`ink_rows` looks for (more is a page anyway).
 MAX_ROWS_SEARCHED = 8
+#: A row of marks whose core runs within this many of its x-heights of the image's top or bottom
+#: edge is cut by that edge: a neighbouring line that a loose crop takes in, not a row of its own
+#: (:func:`ink_rows`). A whole line's core lies further in, by half an x-height and its
+#: descenders or ascenders.
+EDGE_ROW = 1.0
 #: An image under this many pixels on its short side is no page with one short row of writing
 #: on it (as a bigger image with wide paper round its row is) but a crop, however much paper it
 #: has: 122 of IAM-OnDB's 3,144 validation words, short words written in the x-height alone
@@ -408,7 +413,8 @@ def ink_rows(grey: np.ndarray) -> int:
     rather than by line tracking: the core of the densest row (:func:`htr.words.local_core`)
     takes the marks that reach into its middle half, and the marks left are searched again. A
     row with less than :data:`ROW_INK` of the heaviest row's ink is a bit of a neighbouring line
-    (a loose crop's), as in :func:`writing_row`; marks much fainter than the writing
+    (a loose crop's), as in :func:`writing_row`, and so is a lighter row whose core the image's
+    top or bottom edge cuts (:data:`EDGE_ROW`); marks much fainter than the writing
     (:data:`COMPONENT_FAINT`: show-through from the back of the sheet) are left out, as in
     :meth:`LineSegmenter.analyse`."""
     small, _ = shrink_to(as_grey(grey), WORK_SIZE)
@@ -422,7 +428,7 @@ def ink_rows(grey: np.ndarray) -> int:
     if left.any():
         contrast = mark_contrast(small, found, stats, cents)
         left &= contrast >= COMPONENT_FAINT * _ink_level(contrast[left], stats[left])
-    inks: list[int] = []
+    rows: list[tuple[int, bool]] = []  # each row's ink, and whether an edge cuts its core
     for _ in range(MAX_ROWS_SEARCHED):
         if not left.any():
             break
@@ -435,10 +441,11 @@ def ink_rows(grey: np.ndarray) -> int:
         row[marks[near]] = True
         if not row.any():
             break
-        inks.append(int(area[row].sum()))
+        middle = float(np.median(centre[np.unique(xs[near])]))
+        rows.append((int(area[row].sum()), min(middle, small.shape[0] - middle) < EDGE_ROW * x_height))
         left &= ~row
-    heaviest = max(inks, default=0)
-    return sum(ink >= ROW_INK * heaviest for ink in inks)
+    heaviest = max((ink for ink, _ in rows), default=0)
+    return sum(ink >= ROW_INK * heaviest and (ink == heaviest or not cut) for ink, cut in rows)
 
 
 # --- which marks are writing -----------------------------------------------------------------
