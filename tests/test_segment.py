@@ -563,3 +563,12 @@ def test_the_rows_a_loose_line_crop_takes_from_its_neighbours_are_told_from_its_
     assert mine == [own, right_piece]
     assert theirs == [above, below]
     assert neighbour_rows(Layout([own, right_piece], x_height=12.0, line_ink=[20.0, 8.0]))[1] == []
+    # Which row is the crop's line is a guess where a neighbour's row has half its ink or more,
+    # or where it lies off the crop's middle (a form field: a printed row above the name); then
+    # nothing is a neighbour's, so nothing is painted out.
+    heavy = Layout([above, own, right_piece, below], x_height=12.0, size=(400, 100),
+                   line_ink=[15.0, 20.0, 8.0, 2.0])
+    assert neighbour_rows(heavy) == ([own, right_piece], [])
+    low = Layout([above, capital, own, right_piece, below], x_height=12.0, size=(400, 160),
+                 line_ink=[3.0, 1.0, 20.0, 8.0, 2.0])
+    assert neighbour_rows(low)[1] == []
