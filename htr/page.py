@@ -406,7 +406,7 @@ class _Seen:
     flat: np.ndarray | None
     analysis: Layout | None
     guessed: bool = False  # the level decided by ``auto``, not given
-    word_sized: bool = False  # a crop ``auto`` found no wider than a word (:data:`htr.segment.WORD_SIZED`)
+    word_sized: bool = False  # a crop ``auto`` found no wider than a word (segment.WORD_SIZED)
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:
