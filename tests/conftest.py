@@ -49,6 +49,22 @@ def shipped_crops(prefix: str) -> dict[str, np.ndarray]:
     return {n: cv2.imread(os.path.join(SHIPPED_FIXTURES, n), cv2.IMREAD_GRAYSCALE) for n in names}
 
 
+def with_neighbours(line: np.ndarray, above: np.ndarray, below: np.ndarray, rows: int) -> np.ndarray:
+    """``line`` as a loose box round it would cut it from a page: the bottom ``rows`` of the line
+    ``above`` and the top ``rows`` of the line ``below`` stacked on, as wide as it (paper where
+    they are narrower or shorter)."""
+    paper = int(np.median(line))
+    width = line.shape[1]
+
+    def strip(other, part):  # a band of another line, as wide as this one
+        out = np.full((rows, width), paper, np.uint8)
+        band = other[part, :width][:rows]
+        out[:len(band), :band.shape[1]] = band
+        return out
+
+    return np.vstack([strip(above, slice(-rows, None)), line, strip(below, slice(0, rows))])
+
+
 def loose_line_crop() -> tuple[np.ndarray, np.ndarray, str]:
     """A real line (tests/fixtures/shipped) as a loose box would cut it from a page: with nearly
     half of the line above and of the line below (45% of its height each) stacked on; the
@@ -56,14 +72,7 @@ def loose_line_crop() -> tuple[np.ndarray, np.ndarray, str]:
     crops = shipped_crops("line-")
     line = crops["line-iam-ondb-a01-020w-02.png"]
     above, below = crops["line-hooker-JDH_2_16_84_002_tr_1_tl_2.png"], crops["line-iam-ondb-f01-017z-04.png"]
-    h, w = line.shape
-    paper = int(np.median(line))
-
-    def strip(other, rows):  # a band of another line, as wide as this one
-        part = other[rows, :w]
-        return np.pad(part, ((0, 0), (0, w - part.shape[1])), constant_values=paper)
-
-    loose = np.vstack([strip(above, slice(-h * 9 // 20, None)), line, strip(below, slice(0, h * 9 // 20))])
+    loose = with_neighbours(line, above, below, line.shape[0] * 9 // 20)
     return loose, line, "By Hugh Pilcher. But representatives"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import draw_text, shipped_crops as shipped, stacked_lines
+from conftest import draw_text, shipped_crops as shipped, stacked_lines, with_neighbours
 
 from htr.segment import LineSegmenter, classify_input, find_lines
 from htr.words import WordSegmenter, find_words
@@ -150,24 +150,13 @@ def test_classify_input_page_line_word():
         assert classify_input(word) == "word", name
 
 
-def with_neighbours(lines: dict[str, np.ndarray], k: int, share: float) -> np.ndarray:
-    """The ``k``-th of the named crops as a loose box round it would cut it from a page: with
-    ``share`` of the height of the line before it (its bottom) and of the line after it (its
-    top) stacked on, as wide as it."""
+def loose_crop(lines: dict[str, np.ndarray], k: int, share: float) -> np.ndarray:
+    """The ``k``-th of the named crops with ``share`` of its height taken from the line before
+    it (its bottom) and the line after it (its top) stacked on (conftest.with_neighbours)."""
     names = sorted(lines)
     line = lines[names[k]]
-    paper = int(np.median(line))
-    h, width = line.shape
-    rows = int(h * share)
-
-    def strip(other, part):  # a band of another line, as wide as this one
-        out = np.full((rows, width), paper, np.uint8)
-        band = other[part, :width][:rows]
-        out[:len(band), :band.shape[1]] = band
-        return out
-
     above, below = lines[names[k - 1]], lines[names[(k + 1) % len(names)]]
-    return np.vstack([strip(above, slice(-rows, None)), line, strip(below, slice(0, rows))])
+    return with_neighbours(line, above, below, int(line.shape[0] * share))
 
 
 def test_a_line_crop_with_its_neighbours_bits_or_found_in_pieces_is_a_line():
@@ -180,7 +169,7 @@ def test_a_line_crop_with_its_neighbours_bits_or_found_in_pieces_is_a_line():
     for k, name in enumerate(names):
         line = lines[name]
         paper = int(np.median(line))
-        assert classify_input(with_neighbours(lines, k, 0.2)) == "line", f"{name} with bits of its neighbours"
+        assert classify_input(loose_crop(lines, k, 0.2)) == "line", f"{name} with bits of its neighbours"
         h = line.shape[0]
         gap = np.full((h, 3 * h), paper, np.uint8)  # wider than the segmenter bridges
         cut = line.shape[1] // 2
@@ -539,7 +528,7 @@ def test_a_crop_whose_edges_cut_through_the_lines_above_and_below_is_a_line():
     # their own (htr.segment.EDGE_ROW). Without that, 5 of these 6 were taken for pages of three
     # lines, and 134 of the 419 Hooker validation lines cut so (bench/loose_crops.py; 55 with it).
     lines = shipped("line-hooker-") | shipped("line-iam-ondb-")
-    kinds = [classify_input(with_neighbours(lines, k, 0.6)) for k in range(len(lines))]
+    kinds = [classify_input(loose_crop(lines, k, 0.6)) for k in range(len(lines))]
     assert kinds.count("line") >= 4, kinds
     # Whole lines, one above the other, are still pages.
     names = sorted(lines)
