@@ -11,9 +11,9 @@ Prints CER per cut and level, and, at ``auto``, what the crops were taken for (a
 takes in most of the lines above and below is read as a page of two or three lines). Measured
 2026-12-07 (Hooker validation, 419 lines, wordbeam, each read twice): outlines 17.79% (line) /
 18.34% (auto), boxes 27.49% / 79.68% (134 of them taken for pages); the next session, with a
-crop's edge-cut rows no longer counted (``htr.segment.EDGE_ROW``): outlines 17.79% / 18.17%,
+crop's edge-cut rows no longer counted (``htr.input_kind.EDGE_ROW``): outlines 17.79% / 18.17%,
 boxes 27.49% / 51.95% (55 taken for pages); and with neighbours painted out only where the own
-row is clear (``htr.segment.OWN_ROW_OUTWEIGHS``): 17.79% / 18.18%, 27.49% / 52.46%.
+row is clear (``htr.input_kind.OWN_ROW_OUTWEIGHS``): 17.79% / 18.18%, 27.49% / 52.46%.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ it reads (:func:`htr.page.aligned_words`: from half-way to the previous word to 
 next, shrunk to the ink there; its rows kept within the line's own band, as the recognizer cuts
 a line, :func:`htr.image.ink_bounds`, so that a loose crop's neighbouring lines stay out), then
 cut with a small margin of paper. Lines whose crop holds two rows of writing (a few IAM forms
-crops take in the whole next line: :func:`htr.segment.classify_input` says "page") are left out. The output is the folder
+crops take in the whole next line: :func:`htr.input_kind.classify_input` says "page") are left out. The output is the folder
 layout ``python -m htr evaluate`` reads (``labels.tsv``, ``writers.tsv`` with each line's
 writer, ``images/``), written outside the repository.
 
@@ -41,7 +41,8 @@ from htr.image import ink_bounds, normalize_ink, preprocess_normalized  # noqa: 
 from htr.page import aligned_words  # noqa: E402
 from htr.readers import open_data, split_of  # noqa: E402
 from htr.recognizer import Recognizer  # noqa: E402
-from htr.segment import LineSegmenter, classify_input  # noqa: E402
+from htr.input_kind import classify_input  # noqa: E402
+from htr.segment import LineSegmenter  # noqa: E402
 from htr.wordbeam import forced_reading  # noqa: E402
 
 #: Paper kept round a word's ink, in line heights (IAM's own word images are cut tight).

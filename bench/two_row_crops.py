@@ -6,7 +6,7 @@
         > ~/.cache/htr/iam-forms-two-rows.tsv
     python train.py ... --exclude ~/.cache/htr/iam-forms-two-rows.tsv
 
-A crop counts as two rows when :func:`htr.segment.ink_rows` finds two or more rows of writing in
+A crop counts as two rows when :func:`htr.input_kind.ink_rows` finds two or more rows of writing in
 it (each with at least 40% of the heaviest row's ink). In the IAM forms set these are crops cut
 half a line off, the labelled line's lower half above the next line (147 of 3,582; read at 61%
 greedy CER by the shipped model against 11% for the rest: README, "The shipped model"). Not every
@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tqdm import tqdm  # noqa: E402
 
 from htr.readers import DataSpec, open_data, split_of  # noqa: E402
-from htr.segment import ink_rows  # noqa: E402
+from htr.input_kind import ink_rows  # noqa: E402
 
 
 def main() -> int:
@@ -39,7 +39,7 @@ def main() -> int:
     p.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
     p.add_argument("--split", choices=("all", "train", "val"), default="train")
     args = p.parse_args()
-    print(f"# crops holding two or more rows of writing (htr.segment.ink_rows), split {args.split}")
+    print(f"# crops holding two or more rows of writing (htr.input_kind.ink_rows), split {args.split}")
     for text in args.data:
         spec = DataSpec.parse(text)
         samples = [s for s in open_data(spec) if args.split == "all" or split_of(s) == args.split]

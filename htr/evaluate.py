@@ -61,7 +61,7 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
     loading, preprocessing, the network and decoding, as a user would see it. ``level``:
     ``line``, or ``word`` to read each image as one word (:func:`htr.decode.one_word`, as the
     page reader reads an image given as a word), or ``auto`` to let each image's kind be decided
-    from it, as ``python -m htr read`` does by default (:func:`htr.segment.classify_input`; an
+    from it, as ``python -m htr read`` does by default (:func:`htr.input_kind.classify_input`; an
     image taken for a page is read as one, its lines joined by spaces).
     """
     if level == "auto":

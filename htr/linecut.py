@@ -13,7 +13,8 @@ import numpy as np
 
 from .image import dilate_ellipse, percentiles, shear_level
 from .results import Line
-from .segment import Layout, neighbour_rows
+from .input_kind import neighbour_rows
+from .segment import Layout
 
 #: Degrees of a line's slant whose rise still counts in its height (:func:`line_height`). The
 #: Hooker scans' lines, most of them within it, read best with the margin their boxes give:
@@ -40,7 +41,7 @@ NEIGHBOUR_GROW = 0.2
 
 def without_neighbours(grey: np.ndarray, layout: Layout) -> np.ndarray:
     """A line crop with the bits of the neighbouring lines that it takes in painted
-    paper-coloured (:func:`htr.segment.neighbour_rows`; their polygons grown by
+    paper-coloured (:func:`htr.input_kind.neighbour_rows`; their polygons grown by
     :data:`NEIGHBOUR_GROW` of a line's height, less the crop's own line's grown alike), the
     same size, so that boxes stay in its pixels; the crop itself where there are none.
 

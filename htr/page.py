@@ -35,7 +35,8 @@ from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, 
                     preprocess_normalized)
 from .linecut import inside_lines, level_line, line_crop, line_height, without_neighbours
 from .results import Box, Line, Page, Recognition, Word
-from .segment import Layout, LineSegmenter, classify_input, word_sized as is_word_sized
+from .input_kind import classify_input, word_sized as is_word_sized
+from .segment import Layout, LineSegmenter
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
 from .words import WordSegmenter
 
@@ -406,7 +407,7 @@ class _Seen:
     flat: np.ndarray | None
     analysis: Layout | None
     guessed: bool = False  # the level decided by ``auto``, not given
-    word_sized: bool = False  # a crop ``auto`` found no wider than a word (segment.WORD_SIZED)
+    word_sized: bool = False  # a crop ``auto`` found no wider than a word (input_kind.WORD_SIZED)
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:

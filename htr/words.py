@@ -1,7 +1,7 @@
 """The words of a line image: :class:`WordSegmenter` cuts a line at the spaces between its
 words (boxes only; the recognizer reads the text), :func:`find_words` with the defaults. Its
 marks and core (:func:`levelled_marks`, :func:`local_core`) also tell the rows of writing in a
-small image (:func:`htr.segment.ink_rows`)."""
+small image (:func:`htr.input_kind.ink_rows`)."""
 
 from __future__ import annotations
 

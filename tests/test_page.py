@@ -168,7 +168,7 @@ def test_a_single_word_image_is_read_as_one_word(recognizer):
 def test_a_line_that_auto_took_for_a_word_gets_a_box_for_each_word_it_reads(recognizer):
     # On ruled paper the word segmenter finds no gap in this line, so the picture alone says
     # "one word"; the reading says four, and each gets its box.
-    from htr.segment import classify_input
+    from htr.input_kind import classify_input
 
     image = fixture("line-copiste-wikitexte_0188_2_eSc_line_b23082b3.png")
     assert classify_input(image) == "word"
