@@ -13,7 +13,9 @@ takes in most of the lines above and below is read as a page of two or three lin
 18.34% (auto), boxes 27.49% / 79.68% (134 of them taken for pages); the next session, with a
 crop's edge-cut rows no longer counted (``htr.input_kind.EDGE_ROW``): outlines 17.79% / 18.17%,
 boxes 27.49% / 51.95% (55 taken for pages); and with neighbours painted out only where the own
-row is clear (``htr.input_kind.OWN_ROW_OUTWEIGHS``): 17.79% / 18.18%, 27.49% / 52.46%.
+row is clear (``htr.input_kind.OWN_ROW_OUTWEIGHS``): 17.79% / 18.18%, 27.49% / 52.46%; and with
+the lines a page's edge cuts through left unread (``htr.input_kind.uncut_lines``): 17.79% /
+18.11%, 27.49% / 34.56% (the same 55 taken for pages).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, 
                     preprocess_normalized)
 from .linecut import inside_lines, level_line, line_crop, line_height, without_neighbours
 from .results import Box, Line, Page, Recognition, Word
-from .input_kind import classify_input, word_sized as is_word_sized
+from .input_kind import classify_input, uncut_lines, word_sized as is_word_sized
 from .segment import Layout, LineSegmenter
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
 from .words import WordSegmenter
@@ -224,7 +224,7 @@ class PageReader:
         its own pixels, the segmenter's ``analysis`` of it given for a page."""
         h, w = grey.shape
         if level == "page":
-            return Page(w, h, self._read_lines(grey, analysis.lines), level="page")
+            return Page(w, h, self._read_lines(grey, uncut_lines(analysis)), level="page")
         line, level = self._read_whole(grey, level, guessed, word_sized)
         return Page(w, h, (line,), level=level)
 

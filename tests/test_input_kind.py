@@ -180,3 +180,43 @@ def test_the_rows_a_loose_line_crop_takes_from_its_neighbours_are_told_from_its_
     low = Layout([above, capital, own, right_piece, below], x_height=12.0, size=(400, 160),
                  line_ink=[3.0, 1.0, 20.0, 8.0, 2.0])
     assert neighbour_rows(low)[1] == []
+
+
+def test_a_line_that_the_pages_edge_cuts_through_is_not_read():
+    # A form field's crop holds the top half of the printed row below it, a photo of part of a
+    # page the top or bottom of a line: half a line reads as a string of short words that are
+    # not there (the capitals' crops read as pages, 106.93% CER at --level auto before).
+    from htr.input_kind import uncut_lines
+    from htr.segment import LineSegmenter
+
+    names = sorted(shipped("line-hooker-"))[:3]
+    page = stacked_lines(names)
+    heights = [shipped("line-hooker-")[n].shape[0] for n in names]
+    last = 40 + heights[0] + 30 + heights[1] + 30  # where stacked_lines puts the third line
+    segmenter = LineSegmenter()
+    whole = segmenter.analyse(page)
+    assert len(uncut_lines(whole)) == len(whole.lines) == 3
+    ink_rows = np.flatnonzero((page < 128).any(axis=1))
+    tight = segmenter.analyse(page[ink_rows[0]:ink_rows[-1] + 1])  # cut close round the writing
+    assert len(uncut_lines(tight)) == len(tight.lines) == 3
+    halved = segmenter.analyse(page[:last + heights[2] // 2])  # the third line cut through its middle
+    assert len(halved.lines) == 3
+    assert uncut_lines(halved) == halved.lines[:2]
+
+
+def test_only_lines_lighter_than_the_heaviest_are_left_out_at_the_edges():
+    from htr.input_kind import uncut_lines
+    from htr.results import Line
+    from htr.segment import Layout
+
+    def line(base):  # a line of x-height 10 whose baseline runs at row ``base``
+        return Line(box=(0, base - 20, 300, base + 8), baseline=((0.0, float(base)), (300.0, float(base))))
+
+    top, middle, bottom = line(12), line(60), line(104)  # cores' middles 7, 55 and 99: 100 rows high
+    layout = Layout([top, middle, bottom], x_height=10.0, size=(300, 100), line_ink=[4.0, 9.0, 4.0])
+    assert uncut_lines(layout) == [middle]
+    # The heaviest line is read wherever it lies (a crop of one line cut tight), and a layout
+    # drawn by hand, without the lines' ink, keeps them all.
+    heavy_top = Layout([top, middle], x_height=10.0, size=(300, 100), line_ink=[9.0, 4.0])
+    assert uncut_lines(heavy_top) == [top, middle]
+    assert uncut_lines(Layout([top, middle, bottom], x_height=10.0, size=(300, 100))) == [top, middle, bottom]
