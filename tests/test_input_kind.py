@@ -9,7 +9,7 @@ import numpy as np
 from conftest import draw_text, shipped_crops as shipped, stacked_lines, with_neighbours
 from test_segment import TEXT, draw_page
 
-from htr.input_kind import classify_input
+from htr.input_kind import classify_input, uncut_lines
 
 
 def test_classify_input_page_line_word():
@@ -186,7 +186,6 @@ def test_a_line_that_the_pages_edge_cuts_through_is_not_read():
     # A form field's crop holds the top half of the printed row below it, a photo of part of a
     # page the top or bottom of a line: half a line reads as a string of short words that are
     # not there (the capitals' crops read as pages, 106.93% CER at --level auto before).
-    from htr.input_kind import uncut_lines
     from htr.segment import LineSegmenter
 
     names = sorted(shipped("line-hooker-"))[:3]
@@ -205,18 +204,20 @@ def test_a_line_that_the_pages_edge_cuts_through_is_not_read():
 
 
 def test_only_lines_lighter_than_the_heaviest_are_left_out_at_the_edges():
-    from htr.input_kind import uncut_lines
     from htr.results import Line
     from htr.segment import Layout
 
     def line(base):  # a line of x-height 10 whose baseline runs at row ``base``
-        return Line(box=(0, base - 20, 300, base + 8), baseline=((0.0, float(base)), (300.0, float(base))))
+        return Line(box=(0, base - 20, 300, base + 8),
+                    baseline=((0.0, float(base)), (300.0, float(base))))
 
-    top, middle, bottom = line(12), line(60), line(104)  # cores' middles 7, 55 and 99: 100 rows high
+    # An image 100 rows high; the lines' cores' middles at rows 7, 55 and 99.
+    top, middle, bottom = line(12), line(60), line(104)
     layout = Layout([top, middle, bottom], x_height=10.0, size=(300, 100), line_ink=[4.0, 9.0, 4.0])
     assert uncut_lines(layout) == [middle]
     # The heaviest line is read wherever it lies (a crop of one line cut tight), and a layout
     # drawn by hand, without the lines' ink, keeps them all.
     heavy_top = Layout([top, middle], x_height=10.0, size=(300, 100), line_ink=[9.0, 4.0])
     assert uncut_lines(heavy_top) == [top, middle]
-    assert uncut_lines(Layout([top, middle, bottom], x_height=10.0, size=(300, 100))) == [top, middle, bottom]
+    drawn = Layout([top, middle, bottom], x_height=10.0, size=(300, 100))
+    assert uncut_lines(drawn) == [top, middle, bottom]
