@@ -38,8 +38,8 @@ import cv2
 import numpy as np
 
 from .image import normalize_ink, shrink_to
-from .ink_mask import (MAX_SKEW, as_grey, binarise, edge_sharpness, estimate_skew, ink_points,
-                       mark_contrast, remove_edges, remove_rules)
+from .ink_mask import (MAX_SKEW, as_grey, binarise, edge_sharpness, estimate_skew, ink_pixels,
+                       ink_points, mark_contrast, remove_edges, remove_rules)
 from .linemask import LineMask, default_line_mask
 from .results import Box, Line, Point
 
@@ -471,9 +471,7 @@ def _lines_from_tracks(ink: np.ndarray, labels: np.ndarray, stats: np.ndarray, c
     def dist_at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
         return g * gdist[np.minimum(gh - 1, (yy / g).astype(int)), np.minimum(gw - 1, (xx / g).astype(int))]
 
-    found = cv2.findNonZero(ink)  # np.nonzero's pixels, in its order, several times faster
-    px, py = (found[:, 0, 0].astype(np.int64), found[:, 0, 1].astype(np.int64)) if found is not None \
-        else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    px, py = ink_pixels(ink)
     plab = labels[py, px]
     pband = band[py, px]
     hit = pband > 0
