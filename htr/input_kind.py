@@ -136,7 +136,7 @@ def uncut_lines(layout: Layout) -> list[Line]:
     lines = layout.lines
     if len(lines) < 2 or not layout.x_height or len(layout.line_ink) != len(lines):
         return list(lines)
-    height, reach = layout.size[1], EDGE_ROW * layout.x_height
+    height = layout.size[1]
     heaviest = max(layout.line_ink)
 
     def cut(line: Line) -> bool:
@@ -144,9 +144,15 @@ def uncut_lines(layout: Layout) -> list[Line]:
             middle = float(np.median([y for _, y in line.baseline])) - layout.x_height / 2
         else:
             middle = (line.box[1] + line.box[3]) / 2
-        return min(middle, height - middle) < reach
+        return cut_by_edge(middle, height, layout.x_height)
 
     return [line for line, ink in zip(lines, layout.line_ink) if ink >= heaviest or not cut(line)]
+
+
+def cut_by_edge(middle: float, height: float, x_height: float) -> bool:
+    """Whether a row of writing whose core's middle runs at row ``middle`` of an image
+    ``height`` rows high is cut by the image's top or bottom edge (:data:`EDGE_ROW`)."""
+    return min(middle, height - middle) < EDGE_ROW * x_height
 
 
 def word_sized(layout: Layout | None) -> bool:
@@ -267,7 +273,7 @@ def ink_rows(grey: np.ndarray) -> int:
         if not row.any():
             break
         middle = float(np.median(centre[np.unique(xs[near])]))
-        rows.append((int(area[row].sum()), min(middle, small.shape[0] - middle) < EDGE_ROW * x_height))
+        rows.append((int(area[row].sum()), cut_by_edge(middle, small.shape[0], x_height)))
         left &= ~row
     heaviest = max((ink for ink, _ in rows), default=0)
     return sum(ink >= ROW_INK * heaviest and (ink == heaviest or not cut) for ink, cut in rows)
