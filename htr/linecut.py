@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from .image import dilate_ellipse, percentiles, shear_level
-from .results import Line
 from .input_kind import neighbour_rows
+from .results import Line
 from .segment import Layout
 
 #: Degrees of a line's slant whose rise still counts in its height (:func:`line_height`). The

@@ -33,9 +33,9 @@ from .decode import one_word, reads_as_word
 from .errors import ImageError
 from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, normalize_ink,
                     preprocess_normalized)
+from .input_kind import classify_input, uncut_lines, word_sized as is_word_sized
 from .linecut import inside_lines, level_line, line_crop, line_height, without_neighbours
 from .results import Box, Line, Page, Recognition, Word
-from .input_kind import classify_input, uncut_lines, word_sized as is_word_sized
 from .segment import Layout, LineSegmenter
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
 from .words import WordSegmenter
