@@ -441,6 +441,7 @@ def _read(recognizer, args: argparse.Namespace) -> int:
 
     from .documents import DocumentError, Limits, open_document, sniff
     from .export import SourcePage, export
+    from .orientation import turn_note
     from .readers.pagexml import read_layout
 
     as_json = args.format == "json"
@@ -498,6 +499,8 @@ def _read(recognizer, args: argparse.Namespace) -> int:
                 print(f"error: {page}", file=sys.stderr)
                 failed += 1
             else:
+                if page.turned:
+                    print(f"note: {name}: {turn_note(page.turned)}", file=sys.stderr)
                 entries.append({"file": name, **described(page)})
                 sources.append(SourcePage(page, name, Path(name)))
             progress.update()
@@ -517,6 +520,8 @@ def _read(recognizer, args: argparse.Namespace) -> int:
                 pages.append({"page": number, "error": error.to_dict()})
                 failed += 1
             else:
+                if page.turned:
+                    print(f"note: {name}: page {number}: {turn_note(page.turned)}", file=sys.stderr)
                 pages.append({"page": number, **described(page)})
                 shown = name if args.format == "text" else f"{stem}-p{number:03d}.png"
                 sources.append(SourcePage(page, f"{shown} page {number}"

@@ -348,10 +348,13 @@ def page_result(page: Page, *, file: str, kind: str, decoder: str, model: str,
     """A read page as the API gives it (``/api/v1/read`` and each page of a job's document),
     with its key phrases and entities (:mod:`htr.insights`)."""
     from .insights import page_insights
+    from .orientation import turn_note
 
     result = mark_confidence(page.to_dict(), low_confidence)
     if number is not None:
         result["page"] = number
+    if page.turned:  # said beside the other notes, where a reader looks
+        warnings = [*warnings, turn_note(page.turned)]
     result.update(file=file, format=kind, text=page.text, decoder=decoder, model=model,
                   warnings=list(warnings), low_confidence_threshold=low_confidence,
                   timings=timings, insights=page_insights(page))
@@ -372,4 +375,5 @@ def page_from_dict(data: dict) -> Page:
         words=tuple(Word(tuple(w["box"]), w.get("text", ""), w.get("confidence", 0.0))
                     for w in ln.get("words", ())),
         id=ln.get("id", ""), region=ln.get("region", "")) for ln in data.get("lines", ()))
-    return Page(data["width"], data["height"], lines, data.get("level", "page"))
+    return Page(data["width"], data["height"], lines, data.get("level", "page"),
+                turned=data.get("turned", 0))

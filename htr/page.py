@@ -14,6 +14,9 @@ read flat; every box, polygon and baseline is then mapped back into the photo's 
 page gives the sheet's outline. Scans and crops, where no sheet stands out against a
 background, are read as they are.
 
+A page that reads as nonsense is tried at its other quarter turns (:mod:`htr.orientation`: a
+scan fed upside down, a photo that lost its EXIF turn) and read the way up that makes sense.
+
 With a layout made elsewhere (:meth:`PageReader.read` with ``layout=``, the lines of a PAGE-XML
 or ALTO file from :func:`htr.readers.pagexml.read_layout`) the page is read along exactly those
 lines, in their order, and each keeps its id and its region's id.
@@ -35,6 +38,7 @@ from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, 
                     preprocess_normalized)
 from .input_kind import classify_input, uncut_lines, word_sized as is_word_sized
 from .linecut import inside_lines, level_line, line_crop, line_height, without_neighbours
+from .orientation import looks_upright, may_be_turned, turned_image, upright_reading
 from .results import Box, Line, Page, Recognition, Word
 from .segment import Layout, LineSegmenter
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
@@ -60,11 +64,12 @@ class PageReader:
 
     def __init__(self, recognizer: "Recognizer", segmenter: LineSegmenter | None = None,
                  word_segmenter: WordSegmenter | None = None, recognise: str = "lines",
-                 find_sheets: bool = True) -> None:
+                 find_sheets: bool = True, turn_pages: bool = True) -> None:
         if recognise not in RECOGNISE:
             raise ValueError(f"unknown recognise mode {recognise!r}: choose one of {RECOGNISE}")
         self.recognizer = recognizer
         self.find_sheets = find_sheets  # False: photos read as they are (for comparisons)
+        self.turn_pages = turn_pages  # False: pages never tried at other turns (comparisons)
         self.segmenter = segmenter or LineSegmenter()
         self.word_segmenter = word_segmenter or WordSegmenter()
         self.recognise = recognise
@@ -127,8 +132,8 @@ class PageReader:
             for i, item in enumerate(_one_ahead(looking, self._see_safely, images, level)):
                 if isinstance(item, ImageError):
                     done[i] = item
-                elif item.sheet is not None or item.level == "page":
-                    done[i] = self._noting_language(lambda: self._read_seen(item))
+                elif item.sheet is not None or item.level == "page" or self._may_turn(item):
+                    done[i] = self._noting_language(lambda: self._read_upright(item))
                 else:
                     crops.append((i, item))
                     if len(crops) >= chunk:
@@ -155,7 +160,7 @@ class PageReader:
         flattened (``auto`` and ``page`` only: a forced line or word level means a crop), its
         lines found, and what it shows decided (``auto``)."""
         sheet = flat = analysis = None
-        own = level
+        own, loaded = level, grey
         if level in ("auto", "page"):
             sheet = find_sheet(grey) if self.find_sheets else None
             if sheet is None:
@@ -171,7 +176,8 @@ class PageReader:
             # (A word's own strokes, found as rows apart, would be painted out: words read
             # worse with it, real IAM words 14.66 -> 14.86%.)
             grey = without_neighbours(grey, analysis)
-        return _Seen(grey, own, sheet, flat, analysis, guessed=level == "auto", word_sized=word_sized)
+        return _Seen(grey, own, sheet, flat, analysis, guessed=level == "auto", word_sized=word_sized,
+                     loaded=loaded, asked=level)
 
     def _crops_through_network(self, crops: list[tuple[int, "_Seen"]]
                                ) -> tuple[list, list[np.ndarray]]:
@@ -204,7 +210,27 @@ class PageReader:
         h, w = grey.shape
         if layout is not None:
             return Page(w, h, self._read_layout(grey, layout), level="page")
-        return self._read_seen(self._see(grey, level))
+        return self._read_upright(self._see(grey, level))
+
+    def _may_turn(self, seen: "_Seen") -> bool:
+        """Whether ``seen`` may be a page lying on its side or upside down: asked for as ``auto``
+        or ``page``, and of a page's size (:func:`htr.orientation.may_be_turned`)."""
+        return self.turn_pages and seen.asked in ("auto", "page") and may_be_turned(seen.loaded.shape)
+
+    def _read_upright(self, seen: "_Seen") -> Page:
+        """:meth:`_read_seen`, and where that reading of what may be a page is unsure, the image
+        read at its other quarter turns too and the one that reads best kept
+        (:func:`htr.orientation.upright_reading`), in the image's own pixels."""
+        page = self._read_seen(seen)
+        if not self._may_turn(seen) or looks_upright(page):
+            return page
+        first_languages = self._reading.languages
+        best = upright_reading(page, lambda turns: self._noting_language(
+            lambda: self._read_seen(self._see(turned_image(seen.loaded, turns), seen.asked))))
+        # The language noted for the page is the kept reading's.
+        self._reading.languages = (first_languages if not best.turned else
+                                   [best.language] if best.language else [])
+        return best
 
     def _read_seen(self, seen: "_Seen") -> Page:
         """:meth:`read` of an image once :meth:`_see` has looked at it. A photo's sheet is read
@@ -408,6 +434,8 @@ class _Seen:
     analysis: Layout | None
     guessed: bool = False  # the level decided by ``auto``, not given
     word_sized: bool = False  # a crop ``auto`` found no wider than a word (input_kind.WORD_SIZED)
+    loaded: np.ndarray | None = None  # the image as loaded (``grey`` may have its neighbours painted out)
+    asked: str = "auto"  # the level it was asked to be read at
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:

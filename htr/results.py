@@ -125,6 +125,10 @@ class Page:
     ``sheet``: where a photo's sheet of paper lies in it (:mod:`htr.sheet`), its four corners
     clockwise from the top left of the page as read, in the image's pixels; None when the image
     showed no sheet against a background (a scan, a crop), and then absent from :meth:`to_dict`.
+
+    ``turned``: the degrees (90, 180, 270) the image was turned counter-clockwise to be read the
+    right way up (:mod:`htr.orientation`), everything in it still in the image's own pixels; 0
+    for an image read as it came, and then absent from :meth:`to_dict`.
     """
 
     width: int
@@ -135,6 +139,7 @@ class Page:
     #: The language of the lexicon it was decoded with (``en``, ``fr``; chosen by ``auto``, or
     #: given); None without one (the greedy decoder, a word list of one's own).
     language: str | None = None
+    turned: int = 0
 
     @property
     def text(self) -> str:
@@ -147,4 +152,6 @@ class Page:
             out["sheet"] = [list(p) for p in self.sheet]
         if self.language is not None:
             out["language"] = self.language
+        if self.turned:
+            out["turned"] = self.turned
         return out

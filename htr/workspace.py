@@ -469,7 +469,7 @@ def _confidence(value) -> float:
 
 def clean_page(page) -> dict:
     """A read result's dict checked and reduced to what the workspace keeps: size, level,
-    language, sheet, the reader's name (model, decoder) and the lines (geometry, text, the text
+    language, sheet, turn, the reader's name (model, decoder) and the lines (geometry, text, the text
     as read, confidence, words, ids). Raises :class:`InvalidPage` with what is wrong."""
     if not isinstance(page, dict):
         raise InvalidPage("The page must be a JSON object, as /api/v1/read gives it.")
@@ -511,6 +511,8 @@ def clean_page(page) -> dict:
             data[key] = page[key][:200]
     if page.get("sheet") is not None:
         data["sheet"] = _points(page["sheet"], "the sheet")
+    if page.get("turned") in (90, 180, 270):  # read turned the right way up (htr.orientation)
+        data["turned"] = page["turned"]
     read_ms = (page.get("timings") or {}).get("read_ms") if isinstance(page.get("timings"), dict) \
         else None
     if isinstance(read_ms, (int, float)) and not isinstance(read_ms, bool) and read_ms >= 0:

@@ -188,6 +188,20 @@ def test_api_reads_a_page_into_lines_and_words(client, openapi):
     assert "baseline" not in body  # Tesseract only when asked for
 
 
+def test_api_reads_an_upside_down_page_the_right_way_up(client, openapi):
+    upright = client.post("/api/v1/read", data=upload(page_png(), "page.png")).get_json()
+    assert "turned" not in upright
+    flipped = encode(Image.open(io.BytesIO(page_png())).rotate(180))
+    body = client.post("/api/v1/read", data=upload(flipped, "flipped.png")).get_json()
+    validate(openapi, "Page", body)
+    assert body["turned"] == 180 and body["text"] == upright["text"]
+    assert "The page was upside down: it was read turned the right way up." in body["warnings"]
+    w, h = body["width"], body["height"]
+    for found, was in zip(body["lines"], upright["lines"]):  # in the flipped image's pixels
+        x0, y0, x1, y1 = was["box"]
+        assert found["box"] == [w - x1, h - y1, w - x0, h - y0]
+
+
 def test_api_every_decoder_and_the_word_level(client):
     from htr.decode import DECODERS
 

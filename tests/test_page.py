@@ -257,15 +257,19 @@ def test_many_images_read_in_chunks_come_back_in_order(recognizer, tmp_path):
 @pytest.mark.slow
 def test_command_line_prints_the_page_as_json(tmp_path):
     image, _ = compose_page(list(LINES)[:2])
-    path = tmp_path / "page.png"
+    path, flipped = tmp_path / "page.png", tmp_path / "upside-down.png"
     cv2.imwrite(str(path), image)
-    run = subprocess.run([sys.executable, "-m", "htr", "read", "--format", "json", str(path)],
-                         capture_output=True, text=True, timeout=180,
+    cv2.imwrite(str(flipped), np.rot90(image, 2))
+    run = subprocess.run([sys.executable, "-m", "htr", "read", "--format", "json", str(path),
+                          str(flipped)], capture_output=True, text=True, timeout=180,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr
-    [result] = json.loads(run.stdout)
+    result, turned = json.loads(run.stdout)
     assert result["file"] == str(path) and result["level"] == "page"
     assert len(result["lines"]) == 2
     line = result["lines"][0]
     assert set(line) >= {"box", "polygon", "text", "confidence", "words"}
     assert set(line["words"][0]) == {"box", "text", "confidence"}
+    assert "turned" not in result and turned["turned"] == 180
+    assert [ln["text"] for ln in turned["lines"]] == [ln["text"] for ln in result["lines"]]
+    assert f"note: {flipped}: The page was upside down" in run.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from htr.documents import page_result
 from htr.errors import ImageError
+from htr.orientation import turned_image
 from htr.tesseract import tesseract_text
 
 from .uploads import LEVELS, Upload, UploadError, _image_error, decode_upload, display_image
@@ -255,7 +256,8 @@ def read_upload(upload: Upload, level: str, decoder: str, baseline: bool,
         raise _image_error(exc, cfg["HTR_MAX_PIXELS"]) from None
     read = time.perf_counter()
     if baseline and cfg["HTR_TESSERACT"] and tess is None:  # auto: Tesseract told what we found
-        tess = engine.pool.submit(engine.tesseract, grey, page.level, cfg["HTR_TESSERACT_LANG"],
+        upright = turned_image(grey, page.turned // 90) if page.turned else grey
+        tess = engine.pool.submit(engine.tesseract, upright, page.level, cfg["HTR_TESSERACT_LANG"],
                                   cfg["HTR_TESSERACT_TIMEOUT"])
     timings = {"decode_ms": _ms(decoded - started), "read_ms": _ms(read - decoded)}
     result = page_result(page, file=upload.name, kind=kind, decoder=decoder,

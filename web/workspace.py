@@ -123,7 +123,7 @@ def correction_payload(result: dict, job: dict | None = None, number: int | None
     itself, a job's page, or the workspace's copy) and, when it was saved before, its id,
     version and corrected texts."""
     page = result["page"]
-    keep = ("width", "height", "level", "language", "sheet", "model", "decoder")
+    keep = ("width", "height", "level", "language", "sheet", "turned", "model", "decoder")
     data = {k: page[k] for k in keep if k in page}
     data["lines"] = [{k: v for k, v in line.items() if k != "low_confidence"} | {
         "words": [{k: v for k, v in w.items() if k != "low_confidence"} for w in line["words"]]}

@@ -1,0 +1,119 @@
+"""Which way up a page is: a page scanned or photographed sideways or upside down is read at its
+other quarter turns when its reading looks like nonsense, and the turn that reads best is kept.
+
+Read the wrong way up, handwriting gives the network little it is sure of: on the 54 validation
+pages (Hooker letters, Copiste texts; ``bench/bench_orientation.py``) an upright page's words
+were read with 0.46-0.73 confidence a character, its upside-down copy with 0.22-0.41, and a
+sideways copy came out as a line or two of almost nothing. So a page whose reading is unsure
+(:func:`looks_upright` false) is read again at the three other quarter turns, and the reading
+with the most sure characters (:func:`sure_characters`) is taken, the upright one unless
+another has clearly more (:data:`CLEARLY_MORE`). An upright page that reads well costs nothing
+more; one upside down costs one more reading, one on its side two or three, and a doubtful
+upright one (a faint or hard hand) three.
+
+Only images of a page's size are turned (:func:`may_be_turned`): a line or a word crop is
+taken the way it is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from .results import Box, Line, Page, Point
+
+#: An image at least this many pixels on its shorter side may be a page lying on its side or
+#: upside down (the validation sets' line crops are at most 277 high, a few lines of a note
+#: photographed small about 350).
+PAGE_SIDE = 300
+#: A reading whose words average at least this confidence a character, over at least
+#: :data:`SURE_ENOUGH_CHARACTERS` characters, is taken as upright (validation pages: upright
+#: 0.46-0.73, upside down 0.22-0.41).
+UPRIGHT_CONFIDENCE = 0.45
+SURE_ENOUGH_CHARACTERS = 20
+#: Another turn's reading replaces the upright one when it has this many times its sure
+#: characters (upright pages held two to three times their upside-down copies').
+CLEARLY_MORE = 1.5
+
+
+def sure_characters(page: Page) -> float:
+    """The characters read on ``page``, each word's counted by its confidence: how much
+    sensible text a reading holds, comparable across readings of the same image."""
+    return float(sum(len(w.text) * w.confidence for line in page.lines for w in line.words))
+
+
+def looks_upright(page: Page) -> bool:
+    """Whether ``page``'s reading is sure enough to take the image as the right way up: at least
+    :data:`SURE_ENOUGH_CHARACTERS` characters read, at :data:`UPRIGHT_CONFIDENCE` a character
+    on average."""
+    read = sum(len(w.text) for line in page.lines for w in line.words)
+    return read >= SURE_ENOUGH_CHARACTERS and sure_characters(page) >= UPRIGHT_CONFIDENCE * read
+
+
+def may_be_turned(shape: tuple[int, ...]) -> bool:
+    """Whether an image of ``shape`` (rows, columns) is large enough to be a page that lies
+    on its side or upside down (:data:`PAGE_SIDE`)."""
+    return min(shape[:2]) >= PAGE_SIDE
+
+
+def upright_reading(first: Page, read_turned: Callable[[int], Page]) -> Page:
+    """The best reading of an image whose reading as it is, ``first``, looked unsure:
+    ``read_turned(k)`` reads the image turned by ``np.rot90(image, k)`` (k quarter turns
+    counter-clockwise) in its own pixels; the reading kept is the one with the most
+    :func:`sure_characters`, ``first`` unless another has :data:`CLEARLY_MORE`. A turned
+    reading comes back in the image's own pixels, with :attr:`Page.turned` saying how."""
+    best, best_turns, best_sure = first, 0, sure_characters(first)
+    for turns in (2, 1, 3):  # upside down first: scanners feed pages the wrong way round
+        page = read_turned(turns)
+        sure = sure_characters(page)
+        if sure > max(best_sure, CLEARLY_MORE * sure_characters(first)):
+            best, best_turns, best_sure = page, turns, sure
+            if looks_upright(page):  # sure enough: the other turns need not be read
+                break
+    return best if best_turns == 0 else turned_back(best, best_turns)
+
+
+def turned_back(page: Page, quarter_turns: int) -> Page:
+    """``page``, read on an image turned by ``np.rot90(image, quarter_turns)``, with every box,
+    polygon, baseline and sheet corner mapped back into the unturned image's pixels."""
+    width, height = page.width, page.height  # the turned image's
+    for _ in range(quarter_turns % 4):
+        page = _one_turn_back(page, height)
+        width, height = height, width
+    return dataclasses.replace(page, width=width, height=height, turned=90 * (quarter_turns % 4))
+
+
+def _one_turn_back(page: Page, height: int) -> Page:
+    """``page`` read on ``np.rot90(image, 1)`` (``height`` rows), mapped onto ``image``:
+    ``turned[r, c] = image[c, height - 1 - r]``."""
+    def point(p: Point) -> Point:
+        return height - 1 - p[1], p[0]
+
+    def box(b: Box) -> Box:  # edges, not pixels: the end is exclusive
+        x0, y0, x1, y1 = b
+        return height - y1, x0, height - y0, x1
+
+    def line(ln: Line) -> Line:
+        return dataclasses.replace(
+            ln, box=box(ln.box), polygon=tuple(map(point, ln.polygon)),
+            baseline=tuple(map(point, ln.baseline)),
+            words=tuple(dataclasses.replace(w, box=box(w.box)) for w in ln.words))
+
+    sheet = tuple(map(point, page.sheet)) if page.sheet is not None else None
+    return dataclasses.replace(page, lines=tuple(map(line, page.lines)), sheet=sheet)
+
+
+def turn_note(turned: int) -> str:
+    """What a reader is told of a page read turned by ``turned`` degrees counter-clockwise
+    (:attr:`Page.turned`, not 0)."""
+    return {90: "The page lay on its side: it was read turned a quarter turn to the left.",
+            180: "The page was upside down: it was read turned the right way up.",
+            270: "The page lay on its side: it was read turned a quarter turn to the right."}[turned]
+
+
+def turned_image(grey: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """``grey`` turned by ``quarter_turns`` quarter turns counter-clockwise, contiguous (as the
+    segmenter's OpenCV calls want it)."""
+    return np.ascontiguousarray(np.rot90(grey, quarter_turns))

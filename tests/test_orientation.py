@@ -1,0 +1,96 @@
+"""A page scanned or photographed upside down or on its side is read the right way up, every box
+still in the pixels of the image as it was given; line and word crops are read as given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import shipped_crops, stacked_lines
+from test_page import LINES, compose_page
+
+from htr.metrics import box_iou
+from htr.orientation import looks_upright, turned_back, turned_image
+from htr.recognizer import DEFAULT_MODEL
+from htr.results import Line, Page, Word
+
+
+def turned_box(box, quarter_turns: int, shape) -> tuple[int, int, int, int]:
+    """Where ``box`` of an image of ``shape`` lies once the image is turned by
+    ``np.rot90(image, quarter_turns)``: found by turning a mask of it (no arithmetic shared
+    with the code under test)."""
+    mask = np.zeros(shape, bool)
+    x0, y0, x1, y1 = box
+    mask[y0:y1, x0:x1] = True
+    rows, cols = np.nonzero(np.rot90(mask, quarter_turns))
+    return cols.min(), rows.min(), cols.max() + 1, rows.max() + 1
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 2, 3])
+def test_turned_back_puts_every_box_where_it_lies_in_the_unturned_image(quarter_turns):
+    shape = (300, 500)  # rows, columns of the unturned image
+    th, tw = np.rot90(np.zeros(shape), quarter_turns).shape
+    word, line_box = (40, 30, 90, 60), (20, 25, 200, 70)  # found on the turned image
+    page = Page(tw, th, (Line(line_box, polygon=((20, 25), (199, 25), (199, 69), (20, 69)),
+                              baseline=((20, 60), (199, 60)), text="a word",
+                              words=(Word(word, "word", 0.9),)),),
+                sheet=((0, 0), (tw - 1, 0), (tw - 1, th - 1), (0, th - 1)))
+    back = turned_back(page, quarter_turns)
+    assert (back.height, back.width) == shape and back.turned == 90 * quarter_turns
+    undo = -quarter_turns  # the turned image turned back is the unturned one
+    assert back.lines[0].words[0].box == turned_box(word, undo, (th, tw))
+    assert back.lines[0].box == turned_box(line_box, undo, (th, tw))
+    # Points are pixels: each lands inside its box, on the pixel np.rot90 takes it to.
+    corner = np.zeros((th, tw), bool)
+    corner[25, 20] = True
+    rows, cols = np.nonzero(np.rot90(corner, undo))
+    assert back.lines[0].polygon[0] == (cols[0], rows[0])
+    assert sorted(back.sheet) == sorted([(0, 0), (shape[1] - 1, 0), (shape[1] - 1, shape[0] - 1),
+                                         (0, shape[0] - 1)])
+    assert back.to_dict()["turned"] == 90 * quarter_turns
+    assert "turned" not in turned_back(page, 0).to_dict()
+
+
+needs_model = pytest.mark.skipif(not (DEFAULT_MODEL / "model.keras").is_file(),
+                                 reason="no shipped model in models/default")
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from htr.recognizer import Recognizer
+
+    return Recognizer.load()
+
+
+@pytest.fixture(scope="module")
+def upright(recognizer):
+    image, boxes = compose_page(list(LINES))
+    page = recognizer.read_page(image)
+    assert page.turned == 0 and looks_upright(page)  # read well: not tried at other turns
+    return image, page
+
+
+@needs_model
+@pytest.mark.parametrize("quarter_turns", [1, 2, 3])
+def test_a_page_on_its_side_or_upside_down_is_read_the_right_way_up(recognizer, upright, quarter_turns):
+    image, page = upright
+    given = turned_image(image, quarter_turns)
+    read = recognizer.read_page(given)
+    assert read.turned == 90 * (4 - quarter_turns)  # counter-clockwise, to undo the turn
+    assert (read.width, read.height) == (given.shape[1], given.shape[0])
+    assert read.text == page.text and read.level == "page"
+    # Every line and word where it lies in the image as it was given.
+    expected = [turned_box(line.box, quarter_turns, image.shape) for line in page.lines]
+    assert np.all(np.diag(box_iou([line.box for line in read.lines], expected)) > 0.95)
+    words = [w.box for line in read.lines for w in line.words]
+    expected = [turned_box(w.box, quarter_turns, image.shape) for line in page.lines for w in line.words]
+    assert np.all(np.diag(box_iou(words, expected)) > 0.95)
+
+
+@needs_model
+def test_pages_read_together_are_turned_too_and_a_line_crop_is_read_as_given(recognizer):
+    small_page = stacked_lines(list(LINES)[:3])  # 370 pixels high: a small page
+    line = next(iter(shipped_crops("line-iam-ondb-").values()))
+    pages = list(recognizer.read_pages([turned_image(small_page, 2), turned_image(line, 2)]))
+    assert pages[0].turned == 180 and pages[0].level == "page" and len(pages[0].lines) == 3
+    assert "representatives" in pages[0].text
+    assert pages[1].turned == 0  # a crop is taken the way it is given
