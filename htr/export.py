@@ -30,6 +30,7 @@ import numpy as np
 from lxml import etree
 
 from .errors import HTRError
+from .orientation import page_orientation
 from .results import Box, Line, Page, Point, box_union
 
 #: Every format :func:`export` writes.
@@ -299,6 +300,8 @@ def page_xml(page: Page, image_name: str) -> bytes:
     E("LastChange", meta).text = meta[-1].text
     pg = E("Page", root, imageFilename=xml_text(image_name), imageWidth=str(w),
            imageHeight=str(h))
+    if page.turned:  # the degrees to turn it clockwise to read it (page_orientation)
+        pg.set("orientation", str(page_orientation(page.turned)))
     ids = _Ids()
     regions = _regions(page)
     region_ids = [ids(rid, f"r{i + 1}") for i, (rid, _) in enumerate(regions)]
@@ -360,6 +363,8 @@ def alto_xml(page: Page, image_name: str) -> bytes:
     for i, (rid, lines) in enumerate(_regions(page)):
         block = E("TextBlock", space, ID=ids(rid, f"r{i + 1}"))
         place(block, box_union([_line_box(ln, w, h) for ln in lines]))
+        if page.turned:  # the writing's turn in the image, counter-clockwise
+            block.set("ROTATION", str(page_orientation(page.turned)))
         for k, line in enumerate(lines):
             el = E("TextLine", block, ID=ids(line.id, f"{block.get('ID')}_l{k + 1}"))
             place(el, _line_box(line, w, h))

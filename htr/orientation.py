@@ -105,6 +105,14 @@ def _one_turn_back(page: Page, height: int) -> Page:
     return dataclasses.replace(page, lines=tuple(map(line, page.lines)), sheet=sheet)
 
 
+def page_orientation(turned: int) -> int:
+    """A page read turned ``turned`` degrees counter-clockwise as PAGE-XML's ``orientation``
+    (the degrees to turn it clockwise to set it right, -179 to 180), which is also how far its
+    writing lies turned counter-clockwise in the image (ALTO's ``ROTATION``)."""
+    degrees = -turned % 360
+    return degrees - 360 if degrees > 180 else degrees
+
+
 def turn_note(turned: int) -> str:
     """What a reader is told of a page read turned by ``turned`` degrees counter-clockwise
     (:attr:`Page.turned`, not 0)."""

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -100,6 +101,11 @@ def test_every_page_we_write_is_valid_against_the_official_schema(schemas, fmt):
         out = export([SourcePage(page, "scan 1.png")], fmt)
         assert out.media_type.endswith("xml") and out.filename == "scan_1.xml"
         assert_valid(schemas, fmt, out.data)
+    # A page read turned (htr.orientation) says how its writing lies in the image.
+    doc = assert_valid(schemas, fmt, export([SourcePage(replace(letter(), turned=90), "s.png")], fmt).data)
+    turned = doc.xpath("//*[local-name()='Page']/@orientation" if fmt == "page" else
+                       "//*[local-name()='TextBlock']/@ROTATION")
+    assert turned and set(turned) == {"-90"}  # writing lying a quarter turn clockwise
 
 
 @pytest.mark.parametrize("fmt", ["page", "alto"])
