@@ -6,10 +6,10 @@ scans (Hooker letters, Copiste texts; README, "Pages upside down or on their sid
 page's words were read with 0.46-0.80 confidence a character, its upside-down copy with
 0.18-0.41, and a sideways copy came out as a line or two of almost nothing. So a page whose
 reading is unsure (:func:`looks_upright` false) is read again at the three other quarter
-turns, and the reading with the most sure characters (:func:`sure_characters`) is taken, the upright one unless
-another has clearly more (:data:`CLEARLY_MORE`). An upright page that reads well costs nothing
-more; one the wrong way up, or a doubtful upright one (a faint or hard hand), costs three
-more readings.
+turns, and the reading with the most sure characters (:func:`sure_characters`) is taken, the
+upright one unless another has clearly more (:data:`CLEARLY_MORE`). An upright page that reads
+well costs nothing more; one the wrong way up, or a doubtful upright one (a faint or hard
+hand), costs three more readings.
 
 Only images of a page's size are turned (:func:`may_be_turned`): a line or a word crop is
 taken the way it is given.

@@ -215,7 +215,8 @@ class PageReader:
     def _may_turn(self, seen: "_Seen") -> bool:
         """Whether ``seen`` may be a page lying on its side or upside down: asked for as ``auto``
         or ``page``, and of a page's size (:func:`htr.orientation.may_be_turned`)."""
-        return self.turn_pages and seen.asked in ("auto", "page") and may_be_turned(seen.loaded.shape)
+        return (self.turn_pages and seen.asked in ("auto", "page")
+                and may_be_turned(seen.loaded.shape))
 
     def _read_upright(self, seen: "_Seen") -> Page:
         """:meth:`_read_seen`, and where that reading of what may be a page is unsure, the image
@@ -434,7 +435,7 @@ class _Seen:
     analysis: Layout | None
     guessed: bool = False  # the level decided by ``auto``, not given
     word_sized: bool = False  # a crop ``auto`` found no wider than a word (input_kind.WORD_SIZED)
-    loaded: np.ndarray | None = None  # the image as loaded (``grey`` may have its neighbours painted out)
+    loaded: np.ndarray | None = None  # as loaded (``grey`` may have its neighbours painted out)
     asked: str = "auto"  # the level it was asked to be read at
 
 

@@ -469,8 +469,8 @@ def _confidence(value) -> float:
 
 def clean_page(page) -> dict:
     """A read result's dict checked and reduced to what the workspace keeps: size, level,
-    language, sheet, turn, the reader's name (model, decoder) and the lines (geometry, text, the text
-    as read, confidence, words, ids). Raises :class:`InvalidPage` with what is wrong."""
+    language, sheet, turn, the reader's name (model, decoder) and the lines (geometry, text, the
+    text as read, confidence, words, ids). Raises :class:`InvalidPage` with what is wrong."""
     if not isinstance(page, dict):
         raise InvalidPage("The page must be a JSON object, as /api/v1/read gives it.")
     width, height = page.get("width"), page.get("height")
