@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Pages the wrong way up: validation pages read upright, on their side and upside down.
+"""Pages the wrong way up: validation pages read upright, on their side, upside down and askew.
 
 Each validation page (Hooker letters, PAGE-XML; Copiste texts, ALTO; split as in training,
 :func:`htr.readers.group_split`), scanned or, with ``--photos``, as a synthetic phone photo
@@ -10,7 +10,13 @@ true lines (IoU >= 0.5, the found lines mapped back onto the upright page) and s
 For the upright pages, also how many were doubtful enough to be tried at the other turns, and
 the same pages read with turning off (``PageReader(turn_pages=False)``) for the time it costs.
 
+``--tilts 5 10 -15``: the pages also laid askew by those degrees (counter-clockwise, on a canvas
+that holds the whole page, the new corners paper-grey), read as they lie and levelled
+(:func:`htr.orientation.level_angle`); the true lines' boxes are turned the same way (the box
+round their turned corners) to score line detection.
+
     python bench/bench_orientation.py [--sets hooker copiste] [--limit N] [--photos] [--seed 0]
+                                      [--tilts DEGREES ...]
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from htr.image import load_image  # noqa: E402
@@ -45,6 +52,8 @@ def main() -> int:
     p.add_argument("--photos", action="store_true", help="read synthetic phone photos of the pages")
     p.add_argument("--seed", type=int, default=0, help="the photos' random draws")
     p.add_argument("--model", default=None)
+    p.add_argument("--tilts", type=float, nargs="*", default=[],
+                   help="also lay the pages askew by these degrees")
     args = p.parse_args()
 
     from htr.page import PageReader
@@ -84,7 +93,41 @@ def main() -> int:
                     plain.append(time.perf_counter() - start)
                 print(f"    upright pages tried at other turns: {doubtful}; {np.mean(plain):.2f} s a "
                       f"page with turning off", flush=True)
+        for degrees in args.tilts:
+            scores = {}
+            for name_, chosen in (("as they lie", unturned), ("levelled", reader)):
+                texts, seconds, found = [], [], Detection(0, 0, 0)
+                for pg, grey in zip(pages, images):
+                    askew, turn = laid_askew(grey, degrees)
+                    start = time.perf_counter()
+                    result = chosen.read(askew)
+                    seconds.append(time.perf_counter() - start)
+                    texts.append(result.text)
+                    found += detection([line.box for line in result.lines],
+                                       [turned_box(b, turn) for b in pg.line_boxes()])
+                scores[name_] = f"CER {cer(references, texts):.2%}, F1 {found.f1:.3f}, {np.mean(seconds):.2f} s"
+            print(f"  laid {degrees:g} degrees askew: " + "; ".join(f"{k} {v}" for k, v in scores.items()),
+                  flush=True)
     return 0
+
+
+def laid_askew(grey: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """``grey`` turned ``degrees`` counter-clockwise on a canvas that holds all of it, and the
+    2 x 3 matrix that took it there."""
+    h, w = grey.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    size = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
+    turn[:, 2] += (size[0] - w) / 2, (size[1] - h) / 2
+    return cv2.warpAffine(grey, turn, size, flags=cv2.INTER_CUBIC,
+                          borderValue=int(np.median(grey))), turn
+
+
+def turned_box(box, turn: np.ndarray) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    corners = cv2.transform(np.array([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]], np.float64), turn)[0]
+    (a, b), (c, d) = corners.min(axis=0), corners.max(axis=0)
+    return int(a), int(b), int(np.ceil(c)), int(np.ceil(d))
 
 
 if __name__ == "__main__":

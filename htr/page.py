@@ -38,7 +38,8 @@ from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, 
                     preprocess_normalized)
 from .input_kind import classify_input, uncut_lines, word_sized as is_word_sized
 from .linecut import inside_lines, level_line, line_crop, line_height, without_neighbours
-from .orientation import looks_upright, may_be_turned, turned_image, upright_reading
+from .orientation import (LEVEL_FROM, level_angle, levelled, looks_upright, may_be_turned,
+                          turned_image, upright_reading)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import Layout, LineSegmenter
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
@@ -69,7 +70,7 @@ class PageReader:
             raise ValueError(f"unknown recognise mode {recognise!r}: choose one of {RECOGNISE}")
         self.recognizer = recognizer
         self.find_sheets = find_sheets  # False: photos read as they are (for comparisons)
-        self.turn_pages = turn_pages  # False: pages never tried at other turns (comparisons)
+        self.turn_pages = turn_pages  # False: pages read as they lie, never turned (comparisons)
         self.segmenter = segmenter or LineSegmenter()
         self.word_segmenter = word_segmenter or WordSegmenter()
         self.recognise = recognise
@@ -132,7 +133,7 @@ class PageReader:
             for i, item in enumerate(_one_ahead(looking, self._see_safely, images, level)):
                 if isinstance(item, ImageError):
                     done[i] = item
-                elif item.sheet is not None or item.level == "page" or self._may_turn(item):
+                elif item.flat is not None or item.level == "page" or self._may_turn(item):
                     done[i] = self._noting_language(lambda: self._read_upright(item))
                 else:
                     crops.append((i, item))
@@ -157,16 +158,21 @@ class PageReader:
 
     def _see(self, grey: np.ndarray, level: str) -> "_Seen":
         """The first steps of reading a loaded image at ``level``: its sheet looked for and
-        flattened (``auto`` and ``page`` only: a forced line or word level means a crop), its
-        lines found, and what it shows decided (``auto``)."""
-        sheet = flat = analysis = None
+        flattened, or a page lying askew turned level (``auto`` and ``page`` only: a forced line
+        or word level means a crop), its lines found, and what it shows decided (``auto``)."""
+        sheet = flat = analysis = to_original = None
         own, loaded = level, grey
         if level in ("auto", "page"):
             sheet = find_sheet(grey) if self.find_sheets else None
             if sheet is None:
-                analysis = self.segmenter.analyse(grey)
+                # A page laid askew (beyond the few degrees the segmenter shears level) is
+                # turned level first (htr.orientation.LEVEL_FROM).
+                angle = level_angle(grey) if self.turn_pages and may_be_turned(grey.shape) else 0.0
+                if abs(angle) >= LEVEL_FROM:
+                    flat, to_original = levelled(grey, angle)
+                analysis = self.segmenter.analyse(grey if flat is None else flat)
             else:  # lines found on the flat sheet as it is, read from it sharpened (SHARPEN)
-                flat = sheet.flatten(grey)
+                flat, to_original = sheet.flatten(grey), sheet.to_original
                 analysis = self.segmenter.analyse(flat)
                 flat = sharpen(flat, *SHARPEN)
             if level == "auto":
@@ -177,7 +183,7 @@ class PageReader:
             # worse with it, real IAM words 14.66 -> 14.86%.)
             grey = without_neighbours(grey, analysis)
         return _Seen(grey, own, sheet, flat, analysis, guessed=level == "auto", word_sized=word_sized,
-                     loaded=loaded, asked=level)
+                     loaded=loaded, asked=level, to_original=to_original)
 
     def _crops_through_network(self, crops: list[tuple[int, "_Seen"]]
                                ) -> tuple[list, list[np.ndarray]]:
@@ -235,14 +241,14 @@ class PageReader:
 
     def _read_seen(self, seen: "_Seen") -> Page:
         """:meth:`read` of an image once :meth:`_see` has looked at it. A photo's sheet is read
-        flat, and what is found on it mapped back into the photo."""
+        flat, a page lying askew level, and what is found on it mapped back into the image."""
         grey = seen.grey
         h, w = grey.shape
         if seen.flat is None:
             return self._read_image(grey, seen.level, seen.analysis, seen.guessed, seen.word_sized)
         read = self._read_image(seen.flat, seen.level, seen.analysis, seen.guessed, seen.word_sized)
-        return Page(w, h, tuple(_line_to_photo(line, seen.sheet, (w, h)) for line in read.lines),
-                    level=read.level, sheet=seen.sheet.outline)
+        return Page(w, h, tuple(_line_mapped(line, seen.to_original, (w, h)) for line in read.lines),
+                    level=read.level, sheet=seen.sheet.outline if seen.sheet is not None else None)
 
     def _read_image(self, grey: np.ndarray, level: str, analysis: Layout | None = None,
                     guessed: bool = False, word_sized: bool = False) -> Page:
@@ -424,9 +430,10 @@ class PageReader:
 @dataclasses.dataclass
 class _Seen:
     """An image looked at (:meth:`PageReader._see`), ready to read: what it shows (``level``:
-    page, line or word), its sheet and the flattened sheet as it is read, sharpened (None for a
-    scan or a crop), and the segmenter's analysis of the flat sheet or of the image (None for a
-    forced crop level)."""
+    page, line or word), its sheet and the image its lines are read from instead of it
+    (``flat``: the flattened sheet, sharpened, or a page lying askew turned level; None for a
+    scan or a crop read as it is), and the segmenter's analysis of that image (None for a forced
+    crop level)."""
 
     grey: np.ndarray
     level: str
@@ -437,6 +444,8 @@ class _Seen:
     word_sized: bool = False  # a crop ``auto`` found no wider than a word (input_kind.WORD_SIZED)
     loaded: np.ndarray | None = None  # as loaded (``grey`` may have its neighbours painted out)
     asked: str = "auto"  # the level it was asked to be read at
+    #: Maps points on ``flat`` back into the image (None: no ``flat``).
+    to_original: Callable[[Sequence], np.ndarray] | None = None
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:
@@ -495,17 +504,19 @@ def aligned_words(rec: Recognition, geometry: InputGeometry, frame_width: int,
     return out
 
 
-def _line_to_photo(line: Line, sheet: Sheet, size: tuple[int, int]) -> Line:
-    """A line read on the flattened sheet, every point of it mapped back into the photo (of
-    ``size``: width, height): polygon and baseline point by point (a homography keeps straight
-    lines straight, so the outline between its points stays true), boxes as the box round their
-    four mapped corners."""
+def _line_mapped(line: Line, to_original: Callable[[Sequence], np.ndarray],
+                 size: tuple[int, int]) -> Line:
+    """A line read on a flattened sheet or a levelled page, every point of it mapped back into
+    the image (of ``size``: width, height) by ``to_original`` (:meth:`htr.sheet.Sheet.to_original`,
+    :func:`htr.orientation.levelled`): polygon and baseline point by point (a homography keeps
+    straight lines straight, so the outline between its points stays true), boxes as the box
+    round their four mapped corners."""
     def points(pts) -> tuple[tuple[int, int], ...]:
-        return tuple((int(round(x)), int(round(y))) for x, y in sheet.to_original(pts))
+        return tuple((int(round(x)), int(round(y))) for x, y in to_original(pts))
 
     def box(b: Box) -> Box:
         x0, y0, x1, y1 = b
-        corners = sheet.to_original([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+        corners = to_original([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
         bx0, by0 = np.floor(corners.min(axis=0)).astype(int)
         bx1, by1 = np.ceil(corners.max(axis=0)).astype(int)
         bx0, by0 = min(max(0, int(bx0)), size[0] - 1), min(max(0, int(by0)), size[1] - 1)

@@ -1,14 +1,16 @@
-"""A page scanned or photographed upside down or on its side is read the right way up, every box
-still in the pixels of the image as it was given; line and word crops are read as given."""
+"""A page scanned or photographed upside down, on its side or laid askew is read the right way up
+and level, every box still in the pixels of the image as it was given; line and word crops are
+read as given."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from conftest import shipped_crops, stacked_lines
-from test_page import LINES, compose_page
+from test_page import LINES, PAGE_BOUND, compose_page
 
-from htr.metrics import box_iou
+from htr.metrics import box_iou, cer
 from htr.orientation import looks_upright, turned_back, turned_image
 from htr.recognizer import DEFAULT_MODEL
 from htr.results import Line, Page, Word
@@ -94,3 +96,37 @@ def test_pages_read_together_are_turned_too_and_a_line_crop_is_read_as_given(rec
     assert pages[0].turned == 180 and pages[0].level == "page" and len(pages[0].lines) == 3
     assert "representatives" in pages[0].text
     assert pages[1].turned == 0  # a crop is taken the way it is given
+
+
+@needs_model
+@pytest.mark.parametrize("degrees", [-12, 20])
+def test_a_page_laid_askew_is_read_level_its_boxes_round_its_lines_where_they_lie(recognizer, upright,
+                                                                                  degrees):
+    image, page = upright
+    h, w = image.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)  # counter-clockwise
+    turn[:, 2] += 200  # on a larger sheet: every line stays on it
+    w, h = w + 400, h + 400
+    askew = cv2.warpAffine(image, turn, (w, h), flags=cv2.INTER_CUBIC, borderValue=228)
+    read = recognizer.read_page(askew)
+    assert read.turned == 0 and (read.width, read.height) == (w, h) and len(read.lines) == len(LINES)
+    assert cer(["\n".join(LINES.values())], [read.text]) <= PAGE_BOUND, read.text
+    # Each line's box is the box round its upright box's corners, turned as the page was.
+    for line, was in zip(read.lines, page.lines):
+        x0, y0, x1, y1 = was.box
+        corners = cv2.transform(np.array([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]], np.float64), turn)[0]
+        expected = (*corners.min(axis=0), *corners.max(axis=0))
+        assert box_iou([line.box], [expected])[0, 0] > 0.8, (line.box, expected)
+        assert all(0 <= x < w and 0 <= y < h for x, y in line.polygon)
+
+
+@needs_model
+def test_a_level_page_is_read_as_it_lies(upright):
+    from htr.orientation import LEVEL_FROM, level_angle
+
+    image, _ = upright
+    assert abs(level_angle(image)) < LEVEL_FROM
+    h, w = image.shape
+    turned = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), 9, 1.0), (w, h),
+                            borderValue=228)
+    assert abs(level_angle(turned) + 9) < 1.0  # turned 9 degrees, levelled by turning it back
