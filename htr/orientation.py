@@ -46,33 +46,35 @@ CLEARLY_MORE = 1.5
 #: before its lines are found. The validation pages as scanned measured up to 3.8 degrees
 #: (written askew by hand, they read better sheared than turned), and one nearly blank page
 #: 11.6 (five letters on it).
-LEVEL_FROM = 4.0
+LEVEL_FROM = 5.0
 TILT_SEARCH = 30.0
 #: The tilt is measured on the page shrunk to this long side, from at most this many ink
-#: pixels, and not at all from fewer than the least (a nearly blank page).
-TILT_SIDE, TILT_POINTS, TILT_MIN_POINTS = 600, 5_000, 1_500
+#: pixels, and not at all from fewer than the least (a nearly blank page); to the nearest
+#: :data:`TILT_STEP` degrees, as the segmenter shears away what is left.
+TILT_SIDE, TILT_POINTS, TILT_MIN_POINTS, TILT_STEP = 400, 3_000, 700, 1.0
 
 
 def level_angle(grey: np.ndarray) -> float:
     """The degrees to turn ``grey`` counter-clockwise (as ``cv2.getRotationMatrix2D`` turns)
     to bring its lines level, within :data:`TILT_SEARCH`: the turn whose ink profile across the
-    lines is most peaked (lines and the gaps between them), searched by degrees, then by tenths.
-    The ink is the segmenter's (dark scanner edges left out), a fixed sample of it: the same
-    image always gives the same angle. 0 where there is too little ink to tell
+    lines is most peaked (lines and the gaps between them), to :data:`TILT_STEP`. The ink is
+    the segmenter's (dark scanner edges left out), a fixed sample of it: the same image always
+    gives the same angle. 0 where there is too little ink to tell
     (:data:`TILT_MIN_POINTS`) or the best turn is the search's limit (no tilt stands out)."""
     from .image import normalize_ink
     from .ink_mask import binarise, remove_edges
 
     scale = TILT_SIDE / max(grey.shape)
-    small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
-    ys, xs = np.nonzero(remove_edges(binarise(normalize_ink(small))))
+    if scale < 1:
+        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ys, xs = np.nonzero(remove_edges(binarise(normalize_ink(grey))))
     if xs.size < TILT_MIN_POINTS:
         return 0.0
     if xs.size > TILT_POINTS:
         keep = np.random.default_rng(0).choice(xs.size, TILT_POINTS, replace=False)
         xs, ys = xs[keep], ys[keep]
-    xs = xs - small.shape[1] / 2
-    ys = ys - small.shape[0] / 2
+    xs = xs - grey.shape[1] / 2
+    ys = ys - grey.shape[0] / 2
 
     def peakedness(degrees: float) -> float:
         t = np.radians(degrees)
@@ -80,13 +82,12 @@ def level_angle(grey: np.ndarray) -> float:
         counts = np.bincount(((rows - rows.min()) // 2).astype(np.int64))
         return float(np.dot(counts, counts))
 
-    coarse = max(np.arange(-TILT_SEARCH, TILT_SEARCH + 1e-9, 1.0), key=peakedness)
-    if abs(coarse) >= TILT_SEARCH:
-        return 0.0
-    return float(max(np.arange(coarse - 1.0, coarse + 1.0 + 1e-9, 0.1), key=peakedness))
+    best = max(np.arange(-TILT_SEARCH, TILT_SEARCH + 1e-9, TILT_STEP), key=peakedness)
+    return 0.0 if abs(best) >= TILT_SEARCH else float(best)
 
 
-def levelled(grey: np.ndarray, degrees: float) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+def levelled(grey: np.ndarray, degrees: float
+             ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """``grey`` turned ``degrees`` counter-clockwise on a canvas that holds all of it (the new
     corners filled with its paper's grey), and the function that maps points (x, y) on the
     turned image back into ``grey``'s pixels."""
