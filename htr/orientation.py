@@ -158,15 +158,31 @@ def turned_back(page: Page, quarter_turns: int) -> Page:
     return dataclasses.replace(page, width=width, height=height, turned=90 * (quarter_turns % 4))
 
 
+def turned_back_box(box: Box, quarter_turns: int, turned_shape: tuple[int, ...]) -> Box:
+    """A box found on ``np.rot90(image, quarter_turns)`` (of ``turned_shape``: rows, columns),
+    in ``image``'s pixels."""
+    height, width = turned_shape[:2]
+    for _ in range(quarter_turns % 4):
+        box = _box_one_turn_back(box, height)
+        height, width = width, height
+    return box
+
+
+def _box_one_turn_back(box: Box, height: int) -> Box:
+    """A box found on ``np.rot90(image, 1)`` (``height`` rows), on ``image``: edges, not pixels,
+    so the end stays exclusive."""
+    x0, y0, x1, y1 = box
+    return height - y1, x0, height - y0, x1
+
+
 def _one_turn_back(page: Page, height: int) -> Page:
     """``page`` read on ``np.rot90(image, 1)`` (``height`` rows), mapped onto ``image``:
     ``turned[r, c] = image[c, height - 1 - r]``."""
     def point(p: Point) -> Point:
         return height - 1 - p[1], p[0]
 
-    def box(b: Box) -> Box:  # edges, not pixels: the end is exclusive
-        x0, y0, x1, y1 = b
-        return height - y1, x0, height - y0, x1
+    def box(b: Box) -> Box:
+        return _box_one_turn_back(b, height)
 
     def line(ln: Line) -> Line:
         return dataclasses.replace(

@@ -39,7 +39,7 @@ from .image import (PREPROCESS_THREADS, ImageSource, InputGeometry, load_image, 
 from .input_kind import classify_input, uncut_lines, word_sized as is_word_sized
 from .linecut import inside_lines, level_line, line_crop, line_height, without_neighbours
 from .orientation import (LEVEL_FROM, level_angle, levelled, looks_upright, may_be_turned,
-                          turned_image, upright_reading)
+                          turned_back_box, turned_image, upright_reading)
 from .results import Box, Line, Page, Recognition, Word
 from .segment import Layout, LineSegmenter
 from .sheet import SHARPEN, Sheet, find_sheet, sharpen
@@ -362,13 +362,14 @@ class PageReader:
         read.update(zip(level_ones, level_read))
         if sideways:
             k = [turns(layout[i]) for i in sideways]
-            crops = [np.ascontiguousarray(np.rot90(line_crop(grey, cut[i]), q))
-                     for i, q in zip(sideways, k)]
+            crops = [turned_image(line_crop(grey, cut[i]), q) for i, q in zip(sideways, k)]
             flat = [Line(box=(0, 0, c.shape[1], c.shape[0])) for c in crops]
             turned_read = self._read_line_crops(flat, crops.__getitem__)
             for i, q, crop, line in zip(sideways, k, crops, turned_read):
-                words = tuple(dataclasses.replace(
-                    wd, box=_turn_back(wd.box, q, crop.shape, cut[i].box[:2])) for wd in line.words)
+                x, y = cut[i].box[:2]  # where the unturned crop lies on the page
+                on_crop = [turned_back_box(wd.box, q, crop.shape) for wd in line.words]
+                words = tuple(dataclasses.replace(wd, box=(x + b[0], y + b[1], x + b[2], y + b[3]))
+                              for wd, b in zip(line.words, on_crop))
                 read[i] = dataclasses.replace(line, words=words)
         return tuple(dataclasses.replace(g, text=read[i].text, confidence=read[i].confidence,
                                          words=read[i].words) for i, g in enumerate(given))
@@ -526,16 +527,3 @@ def _line_mapped(line: Line, to_original: Callable[[Sequence], np.ndarray],
         line, box=box(line.box), polygon=points(line.polygon) if line.polygon else (),
         baseline=points(line.baseline) if line.baseline else (),
         words=tuple(dataclasses.replace(w, box=box(w.box)) for w in line.words))
-
-
-def _turn_back(box: Box, quarter_turns: int, turned_shape: tuple[int, int],
-               origin: tuple[int, int]) -> Box:
-    """A box found on a crop turned by ``np.rot90(crop, quarter_turns)`` (shape
-    ``turned_shape``), back in page pixels (the unturned crop lies at ``origin``)."""
-    x0, y0, x1, y1 = box
-    th, tw = turned_shape  # the unturned crop is tw high and th wide
-    if quarter_turns == 1:  # turned[r, c] = crop[c, th - 1 - r]
-        bx0, by0, bx1, by1 = th - y1, x0, th - y0, x1
-    else:  # -1: turned[r, c] = crop[tw - 1 - c, r]
-        bx0, by0, bx1, by1 = y0, tw - x1, y1, tw - x0
-    return origin[0] + bx0, origin[1] + by0, origin[0] + bx1, origin[1] + by1
