@@ -39,6 +39,10 @@ SURE_ENOUGH_CHARACTERS = 20
 #: Another turn's reading replaces the upright one when it has this many times its sure
 #: characters (upright scans held 1.8-5.3 times their upside-down copies').
 CLEARLY_MORE = 1.5
+#: ... and at least this many sure characters itself: a page that reads as nonsense every way
+#: round (a drawing, a hand or a model that reads nothing: an untrained test model's readings
+#: held 0.1-2.0) is left the way it was given rather than turned on noise.
+SURE_TO_TURN = UPRIGHT_CONFIDENCE * SURE_ENOUGH_CHARACTERS
 
 
 #: The segmenter searches :data:`htr.ink_mask.MAX_SKEW` (5) degrees either way for its lines'
@@ -134,9 +138,10 @@ def upright_reading(first: Page, read_turned: Callable[[int], Page]) -> Page:
     """The best reading of an image whose reading as it is, ``first``, looked unsure:
     ``read_turned(k)`` reads the image turned by ``np.rot90(image, k)`` (k quarter turns
     counter-clockwise) in its own pixels; the reading kept is the one with the most
-    :func:`sure_characters`, ``first`` unless another has :data:`CLEARLY_MORE`. A turned
+    :func:`sure_characters`, ``first`` unless another has :data:`CLEARLY_MORE` and at least
+    :data:`SURE_TO_TURN`. A turned
     reading comes back in the image's own pixels, with :attr:`Page.turned` saying how."""
-    best, best_turns, best_sure = first, 0, sure_characters(first)
+    best, best_turns, best_sure = first, 0, max(sure_characters(first), SURE_TO_TURN)
     for turns in (1, 2, 3):
         page = read_turned(turns)
         sure = sure_characters(page)

@@ -11,7 +11,7 @@ from conftest import shipped_crops, stacked_lines
 from test_page import LINES, PAGE_BOUND, compose_page
 
 from htr.metrics import box_iou, cer
-from htr.orientation import looks_upright, turned_back, turned_image
+from htr.orientation import looks_upright, turned_back, turned_image, upright_reading
 from htr.recognizer import DEFAULT_MODEL
 from htr.results import Line, Page, Word
 
@@ -50,6 +50,26 @@ def test_turned_back_puts_every_box_where_it_lies_in_the_unturned_image(quarter_
                                          (0, shape[0] - 1)])
     assert back.to_dict()["turned"] == 90 * quarter_turns
     assert "turned" not in turned_back(page, 0).to_dict()
+
+
+def reading(*words: tuple[str, float]) -> Page:
+    """A page of one line holding ``words`` (text, confidence)."""
+    return Page(400, 300, (Line((0, 0, 400, 40), text=" ".join(t for t, _ in words),
+                                words=tuple(Word((0, 0, 10, 10), t, c) for t, c in words)),))
+
+
+def test_a_turn_is_kept_only_where_it_reads_clearly_more_and_sure_text():
+    unsure = reading(("xq", 0.2), ("ovn", 0.1))
+    # Upside down the page holds 3 words read surely: turned back by 180 degrees.
+    sure = reading(("Dear", 0.8), ("Sir,", 0.7), ("thanks", 0.9))
+    assert upright_reading(unsure, lambda turns: sure if turns == 2 else unsure).turned == 180
+    # Nonsense every way round (an untrained model, a drawing): left the way it was given,
+    # however much more nonsense one turn holds.
+    noise = reading(("iiiiiiiiii", 0.15), ("llll", 0.1))
+    assert upright_reading(unsure, lambda turns: noise).turned == 0
+    # Only a little surer than as given: not turned either.
+    assert upright_reading(sure, lambda turns: reading(("Dear", 0.9), ("Sir,", 0.8),
+                                                       ("thanks", 0.95))).turned == 0
 
 
 needs_model = pytest.mark.skipif(not (DEFAULT_MODEL / "model.keras").is_file(),
