@@ -62,14 +62,41 @@ def test_a_turn_is_kept_only_where_it_reads_clearly_more_and_sure_text():
     unsure = reading(("xq", 0.2), ("ovn", 0.1))
     # Upside down the page holds 3 words read surely: turned back by 180 degrees.
     sure = reading(("Dear", 0.8), ("Sir,", 0.7), ("thanks", 0.9))
-    assert upright_reading(unsure, lambda turns: sure if turns == 2 else unsure).turned == 180
+    assert upright_reading(lambda turns: sure if turns == 2 else unsure).turned == 180
     # Nonsense every way round (an untrained model, a drawing): left the way it was given,
     # however much more nonsense one turn holds.
     noise = reading(("iiiiiiiiii", 0.15), ("llll", 0.1))
-    assert upright_reading(unsure, lambda turns: noise).turned == 0
+    assert upright_reading(lambda turns: noise if turns else unsure).turned == 0
     # Only a little surer than as given: not turned either.
-    assert upright_reading(sure, lambda turns: reading(("Dear", 0.9), ("Sir,", 0.8),
-                                                       ("thanks", 0.95))).turned == 0
+    surer = reading(("Dear", 0.9), ("Sir,", 0.8), ("thanks", 0.95))
+    assert upright_reading(lambda turns: surer if turns else sure).turned == 0
+
+
+def test_only_the_turns_a_pages_lines_allow_are_read():
+    letter = reading(("Dear", 0.8), ("Sir,", 0.7), ("thank", 0.9), ("you", 0.9), ("kindly", 0.8))
+    unsure = reading(("xq", 0.2), ("ovn", 0.1))
+    asked = []
+
+    def read(turns: int) -> Page:
+        asked.append(turns)
+        return letter if turns == 3 else unsure
+
+    # Lines running down the page: it lies on a side; read on its two sides only.
+    assert upright_reading(read, (1, 3)).turned == 270 and sorted(asked) == [1, 3]
+    # Lines running across: upright or upside down, never read on its sides.
+    asked.clear()
+    assert upright_reading(read, (0, 2)).turned == 0 and asked == [0, 2]
+    # Neither side reads well: every way round after all.
+    asked.clear()
+    assert upright_reading(lambda turns: asked.append(turns) or unsure, (1, 3)).turned == 0
+    assert sorted(asked) == [0, 1, 2, 3]
+    # The lines' way measured only once the page read unsure as it is (a photo's sheet).
+    asked.clear()
+    measured = []
+    assert upright_reading(read, lambda: measured.append(1) or (1, 3)).turned == 270
+    assert asked == [0, 1, 3] and measured == [1]
+    assert upright_reading(lambda turns: letter, lambda: measured.append(2) or (1, 3)).turned == 0
+    assert measured == [1]  # read well as it is: not measured
 
 
 needs_model = pytest.mark.skipif(not (DEFAULT_MODEL / "model.keras").is_file(),
