@@ -13,8 +13,8 @@ clearly more (:data:`CLEARLY_MORE`). Which turns are read, the way the page's li
 (:func:`measure_lie`): across the page, it is upright or upside down; down it, it lies on one
 side or the other; only where that is not clear, all three. An upright page that reads well
 costs nothing more; one upside down, or a doubtful upright one (a faint or hard hand), one
-more reading; a scan on its side two, and not the one as it lies (a photo's sheet: three, as
-the way its lines run is measured only once it reads unsure).
+more reading; a scan on its side two, and neither its reading nor its lines as it lies (a
+photo's sheet: three, as the way its lines run is measured only once it reads unsure).
 
 Only images of a page's size are turned (:func:`may_be_turned`): a line or a word crop is
 taken the way it is given. A photo's sheet is levelled by its own outline (:mod:`htr.sheet`).

@@ -152,14 +152,17 @@ class PageReader:
 
     def _see_safely(self, image: ImageSource, level: str) -> "_Seen | ImageError":
         try:
-            return self._see(load_image(image), level)
+            return self._see(load_image(image), level, sides_first=True)
         except ImageError as exc:
             return exc
 
-    def _see(self, grey: np.ndarray, level: str) -> "_Seen":
+    def _see(self, grey: np.ndarray, level: str, sides_first: bool = False) -> "_Seen":
         """The first steps of reading a loaded image at ``level``: its sheet looked for and
         flattened, or a page lying askew turned level (``auto`` and ``page`` only: a forced line
-        or word level means a crop), its lines found, and what it shows decided (``auto``)."""
+        or word level means a crop), its lines found, and what it shows decided (``auto``).
+        ``sides_first``: a scan whose lines run down it, which :meth:`_read_upright` reads on
+        its sides first, has its lines as it lies left to be found only if it needs them
+        (:attr:`_Seen.lines_later`)."""
         sheet = flat = analysis = to_original = lie = None
         own, loaded = level, grey
         if level in ("auto", "page"):
@@ -168,6 +171,9 @@ class PageReader:
                 # A page laid askew (beyond the few degrees the segmenter shears level) is
                 # turned level first (htr.orientation.LEVEL_FROM).
                 lie = measure_lie(grey) if self.turn_pages and may_be_turned(grey.shape) else None
+                if sides_first and lie is not None and lie.quarter_turns == (1, 3):
+                    return _Seen(grey, level, None, None, None, guessed=level == "auto",
+                                 loaded=grey, asked=level, lie=lie, lines_later=True)
                 if lie is not None and abs(lie.tilt) >= LEVEL_FROM:
                     flat, to_original = levelled(grey, lie.tilt)
                 analysis = self.segmenter.analyse(grey if flat is None else flat)
@@ -216,7 +222,7 @@ class PageReader:
         h, w = grey.shape
         if layout is not None:
             return Page(w, h, self._read_layout(grey, layout), level="page")
-        return self._read_upright(self._see(grey, level))
+        return self._read_upright(self._see(grey, level, sides_first=True))
 
     def _may_turn(self, seen: "_Seen") -> bool:
         """Whether ``seen`` may be a page lying on its side or upside down: asked for as ``auto``
@@ -233,8 +239,11 @@ class PageReader:
             return self._read_seen(seen)
 
         def read_turned(turns: int) -> Page:
-            return self._noting_language(lambda: self._read_seen(
-                seen if turns == 0 else self._see(turned_image(seen.loaded, turns), seen.asked)))
+            if turns:
+                turned = self._see(turned_image(seen.loaded, turns), seen.asked)
+            else:  # (a page on its side has its lines as it lies found only now, if at all)
+                turned = self._see(seen.loaded, seen.asked) if seen.lines_later else seen
+            return self._noting_language(lambda: self._read_seen(turned))
 
         # Which way the lines run: known for a scan (its tilt was measured; 3 ms more), measured
         # on a photo's sheet (its background says nothing; 15 ms) only if it reads unsure.
@@ -455,6 +464,9 @@ class _Seen:
     to_original: Callable[[Sequence], np.ndarray] | None = None
     #: How its writing lies (measured on a page-sized image without a sheet; None: not yet).
     lie: Lie | None = None
+    #: A scan whose lines run down it, read on its sides first: its lines as it lies not yet
+    #: found (``analysis`` None), nor what it shows (``level`` as asked).
+    lines_later: bool = False
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:

@@ -139,10 +139,31 @@ def test_a_page_on_its_side_or_upside_down_is_read_the_right_way_up(recognizer, 
 def test_pages_read_together_are_turned_too_and_a_line_crop_is_read_as_given(recognizer):
     small_page = stacked_lines(list(LINES)[:3])  # 370 pixels high: a small page
     line = next(iter(shipped_crops("line-iam-ondb-").values()))
-    pages = list(recognizer.read_pages([turned_image(small_page, 2), turned_image(line, 2)]))
+    pages = list(recognizer.read_pages([turned_image(small_page, 2), turned_image(line, 2),
+                                        turned_image(small_page, 1)]))
     assert pages[0].turned == 180 and pages[0].level == "page" and len(pages[0].lines) == 3
     assert "representatives" in pages[0].text
     assert pages[1].turned == 0  # a crop is taken the way it is given
+    # On its side: read on its sides only (its lines run down it), the same text.
+    assert pages[2].turned == 270 and pages[2].text == pages[0].text
+
+
+@needs_model
+def test_a_page_on_its_side_has_its_lines_found_only_on_its_sides(recognizer, upright):
+    from htr.page import PageReader
+    from htr.segment import LineSegmenter
+
+    class CountingSegmenter(LineSegmenter):
+        def analyse(self, grey, *args, **kwargs):
+            looked_at.append(grey.shape)
+            return super().analyse(grey, *args, **kwargs)
+
+    image, page = upright
+    looked_at = []
+    read = PageReader(recognizer, CountingSegmenter()).read(turned_image(image, 1))
+    assert read.turned == 270 and read.text == page.text
+    # Found on the page turned each way onto its sides, never as it lies (a column of nonsense).
+    assert looked_at == [image.shape, image.shape]
 
 
 @needs_model
