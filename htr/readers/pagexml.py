@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..image import load_image
+from ..orientation import turned_image
 from ..text import normalize_text
 from .base import Sample
 
@@ -705,4 +706,4 @@ def _load_line(path: str, box: Box, polygon: tuple[Point, ...] | None, quarter_t
         m = line_margin(box)
         inside = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * m + 1,) * 2))
         crop[inside == 0] = np.uint8(np.median(crop))
-    return np.ascontiguousarray(np.rot90(crop, quarter_turns)) if quarter_turns else crop
+    return turned_image(crop, quarter_turns)  # (not turned: the crop itself, not a copy)
