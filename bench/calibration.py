@@ -6,7 +6,7 @@ reliability table on the other half, and (``--write``) save the maps into the mo
     python bench/calibration.py --model models/default \\
         --data iam-ondb:../shared/data/iam-ondb --data pagexml:../shared/data/hooker \\
         --data folder:../shared/data/iam-lines --data folder:../shared/data/iam-forms \\
-        --data alto:../shared/data/copiste --data folder:../shared/data/kaggle-names \\
+        --data alto:../shared/data/copiste --word-data folder:../shared/data/kaggle-names \\
         [--limit 300] [--hidden 16] [--cache /tmp/probs] [--write | --keep] [--json out.json]
 
 Greedy decoding gets a monotone (isotonic) map of its raw confidence. The lexicon decoders
@@ -21,7 +21,9 @@ the reference's words pairs it with an identical reference word. Validation item
 hash of their group (writer, form group, letter): the map of each decoder is fitted (isotonic
 regression) on the words of the "fit" half only, and every number reported is on the "report"
 half. A retrained model needs the maps fitted again (``calibration.json`` names the weights it was
-fitted on, and the recognizer ignores it for other weights).
+fitted on, and the recognizer ignores it for other weights). ``--word-data`` sets are of single
+word images, read as ``read --level word`` reads them: as one word (:func:`htr.decode.one_word`),
+word beam search with the words' shift (``config.json``'s ``wordbeam_word_gap_offset``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_decoders import probabilities, val_samples, word_matches  # noqa: E402
 
 from htr.decode import (CALIBRATION_FILE, LEXICON_DECODERS, Calibration,  # noqa: E402
-                        WordConfidence, greedy_decode, model_fingerprint, word_features)
+                        WordConfidence, greedy_decode, model_fingerprint, one_word, word_features)
 from htr.lexicon import Lexicon, best_language  # noqa: E402
 from htr.model import read_model_dir  # noqa: E402
 from htr.recognizer import LEXICON_FILES  # noqa: E402
@@ -124,7 +126,10 @@ def summary(conf: np.ndarray, ok: np.ndarray) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, required=True)
-    p.add_argument("--data", action="append", required=True, metavar="KIND:PATH")
+    p.add_argument("--data", action="append", default=[], metavar="KIND:PATH",
+                   help="a validation set of line images (repeat)")
+    p.add_argument("--word-data", action="append", default=[], metavar="KIND:PATH",
+                   help="a validation set of single word images, read as words (repeat)")
     p.add_argument("--limit", type=int, default=300)
     p.add_argument("--beam-width", type=int, default=None,
                    help="beams of the lexicon decoders (default: each one's own, as the app reads)")
@@ -141,6 +146,8 @@ def main() -> int:
                    help=f"report the maps MODEL/{CALIBRATION_FILE} has now, fitting none")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
+    if not args.data and not args.word_data:
+        p.error("name the validation sets: --data KIND:PATH (lines), --word-data KIND:PATH (words)")
     # Each item is decoded with the lexicon of its language, as the app's "auto" does; with a
     # given --lexicon, that one alone.
     files = {"en": args.lexicon} if args.lexicon else {
@@ -148,21 +155,26 @@ def main() -> int:
     lexicons = {lang: Lexicon.load(path) for lang, path in files.items()}
     from htr.beam import BeamDecoder
 
-    items = []  # (set, half, reference, probs)
+    items = []  # (set, half, reference, probs, read as a word)
     charset = None
-    for spec in args.data:
+    for spec, as_word in [(d, False) for d in args.data] + [(d, True) for d in args.word_data]:
         samples = val_samples(spec, args.limit)
         probs, charset = probabilities(args.model, spec, samples, args.cache)
+        if as_word:
+            probs = [one_word(x, charset) for x in probs]
         name = Path(spec.split(":", 1)[1]).name
-        items += [(name, half(s.group), s.text, x) for s, x in zip(samples, probs)]
+        items += [(name, half(s.group), s.text, x, as_word) for s, x in zip(samples, probs)]
     width = {} if args.beam_width is None else {"beam_width": args.beam_width}
     config = read_model_dir(args.model)[1]  # how the app reads these weights
     beams = {lang: BeamDecoder(charset, lex, **width) for lang, lex in lexicons.items()}
     language = lambda x: best_language([greedy_decode(x, charset).text], lexicons)  # noqa: E731
-    decoders = {"greedy": lambda x, lang: greedy_decode(x, charset),
-                "beam": lambda x, lang: beams[lang].decode(x),
-                "wordbeam": lambda x, lang: word_beam_search(x, charset, lexicons[lang], **width,
-                                                             gap_offset=config.wordbeam_gap_offset)}
+    gaps = {False: config.wordbeam_gap_offset,  # lines', and words' (as the recognizer reads)
+            True: config.wordbeam_gap_offset if config.wordbeam_word_gap_offset is None
+            else config.wordbeam_word_gap_offset}
+    decoders = {"greedy": lambda x, lang, word: greedy_decode(x, charset),
+                "beam": lambda x, lang, word: beams[lang].decode(x),
+                "wordbeam": lambda x, lang, word: word_beam_search(
+                    x, charset, lexicons[lang], **width, gap_offset=gaps[word])}
     counts = {h: sum(1 for it in items if it[1] == h) for h in ("fit", "report")}
     print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
           file=sys.stderr)
@@ -173,9 +185,9 @@ def main() -> int:
         kept = json.loads((args.model / CALIBRATION_FILE).read_text())["decoders"]
     for dname in args.decoders:
         words, features = [], []  # (set, half, raw confidence, right); word features
-        for sname, h, ref, x in items:
+        for sname, h, ref, x, as_word in items:
             lang = language(x)
-            rec = decoders[dname](x, lang)
+            rec = decoders[dname](x, lang, as_word)
             ws = rec.words()
             _, hyp_ok = word_matches(ref, rec.text)
             assert len(ws) == len(hyp_ok), (rec.text, [w.text for w in ws])
@@ -204,7 +216,8 @@ def main() -> int:
                 tables[dname] = {"x": [round(float(v), 5) for v in kx],
                                  "y": [round(float(v), 5) for v in ky]}
             c = Calibration(np.array(tables[dname]["x"]), np.array(tables[dname]["y"]))(raw[rep])
-        tables[dname].update(fit_words=int(fit.sum()), data=args.data, limit=args.limit)
+        tables[dname].update(fit_words=int(fit.sum()), data=args.data, limit=args.limit,
+                              **({"word_data": args.word_data} if args.word_data else {}))
         report[dname] = {"raw": summary(raw[rep], ok[rep]), "calibrated": summary(c, ok[rep]),
                          "reliability": reliability(c, ok[rep]),
                          "reliability_raw": reliability(raw[rep], ok[rep]),

@@ -143,6 +143,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="greedy (default): --write shifts the blank in the weights; wordbeam: the "
                         "blank's and the space's logits shifted together, and --write sets the shift "
                         "word beam search reads with (config.json's wordbeam_gap_offset)")
+    b.add_argument("--level", choices=("line", "word"), default="line",
+                   help="line (default), or word: each image read as one word, and with wordbeam "
+                        "--write sets the shift for images read as words (config.json's "
+                        "wordbeam_word_gap_offset)")
     b.add_argument("--language", choices=LANGUAGE_CHOICES, help="wordbeam's lexicon (default: auto)")
     b.add_argument("--split", choices=("all", "train", "val"), default="train",
                    help="where to measure (default train: the validation sets stay unseen)")
@@ -406,20 +410,27 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
             print(f"error: {spec.name}: no samples in split {args.split!r}", file=sys.stderr)
             return 2
         sets[spec.name] = samples
-    table = blank_offset_sweep(recognizer, sets, offsets, progress=sys.stderr.isatty())
+    words = args.level == "word"
+    if words and args.write is not None and args.decoder != "wordbeam":
+        print("error: --level word --write sets word beam search's shift for words: "
+              "use it with --decoder wordbeam", file=sys.stderr)
+        return 2
+    table = blank_offset_sweep(recognizer, sets, offsets, progress=sys.stderr.isatty(),
+                               level=args.level)
     names = list(sets)
     print(f"{'offset':>7} " + " ".join(f"{n[-20:]:>20}" for n in names) + f" {'mean':>7}")
     for offset, scores in table.items():
         print(f"{offset:>7.2f} " + " ".join(f"{scores[n]:>20.2%}" for n in names)
               + f" {np.mean(list(scores.values())):>7.2%}")
     best = min(offsets, key=lambda o: (np.mean(list(table[o].values())), abs(o)))
-    print(f"lowest mean CER ({args.split} split, {args.decoder}): offset {best:g}")
+    print(f"lowest mean CER ({args.split} split, {args.decoder}, read as {args.level}s): offset {best:g}")
     applied = best if args.write == "best" else args.write or 0.0
     if args.decoder == "wordbeam" and args.write is not None:
         directory = recognizer.directory
-        write_model_config(directory, replace(recognizer.config, wordbeam_gap_offset=applied))
-        print(f"{directory}: word beam search reads with the blank's and the space's logits "
-              f"shifted by {applied:g}; "
+        field = "wordbeam_word_gap_offset" if words else "wordbeam_gap_offset"
+        write_model_config(directory, replace(recognizer.config, **{field: applied}))
+        print(f"{directory}: word beam search reads {'words' if words else 'lines'} with the "
+              f"blank's and the space's logits shifted by {applied:g}; "
               f"fit its calibration again (python bench/calibration.py --write)")
     elif applied:
         directory = recognizer.directory

@@ -67,12 +67,13 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
     if level == "auto":
         return _evaluate_auto(recognizer, samples, progress, desc)
     as_word = reads_as_word(level)
+    decoder = recognizer.reading_words() if as_word else recognizer
     hypotheses: list[str] = []
     start = time.perf_counter()
     for probs in _probabilities(recognizer, samples, batch_size, chunk, progress, desc):
         if as_word:
             probs = one_word(probs, recognizer.charset)
-        hypotheses.append(recognizer.decode(probs).text)
+        hypotheses.append(decoder.decode(probs).text)
     return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)
 
 
@@ -91,12 +92,14 @@ def _evaluate_auto(recognizer, samples: Sequence[Sample], progress: bool, desc: 
 
 
 def blank_offset_sweep(recognizer, sets: Mapping[str, Sequence[Sample]], offsets: Sequence[float],
-                       progress: bool = True) -> dict[float, dict[str, float]]:
+                       progress: bool = True, level: str = "line") -> dict[float, dict[str, float]]:
     """CER of each named set of samples with the blank's logit shifted by each of ``offsets``
     from the weights', read by ``recognizer``'s decoder: ``{offset: {set: cer}}``. Greedy
     reads the weights as :func:`htr.model.shift_blank_logit` would shift them; word beam search
     reads with each offset as its :attr:`~htr.Recognizer.wordbeam_gap_offset`, the space's
     logit shifted with the blank's (each crop in the language it fits, as ``evaluate`` reads).
+    ``level="word"``: each image read as one word (:func:`htr.decode.one_word`), what the
+    words' shift (:attr:`~htr.Recognizer.wordbeam_word_gap_offset`) is measured on.
 
     The network runs once per set; only the decoding is repeated."""
     if recognizer.decoder not in ("greedy", "wordbeam"):
@@ -106,6 +109,8 @@ def blank_offset_sweep(recognizer, sets: Mapping[str, Sequence[Sample]], offsets
     kept = recognizer.wordbeam_gap_offset
     for name, samples in sets.items():
         probs = list(_probabilities(recognizer, samples, progress=progress, desc=name))
+        if reads_as_word(level):
+            probs = [one_word(p, recognizer.charset) for p in probs]
         references = [s.text for s in samples]
         for offset in offsets:
             if recognizer.decoder == "greedy":

@@ -58,7 +58,10 @@ class ModelConfig:
     ``wordbeam_gap_offset`` is the shift of the logits of the CTC blank and the space that word
     beam search reads the network with (:func:`htr.wordbeam.word_beam_search`'s ``gap_offset``;
     greedy reads the weights as they are), measured by ``python -m htr blank-offset --decoder
-    wordbeam``."""
+    wordbeam``; ``wordbeam_word_gap_offset`` the same shift for an image read as one word (given
+    as a word, or a crop ``auto`` finds no wider than one), measured with ``--level word``
+    (None: the lines' shift). Single words want a smaller shift than lines: a line's letters
+    dropped inside a lexicon word cost more than a word image's spaces and letters invented."""
 
     height: int = 40
     conv: tuple[int, ...] = (32, 64, 96, 96, 128, 128)
@@ -74,6 +77,7 @@ class ModelConfig:
     residual_lstm_layers: int = 0
     read_shifts: tuple[int, ...] = ()
     wordbeam_gap_offset: float = 0.0
+    wordbeam_word_gap_offset: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

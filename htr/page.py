@@ -210,8 +210,16 @@ class PageReader:
         # Each crop is a text of its own (its own language), decoded with all the others at once.
         out = {}
         texts = [[self._given(p, seen.level, seen.guessed)] for (_, seen), p in zip(crops, probs)]
+        as_words = [_reads_words(seen.level, seen.word_sized) for _, seen in crops]
+        readings = [([], None)] * len(crops)
+        for words in (False, True):  # the crops read as words decoded with the words' shift
+            chosen = [k for k, w in enumerate(as_words) if w == words]
+            if chosen:
+                decoder = self.recognizer.reading_words() if words else self.recognizer
+                for k, reading in zip(chosen, decoder.decode_texts([texts[k] for k in chosen])):
+                    readings[k] = reading
         readings = self._one_word_where_surer(
-            self.recognizer.decode_texts(texts), [t[0] for t in texts], [seen.word_sized for _, seen in crops])
+            readings, [t[0] for t in texts], [seen.word_sized for _, seen in crops])
         for (i, seen), (normal, _, geometry), (recs, language) in zip(crops, prepared, readings):
             line, own = self._whole_line(normal, seen.level, geometry, recs[0], seen.guessed)
             out[i] = Page(seen.grey.shape[1], seen.grey.shape[0], (line,), level=own, language=language)
@@ -276,11 +284,13 @@ class PageReader:
         line, level = self._read_whole(grey, level, guessed, word_sized)
         return Page(w, h, (line,), level=level)
 
-    def _decode(self, probs: list[np.ndarray], word_sized: bool = False) -> list[Recognition]:
+    def _decode(self, probs: list[np.ndarray], word_sized: bool = False,
+                as_word: bool = False) -> list[Recognition]:
         """Decode one text's lines in one language (an ``auto`` recognizer picks it from them
         all), noted for the page being read. ``word_sized``: the text is one crop that may well
-        be a single word (:meth:`_one_word_where_surer`)."""
-        reading = self.recognizer.decode_text(probs)
+        be a single word (:meth:`_one_word_where_surer`); ``as_word``: it is read as one
+        (:meth:`htr.Recognizer.reading_words`)."""
+        reading = (self.recognizer.reading_words() if as_word else self.recognizer).decode_text(probs)
         if word_sized:
             reading = self._one_word_where_surer([reading], probs, [True])[0]
         recs, language = reading
@@ -295,7 +305,8 @@ class PageReader:
         normal = normalize_ink(grey)
         net_input, geometry = preprocess_normalized(normal, self.recognizer.height)
         probs = self.recognizer.probabilities([net_input])
-        rec = self._decode([self._given(probs[0], level, guessed)], word_sized)[0]
+        rec = self._decode([self._given(probs[0], level, guessed)], word_sized,
+                           _reads_words(level, word_sized))[0]
         return self._whole_line(normal, level, geometry, rec, guessed)
 
     def _given(self, probs: np.ndarray, level: str, guessed: bool) -> np.ndarray:
@@ -322,7 +333,7 @@ class PageReader:
         readings = list(readings)
         for k in again:
             split = readings[k][0][0]
-            recs, language = self.recognizer.in_language(readings[k][1]).decode_text(
+            recs, language = self.recognizer.reading_words().in_language(readings[k][1]).decode_text(
                 [one_word(probs[k], self.recognizer.charset)])
             if recs[0].text and recs[0].confidence >= split.confidence:
                 readings[k] = (recs, language)
@@ -467,6 +478,12 @@ class _Seen:
     #: A scan whose lines run down it, read on its sides first: its lines as it lies not yet
     #: found (``analysis`` None), nor what it shows (``level`` as asked).
     lines_later: bool = False
+
+
+def _reads_words(level: str, word_sized: bool) -> bool:
+    """Whether a crop read at ``level`` is read as one word (:meth:`htr.Recognizer.reading_words`):
+    given as a word or taken for one by ``auto``, or no wider than a word."""
+    return level == "word" or word_sized
 
 
 def _one_ahead(pool: ThreadPoolExecutor, work: Callable, items: Iterable, *args) -> Iterator:

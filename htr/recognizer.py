@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,13 +72,16 @@ class Recognizer:
         #: The blank's and the space's logit shift word beam search reads with (the model folder's
         #: :attr:`htr.model.ModelConfig.wordbeam_gap_offset`).
         self.wordbeam_gap_offset: float = config.wordbeam_gap_offset
+        #: The same shift for images read as one word (:meth:`reading_words`; None: the lines').
+        self.wordbeam_word_gap_offset: float | None = config.wordbeam_word_gap_offset
 
     @classmethod
     def load(cls, path: str | Path | None = None, decoder: str | None = None,
              lexicon: str | Path | None = None, beam_width: int | None = None,
              language: str | None = None, backend: str | None = None,
              read_shifts: Sequence[int] | None = None,
-             wordbeam_gap_offset: float | None = None) -> "Recognizer":
+             wordbeam_gap_offset: float | None = None,
+             wordbeam_word_gap_offset: float | None = None) -> "Recognizer":
         """Load a model folder (the shipped default model when ``path`` is None) and its decoder.
 
         Decoders (:data:`htr.decode.DECODERS`): ``greedy`` (best path), ``beam`` (CTC prefix beam
@@ -95,8 +99,8 @@ class Recognizer:
         ``model.onnx`` when it was exported from these weights, else one exported once into a
         cache: :func:`htr.runtimes.onnx_file_for`); both read the same text. ``read_shifts``
         replaces the folder's :attr:`htr.model.ModelConfig.read_shifts` (``()``: read each line
-        once), ``wordbeam_gap_offset`` its
-        :attr:`htr.model.ModelConfig.wordbeam_gap_offset`.
+        once), ``wordbeam_gap_offset`` and ``wordbeam_word_gap_offset`` its
+        :attr:`htr.model.ModelConfig.wordbeam_gap_offset` and ``wordbeam_word_gap_offset``.
         """
         directory = Path(path or DEFAULT_MODEL)
         backend = backend or default_backend(directory)
@@ -114,6 +118,8 @@ class Recognizer:
             recognizer.read_shifts = tuple(read_shifts)
         if wordbeam_gap_offset is not None:
             recognizer.wordbeam_gap_offset = float(wordbeam_gap_offset)
+        if wordbeam_word_gap_offset is not None:
+            recognizer.wordbeam_word_gap_offset = float(wordbeam_word_gap_offset)
         return recognizer.with_decoder(decoder, lexicon, language=language)
 
     def with_decoder(self, decoder: str | None = None, lexicon: str | Path | None = None,
@@ -186,7 +192,22 @@ class Recognizer:
         other.directory, other.backend = self.directory, self.backend
         other.read_shifts = self.read_shifts
         other.wordbeam_gap_offset = self.wordbeam_gap_offset
+        other.wordbeam_word_gap_offset = self.wordbeam_word_gap_offset
         return other
+
+    def reading_words(self) -> "Recognizer":
+        """This recognizer as it reads images of one word (given as words, or crops ``auto``
+        finds no wider than one): word beam search with the words' shift of the blank's and the
+        space's logits (:attr:`wordbeam_word_gap_offset`), sharing the model and lexicons; itself
+        where the shift is the lines'."""
+        offset = self.wordbeam_word_gap_offset
+        if offset is None or offset == self.wordbeam_gap_offset:
+            return self
+        words = copy.copy(self)  # cheap: the model, lexicons and decoders are shared
+        words.wordbeam_gap_offset = offset
+        words.by_language = {lang: r.reading_words() for lang, r in self.by_language.items()}
+        words._page_reader = None
+        return words
 
     def in_language(self, language: str | None) -> "Recognizer":
         """This recognizer reading in ``language`` (``en``, ``fr``; ``auto`` or None: as it is),
@@ -316,7 +337,7 @@ class Recognizer:
             inputs = list(pool.map(lambda im: preprocess(load_image(im), self.height), images))
         probs = self.probabilities(inputs, batch_size)
         if as_word:
-            probs = [one_word(p, self.charset) for p in probs]
+            return self.reading_words().decode_many([one_word(p, self.charset) for p in probs])
         return self.decode_many(probs)
 
     def read_page(self, image: ImageSource, level: str = "auto", layout=None) -> Page:

@@ -328,7 +328,8 @@ def _card(fmt: str, quantize: str | None, output: Path, directory: Path, fingerp
             "mapping": "class 0 is the CTC blank; class i >= 1 is chars[i - 1]",
         },
         "read_shifts": list(config.read_shifts),
-        "decoding": _decoding_note(output.name, config.read_shifts, config.wordbeam_gap_offset),
+        "decoding": _decoding_note(output.name, config.read_shifts, config.wordbeam_gap_offset,
+                                   config.wordbeam_word_gap_offset),
         "made_by": f"python -m htr export --format {fmt}"
                    + (f" --quantize {quantize}" if quantize else "")
                    + (f" {calibration.options}" if calibration is not None else "")
@@ -336,7 +337,8 @@ def _card(fmt: str, quantize: str | None, output: Path, directory: Path, fingerp
     }
 
 
-def _decoding_note(name: str, read_shifts: Sequence[int], gap_offset: float = 0.0) -> str:
+def _decoding_note(name: str, read_shifts: Sequence[int], gap_offset: float = 0.0,
+                   word_gap_offset: float | None = None) -> str:
     """The card's word on decoding the file's logits as the model folder decodes them."""
     shifts = tuple(read_shifts)
     twice = (f"The model folder reads each line once per row shift {list(shifts)} (the input "
@@ -348,6 +350,8 @@ def _decoding_note(name: str, read_shifts: Sequence[int], gap_offset: float = 0.
             "(models/default/lexicon.npz)"
             + (f", word beam search with the blank's and the space's logits shifted by {gap_offset:g} "
                "(config.json's wordbeam_gap_offset)" if gap_offset else "")
+            + (f", by {word_gap_offset:g} for an image read as one word (wordbeam_word_gap_offset)"
+               if word_gap_offset is not None and word_gap_offset != gap_offset else "")
             + f". In Python: htr.runtimes.load_network('{name}')."
             f"{call} gives what Recognizer.probabilities gives.")
 

@@ -98,7 +98,7 @@ def test_average_writes_a_model_folder_that_reads_like_its_snapshots(tiny_model_
 def test_blank_offset_writes_the_shift_it_measured_best(tmp_path):
     import shutil
 
-    from htr.recognizer import DEFAULT_MODEL
+    from htr.recognizer import DEFAULT_MODEL, Recognizer
 
     if not (DEFAULT_MODEL / "model.keras").is_file():
         pytest.skip("no shipped model in models/default")
@@ -133,13 +133,25 @@ def test_blank_offset_writes_the_shift_it_measured_best(tmp_path):
     run = htr("blank-offset", "--model", str(model), "--data", data, "--split", "all",
               "--decoder", "wordbeam", "--offsets=-1", "--write=-1")
     assert run.returncode == 0, run.stderr
-    assert "(all split, wordbeam)" in run.stdout
+    assert "(all split, wordbeam, read as lines)" in run.stdout
     assert json.loads((model / "config.json").read_text())["wordbeam_gap_offset"] == -1.0
     assert (model / "model.keras").read_bytes() == weights
     row = next(line for line in run.stdout.splitlines() if line.split()[0] == "-1.00")
     after = htr("evaluate", "--model", str(model), "--data", data, "--split", "all")
     assert after.returncode == 0, after.stderr
     assert after.stdout.splitlines()[1].split()[3] == row.split()[1]  # read as it measured
+    # Images read as one word get a shift of their own; until measured, the lines'.
+    config = json.loads((model / "config.json").read_text())
+    config.pop("wordbeam_word_gap_offset", None)
+    (model / "config.json").write_text(json.dumps(config))
+    assert Recognizer.load(model, "wordbeam").reading_words().wordbeam_gap_offset == -1.0
+    run = htr("blank-offset", "--model", str(model), "--data", data, "--split", "all",
+              "--decoder", "wordbeam", "--level", "word", "--offsets=-0.5", "--write=-0.5")
+    assert run.returncode == 0, run.stderr
+    assert "read as words" in run.stdout and "reads words" in run.stdout
+    config = json.loads((model / "config.json").read_text())
+    assert (config["wordbeam_gap_offset"], config["wordbeam_word_gap_offset"]) == (-1.0, -0.5)
+    assert Recognizer.load(model, "wordbeam").reading_words().wordbeam_gap_offset == -0.5
 
 
 def test_evaluate_at_level_auto_says_what_each_crop_was_taken_for():

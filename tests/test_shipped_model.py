@@ -137,6 +137,25 @@ def test_word_beam_search_reads_with_the_gap_shift_of_its_folder():
     assert recognizer.by_language["en"].wordbeam_gap_offset == recognizer.config.wordbeam_gap_offset
 
 
+def test_an_image_read_as_one_word_gets_the_words_gap_shift():
+    """Word beam search shifts the blank's and the space's logits by one amount for lines and by
+    another for an image read as one word (config.json's wordbeam_word_gap_offset): given as a
+    word, or a crop the page reader finds no wider than a word."""
+    from htr.recognizer import Recognizer
+
+    words = [s for s in read_folder(FIXTURES) if s.id.startswith("word-")]
+    images = [s.image() for s in words]
+    # Lines read with a blank that wins every frame read nothing; words read as the weights say.
+    recognizer = Recognizer.load(decoder="wordbeam", language="auto", wordbeam_gap_offset=30.0,
+                                 wordbeam_word_gap_offset=0.0)
+    assert recognizer.reading_words().by_language["fr"].wordbeam_gap_offset == 0.0
+    assert recognizer.wordbeam_gap_offset == 30.0  # reading words leaves it as it was
+    assert [r.text for r in recognizer.read(images)] == [""] * len(words)
+    assert cer([s.text for s in words], [r.text for r in recognizer.read(images, level="word")]) <= WORD_BOUND
+    assert [p.text for p in recognizer.read_pages(images)] == [recognizer.read_page(im).text for im in images]
+    assert cer([s.text for s in words], [recognizer.read_page(im).text for im in images]) <= WORD_BOUND
+
+
 def test_read_answers_in_the_order_asked_and_names_the_first_bad_image(tmp_path):
     from htr.errors import ImageError
     from htr.recognizer import Recognizer
