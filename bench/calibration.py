@@ -22,8 +22,9 @@ hash of their group (writer, form group, letter): the map of each decoder is fit
 regression) on the words of the "fit" half only, and every number reported is on the "report"
 half. A retrained model needs the maps fitted again (``calibration.json`` names the weights it was
 fitted on, and the recognizer ignores it for other weights). ``--word-data`` sets are of single
-word images, read as ``read --level word`` reads them: as one word (:func:`htr.decode.one_word`),
-word beam search with the words' shift (``config.json``'s ``wordbeam_word_gap_offset``).
+word images, read as ``read`` reads a crop no wider than a word by default (``--level auto``):
+word beam search with the words' shift of the blank's and the space's logits (``config.json``'s
+``wordbeam_word_gap_offset``); greedy and beam read them as lines.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_decoders import probabilities, val_samples, word_matches  # noqa: E402
 
 from htr.decode import (CALIBRATION_FILE, LEXICON_DECODERS, Calibration,  # noqa: E402
-                        WordConfidence, greedy_decode, model_fingerprint, one_word, word_features)
+                        WordConfidence, greedy_decode, model_fingerprint, word_features)
 from htr.lexicon import Lexicon, best_language  # noqa: E402
 from htr.model import read_model_dir  # noqa: E402
 from htr.recognizer import LEXICON_FILES  # noqa: E402
@@ -129,7 +130,8 @@ def main() -> int:
     p.add_argument("--data", action="append", default=[], metavar="KIND:PATH",
                    help="a validation set of line images (repeat)")
     p.add_argument("--word-data", action="append", default=[], metavar="KIND:PATH",
-                   help="a validation set of single word images, read as words (repeat)")
+                   help="a validation set of single word images, word beam search reading them "
+                        "with the words' gap shift (repeat)")
     p.add_argument("--limit", type=int, default=300)
     p.add_argument("--beam-width", type=int, default=None,
                    help="beams of the lexicon decoders (default: each one's own, as the app reads)")
@@ -160,8 +162,6 @@ def main() -> int:
     for spec, as_word in [(d, False) for d in args.data] + [(d, True) for d in args.word_data]:
         samples = val_samples(spec, args.limit)
         probs, charset = probabilities(args.model, spec, samples, args.cache)
-        if as_word:
-            probs = [one_word(x, charset) for x in probs]
         name = Path(spec.split(":", 1)[1]).name
         items += [(name, half(s.group), s.text, x, as_word) for s, x in zip(samples, probs)]
     width = {} if args.beam_width is None else {"beam_width": args.beam_width}
