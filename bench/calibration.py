@@ -168,9 +168,7 @@ def main() -> int:
     config = read_model_dir(args.model)[1]  # how the app reads these weights
     beams = {lang: BeamDecoder(charset, lex, **width) for lang, lex in lexicons.items()}
     language = lambda x: best_language([greedy_decode(x, charset).text], lexicons)  # noqa: E731
-    gaps = {False: config.wordbeam_gap_offset,  # lines', and words' (as the recognizer reads)
-            True: config.wordbeam_gap_offset if config.wordbeam_word_gap_offset is None
-            else config.wordbeam_word_gap_offset}
+    gaps = {False: config.wordbeam_gap_offset, True: config.words_gap_offset}  # lines', words'
     decoders = {"greedy": lambda x, lang, word: greedy_decode(x, charset),
                 "beam": lambda x, lang, word: beams[lang].decode(x),
                 "wordbeam": lambda x, lang, word: word_beam_search(

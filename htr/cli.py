@@ -400,6 +400,11 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
     from .model import save_model_dir, shift_blank_logit, write_model_config
     from .readers import DataSpec
 
+    words = args.level == "word"
+    if words and args.write is not None and args.decoder != "wordbeam":
+        print("error: --level word --write sets word beam search's shift for words: "
+              "use it with --decoder wordbeam", file=sys.stderr)
+        return 2
     offsets = sorted({0.0, *args.offsets}, reverse=True)
     sets = {}
     for text in args.data:
@@ -410,11 +415,6 @@ def _blank_offset(recognizer, args: argparse.Namespace) -> int:
             print(f"error: {spec.name}: no samples in split {args.split!r}", file=sys.stderr)
             return 2
         sets[spec.name] = samples
-    words = args.level == "word"
-    if words and args.write is not None and args.decoder != "wordbeam":
-        print("error: --level word --write sets word beam search's shift for words: "
-              "use it with --decoder wordbeam", file=sys.stderr)
-        return 2
     table = blank_offset_sweep(recognizer, sets, offsets, progress=sys.stderr.isatty(),
                                level=args.level)
     names = list(sets)

@@ -79,6 +79,14 @@ class ModelConfig:
     wordbeam_gap_offset: float = 0.0
     wordbeam_word_gap_offset: float | None = None
 
+    @property
+    def words_gap_offset(self) -> float:
+        """The shift word beam search reads an image of one word with: ``wordbeam_word_gap_offset``,
+        or the lines' where the folder sets none."""
+        if self.wordbeam_word_gap_offset is None:
+            return self.wordbeam_gap_offset
+        return self.wordbeam_word_gap_offset
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -331,9 +331,10 @@ class PageReader:
         if not again:
             return readings
         readings = list(readings)
+        words = self.recognizer.reading_words()
         for k in again:
             split = readings[k][0][0]
-            recs, language = self.recognizer.reading_words().in_language(readings[k][1]).decode_text(
+            recs, language = words.in_language(readings[k][1]).decode_text(
                 [one_word(probs[k], self.recognizer.charset)])
             if recs[0].text and recs[0].confidence >= split.confidence:
                 readings[k] = (recs, language)

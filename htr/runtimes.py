@@ -329,7 +329,7 @@ def _card(fmt: str, quantize: str | None, output: Path, directory: Path, fingerp
         },
         "read_shifts": list(config.read_shifts),
         "decoding": _decoding_note(output.name, config.read_shifts, config.wordbeam_gap_offset,
-                                   config.wordbeam_word_gap_offset),
+                                   config.words_gap_offset),
         "made_by": f"python -m htr export --format {fmt}"
                    + (f" --quantize {quantize}" if quantize else "")
                    + (f" {calibration.options}" if calibration is not None else "")
