@@ -210,14 +210,8 @@ class PageReader:
         # Each crop is a text of its own (its own language), decoded with all the others at once.
         out = {}
         texts = [[self._given(p, seen.level, seen.guessed)] for (_, seen), p in zip(crops, probs)]
-        as_words = [_reads_words(seen.level, seen.word_sized) for _, seen in crops]
-        readings = [([], None)] * len(crops)
-        for words in (False, True):  # the crops read as words decoded with the words' shift
-            chosen = [k for k, w in enumerate(as_words) if w == words]
-            if chosen:
-                decoder = self.recognizer.reading_words() if words else self.recognizer
-                for k, reading in zip(chosen, decoder.decode_texts([texts[k] for k in chosen])):
-                    readings[k] = reading
+        readings = self.recognizer.decode_texts(  # the crops read as words with the words' shift
+            texts, [_reads_words(seen.level, seen.word_sized) for _, seen in crops])
         readings = self._one_word_where_surer(
             readings, [t[0] for t in texts], [seen.word_sized for _, seen in crops])
         for (i, seen), (normal, _, geometry), (recs, language) in zip(crops, prepared, readings):
@@ -290,7 +284,7 @@ class PageReader:
         all), noted for the page being read. ``word_sized``: the text is one crop that may well
         be a single word (:meth:`_one_word_where_surer`); ``as_word``: it is read as one
         (:meth:`htr.Recognizer.reading_words`)."""
-        reading = (self.recognizer.reading_words() if as_word else self.recognizer).decode_text(probs)
+        reading = self.recognizer.decode_text(probs, as_word)
         if word_sized:
             reading = self._one_word_where_surer([reading], probs, [True])[0]
         recs, language = reading

@@ -232,30 +232,37 @@ class Recognizer:
         return best_language((g.text for g in greedy),
                              {lang: r.lexicon for lang, r in self.by_language.items()})
 
-    def decode_text(self, probs: Sequence[np.ndarray]) -> tuple[list[Recognition], str | None]:
+    def decode_text(self, probs: Sequence[np.ndarray], as_word: bool = False
+                    ) -> tuple[list[Recognition], str | None]:
         """Decode the lines of one text (a page's, or one crop) with one language: an ``auto``
-        recognizer picks it first (:meth:`choose_language`). Returns the readings and the
-        language read in (None without a lexicon)."""
-        return self.decode_texts([probs])[0]
+        recognizer picks it first (:meth:`choose_language`); ``as_word``: an image of one word
+        (:meth:`reading_words`). Returns the readings and the language read in (None without a
+        lexicon)."""
+        return self.decode_texts([probs], [as_word])[0]
 
-    def decode_texts(self, texts: Sequence[Sequence[np.ndarray]]
+    def decode_texts(self, texts: Sequence[Sequence[np.ndarray]],
+                     as_words: Sequence[bool] | None = None
                      ) -> list[tuple[list[Recognition], str | None]]:
         """:meth:`decode_text` of several texts, each in the language it fits, the same as one
         by one; the lines of all the texts read in one language are decoded side by side
-        (:meth:`decode_many`), so a folder of line images costs one word beam search."""
+        (:meth:`decode_many`), so a folder of line images costs one word beam search.
+        ``as_words``: for each text, whether it is an image of one word, decoded as
+        :meth:`reading_words` decodes it (default: none is)."""
         sizes = [len(t) for t in texts]
-        if not self.by_language:
-            return [(recs, self.language) for recs in _split(self.decode_many(
-                [p for t in texts for p in t]), sizes)]
+        words = [False] * len(texts) if as_words is None else [bool(w) for w in as_words]
         # The best path of each line serves twice: to choose the language, and to weigh the
         # words' confidence (WordConfidence).
-        greedy = [[greedy_decode(p, self.charset) for p in t] for t in texts]
-        languages = [self._fitting_language(g) for g in greedy]
+        greedy = [[greedy_decode(p, self.charset) for p in t] for t in texts] if self.by_language else None
+        languages = [self._fitting_language(g) for g in greedy] if greedy else [self.language] * len(texts)
+        keys = list(zip(languages, words))
         out: list[tuple[list[Recognition], str | None]] = [([], None)] * len(texts)
-        for language in dict.fromkeys(languages):
-            chosen = [i for i, lang in enumerate(languages) if lang == language]
-            recs = self.by_language.get(language, self).decode_many(
-                [p for i in chosen for p in texts[i]], [g for i in chosen for g in greedy[i]])
+        for key in dict.fromkeys(keys):  # each language, lines and words apart
+            language, word = key
+            chosen = [i for i, k in enumerate(keys) if k == key]
+            reader = self.by_language.get(language, self) if greedy else self
+            reader = reader.reading_words() if word else reader
+            recs = reader.decode_many([p for i in chosen for p in texts[i]],
+                                      [g for i in chosen for g in greedy[i]] if greedy else None)
             for i, part in zip(chosen, _split(recs, [sizes[i] for i in chosen])):
                 out[i] = (part, language)
         return out

@@ -68,6 +68,21 @@ def test_several_texts_decoded_at_once_each_keep_their_own_language(bilingual):
         assert [(r.text, r.confidence) for r in recs] == [(r.text, r.confidence) for r in alone]
 
 
+
+def test_texts_marked_as_words_are_decoded_with_the_words_gap_shift_beside_the_lines(bilingual):
+    """Word images and lines decoded in one go: each word image as ``reading_words`` reads it,
+    each line as a line, every one in its own language."""
+    # A blank that wins every frame of a line reads nothing; words read with no shift.
+    recognizer = Recognizer.load(bilingual, "wordbeam", language="auto",
+                                 wordbeam_gap_offset=30.0, wordbeam_word_gap_offset=0.0)
+    texts = [[written("maison", recognizer.charset)], [written("letter", recognizer.charset)],
+             [written("the cat sat on the mat", recognizer.charset)]]
+    together = recognizer.decode_texts(texts, as_words=[True, True, False])
+    assert [(recs[0].text, language) for recs, language in together] == [
+        ("maison", "fr"), ("letter", "en"), ("", "en")]
+    assert recognizer.decode_text(texts[0], as_word=True)[0][0].text == "maison"
+    assert recognizer.decode_text(texts[0])[0][0].text == ""
+
 def test_a_language_given_by_hand_is_used_as_it_is(bilingual):
     french = Recognizer.load(bilingual, "wordbeam", language="fr")
     assert french.language == "fr" and not french.by_language
