@@ -7,7 +7,7 @@ reliability table on the other half, and (``--write``) save the maps into the mo
         --data iam-ondb:../shared/data/iam-ondb --data pagexml:../shared/data/hooker \\
         --data folder:../shared/data/iam-lines --data folder:../shared/data/iam-forms \\
         --data alto:../shared/data/copiste --word-data folder:../shared/data/kaggle-names \\
-        [--limit 300] [--hidden 16] [--cache /tmp/probs] [--write | --keep] [--json out.json]
+        [--limit 300] [--hidden 16] [--cache /tmp/probs] [--splits 4] [--write | --keep] [--json out.json]
 
 Greedy decoding gets a monotone (isotonic) map of its raw confidence. The lexicon decoders
 (beam, wordbeam) get a word model instead (:class:`htr.decode.WordConfidence`, 16 tanh units
@@ -20,7 +20,9 @@ least confident character's. A word is right when the minimum-edit alignment of 
 the reference's words pairs it with an identical reference word. Validation items are halved by a
 hash of their group (writer, form group, letter): the map of each decoder is fitted (isotonic
 regression) on the words of the "fit" half only, and every number reported is on the "report"
-half. A retrained model needs the maps fitted again (``calibration.json`` names the weights it was
+half. ``--splits K`` reports each set's figures also averaged over K more halvings, each half
+fitted in turn: one report half's figures move by a few points with which groups fell in it. A
+retrained model needs the maps fitted again (``calibration.json`` names the weights it was
 fitted on, and the recognizer ignores it for other weights). ``--word-data`` sets are of single
 word images, read as ``read`` reads a crop no wider than a word by default (``--level auto``):
 word beam search with the words' shift of the blank's and the space's logits (``config.json``'s
@@ -53,9 +55,10 @@ BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
 DOUBTFUL = 0.5
 
 
-def half(group: str) -> str:
-    """The calibration half of a validation group: "fit" or "report", by a stable hash."""
-    return "fit" if hashlib.md5(f"calibration:{group}".encode()).digest()[0] < 128 else "report"
+def half(group: str, salt: str = "calibration") -> str:
+    """The calibration half of a validation group: "fit" or "report", by a stable hash (another
+    ``salt``: another halving, for :func:`split_means`)."""
+    return "fit" if hashlib.md5(f"{salt}:{group}".encode()).digest()[0] < 128 else "report"
 
 
 def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +127,36 @@ def summary(conf: np.ndarray, ok: np.ndarray) -> dict:
             "auroc": auroc(conf, ok)}
 
 
+def set_name(spec: str) -> str:
+    """What the report calls a set: its folder's name, and for the photos or the words made from
+    a folder's pages or lines (``pagexml-photos:``, ``iam-ondb-words:``) the kind's last part too."""
+    kind, path = spec.split(":", 1)
+    derived = kind.rsplit("-", 1)[1] if kind.endswith(("-photos", "-words")) else ""
+    return f"{Path(path).name} {derived}".strip()
+
+
+def split_means(fit_and_apply, groups: np.ndarray, sets: np.ndarray, ok: np.ndarray,
+                splits: int) -> dict[str, dict]:
+    """Each set's :func:`summary` over ``splits`` further halvings of the validation groups,
+    each half fitted in turn and the other reported (``2 * splits`` fits), its figures averaged:
+    how one decoder's map does apart from the luck of the one report half (IAM forms' wrong
+    words marked moved 55.7-59.8% with the word model's seed alone). ``fit_and_apply(fit,
+    report)`` (two boolean masks of the words) fits a map on the first and returns its
+    confidences of the second."""
+    runs: dict[str, list[dict]] = {}
+    for k in range(1, splits + 1):
+        fit = np.array([half(g, f"calibration-split-{k}") == "fit" for g in groups])
+        for a, b in ((fit, ~fit), (~fit, fit)):
+            c = fit_and_apply(a, b)
+            for name in sorted(set(sets[b])):
+                m = sets[b] == name
+                runs.setdefault(name, []).append(summary(c[m], ok[b][m]))
+    keys = ("wrong_marked", "marked_wrong", "auroc", "ece")
+    return {name: {key: float(np.mean([r[key] for r in rs if r[key] is not None]))
+                   for key in keys if any(r[key] is not None for r in rs)} | {"fits": len(rs)}
+            for name, rs in runs.items()}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, required=True)
@@ -143,6 +176,9 @@ def main() -> int:
                    help="hidden units of the lexicon decoders' word model (0: logistic)")
     p.add_argument("--seeds", type=int, default=1,
                    help="fits of the word model averaged (their log-odds), from seed 0 up")
+    p.add_argument("--splits", type=int, default=0, metavar="K",
+                   help="also report each set's figures averaged over K more halvings of the "
+                        "groups, each half fitted in turn (what the map does apart from one split)")
     p.add_argument("--write", action="store_true", help=f"save the maps to MODEL/{CALIBRATION_FILE}")
     p.add_argument("--keep", action="store_true",
                    help=f"report the maps MODEL/{CALIBRATION_FILE} has now, fitting none")
@@ -157,13 +193,13 @@ def main() -> int:
     lexicons = {lang: Lexicon.load(path) for lang, path in files.items()}
     from htr.beam import BeamDecoder
 
-    items = []  # (set, half, reference, probs, read as a word)
+    items = []  # (set, group, reference, probs, read as a word)
     charset = None
     for spec, as_word in [(d, False) for d in args.data] + [(d, True) for d in args.word_data]:
         samples = val_samples(spec, args.limit)
         probs, charset = probabilities(args.model, spec, samples, args.cache)
-        name = Path(spec.split(":", 1)[1]).name
-        items += [(name, half(s.group), s.text, x, as_word) for s, x in zip(samples, probs)]
+        name = set_name(spec)
+        items += [(name, s.group, s.text, x, as_word) for s, x in zip(samples, probs)]
     width = {} if args.beam_width is None else {"beam_width": args.beam_width}
     config = read_model_dir(args.model)[1]  # how the app reads these weights
     beams = {lang: BeamDecoder(charset, lex, **width) for lang, lex in lexicons.items()}
@@ -173,7 +209,7 @@ def main() -> int:
                 "beam": lambda x, lang, word: beams[lang].decode(x),
                 "wordbeam": lambda x, lang, word: word_beam_search(
                     x, charset, lexicons[lang], **width, gap_offset=gaps[word])}
-    counts = {h: sum(1 for it in items if it[1] == h) for h in ("fit", "report")}
+    counts = {h: sum(1 for it in items if half(it[1]) == h) for h in ("fit", "report")}
     print(f"{len(items)} validation items: {counts['fit']} to fit, {counts['report']} to report on",
           file=sys.stderr)
     tables, report = {}, {}
@@ -182,18 +218,19 @@ def main() -> int:
             p.error("--keep reports the maps there are; it writes none")
         kept = json.loads((args.model / CALIBRATION_FILE).read_text())["decoders"]
     for dname in args.decoders:
-        words, features = [], []  # (set, half, raw confidence, right); word features
-        for sname, h, ref, x, as_word in items:
+        words, features = [], []  # (set, group, raw confidence, right); word features
+        for sname, group, ref, x, as_word in items:
             lang = language(x)
             rec = decoders[dname](x, lang, as_word)
             ws = rec.words()
             _, hyp_ok = word_matches(ref, rec.text)
             assert len(ws) == len(hyp_ok), (rec.text, [w.text for w in ws])
-            words += [(sname, h, w.confidence, ok) for w, ok in zip(ws, hyp_ok)]
+            words += [(sname, group, w.confidence, ok) for w, ok in zip(ws, hyp_ok)]
             if dname in LEXICON_DECODERS:
                 features.append(word_features(rec, greedy_decode(x, charset), lexicons[lang]))
         sets = np.array([w[0] for w in words])
-        halves = np.array([w[1] for w in words])
+        groups = np.array([w[1] for w in words])
+        halves = np.array([half(g) for g in groups])
         raw = np.array([w[2] for w in words], np.float64)
         ok = np.array([w[3] for w in words], np.float64)
         fit = halves == "fit"
@@ -240,6 +277,21 @@ def main() -> int:
             print(f"| {s} | {v['n']} | {v['accuracy']:.1%} | {v['n_ge_0.9']} | "
                   f"{pct(v['accuracy_ge_0.9'])} | {v['ece']:.3f} | {pct(v['wrong_marked'])} | "
                   f"{pct(v['marked_wrong'])} | {'-' if v['auroc'] is None else round(v['auroc'], 3)} |")
+        if args.splits:
+            if dname in LEXICON_DECODERS:
+                def fit_and_apply(a, b):
+                    return WordConfidence.fit(x[a], ok[a], hidden=args.hidden, seeds=args.seeds).predict(x[b])
+            else:
+                def fit_and_apply(a, b):
+                    return Calibration(*isotonic(raw[a], ok[a]))(raw[b])
+            means = split_means(fit_and_apply, groups, sets, ok, args.splits)
+            report[dname]["split_means"] = means
+            print(f"\nthe same, averaged over {args.splits} more halvings of the groups, each half "
+                  f"fitted in turn:\n\n| set | fits | ECE | wrong words marked | marked words wrong | AUROC |")
+            print("|---|---|---|---|---|---|")
+            for s, v in means.items():
+                print(f"| {s} | {v['fits']} | {v['ece']:.3f} | {pct(v.get('wrong_marked'))} | "
+                      f"{pct(v.get('marked_wrong'))} | {v['auroc']:.3f} |")
         sys.stdout.flush()
     if args.write:
         path = args.model / CALIBRATION_FILE
