@@ -253,16 +253,17 @@ class Recognizer:
         # The best path of each line serves twice: to choose the language, and to weigh the
         # words' confidence (WordConfidence).
         greedy = [[greedy_decode(p, self.charset) for p in t] for t in texts] if self.by_language else None
-        languages = [self._fitting_language(g) for g in greedy] if greedy else [self.language] * len(texts)
+        languages = ([self._fitting_language(g) for g in greedy] if greedy is not None
+                     else [self.language] * len(texts))
         keys = list(zip(languages, words))
         out: list[tuple[list[Recognition], str | None]] = [([], None)] * len(texts)
         for key in dict.fromkeys(keys):  # each language, lines and words apart
             language, word = key
             chosen = [i for i, k in enumerate(keys) if k == key]
-            reader = self.by_language.get(language, self) if greedy else self
+            reader = self.by_language.get(language, self)
             reader = reader.reading_words() if word else reader
-            recs = reader.decode_many([p for i in chosen for p in texts[i]],
-                                      [g for i in chosen for g in greedy[i]] if greedy else None)
+            recs = reader.decode_many([p for i in chosen for p in texts[i]], None if greedy is None
+                                      else [g for i in chosen for g in greedy[i]])
             for i, part in zip(chosen, _split(recs, [sizes[i] for i in chosen])):
                 out[i] = (part, language)
         return out

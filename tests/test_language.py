@@ -68,7 +68,6 @@ def test_several_texts_decoded_at_once_each_keep_their_own_language(bilingual):
         assert [(r.text, r.confidence) for r in recs] == [(r.text, r.confidence) for r in alone]
 
 
-
 def test_texts_marked_as_words_are_decoded_with_the_words_gap_shift_beside_the_lines(bilingual):
     """Word images and lines decoded in one go: each word image as ``reading_words`` reads it,
     each line as a line, every one in its own language."""
@@ -82,6 +81,7 @@ def test_texts_marked_as_words_are_decoded_with_the_words_gap_shift_beside_the_l
         ("maison", "fr"), ("letter", "en"), ("", "en")]
     assert recognizer.decode_text(texts[0], as_word=True)[0][0].text == "maison"
     assert recognizer.decode_text(texts[0])[0][0].text == ""
+
 
 def test_a_language_given_by_hand_is_used_as_it_is(bilingual):
     french = Recognizer.load(bilingual, "wordbeam", language="fr")
