@@ -15,6 +15,7 @@ from tqdm import tqdm
 from .decode import greedy_decode, one_word, reads_as_word, with_logit_offset
 from .image import PREPROCESS_THREADS, load_image, preprocess
 from .metrics import Detection, cer, detection, in_reference_order, wer
+from .page import CROPS_TOGETHER
 from .readers.base import Sample
 from .readers.pagexml import PageSample
 
@@ -67,14 +68,26 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
     if level == "auto":
         return _evaluate_auto(recognizer, samples, progress, desc)
     as_word = reads_as_word(level)
-    decoder = recognizer.reading_words() if as_word else recognizer
     hypotheses: list[str] = []
     start = time.perf_counter()
+    words: list[np.ndarray] = []  # word images decoded together, as the page reader does
     for probs in _probabilities(recognizer, samples, batch_size, chunk, progress, desc):
-        if as_word:
-            probs = one_word(probs, recognizer.charset)
-        hypotheses.append(decoder.decode(probs).text)
+        if not as_word:
+            hypotheses.append(recognizer.decode(probs).text)
+            continue
+        words.append(one_word(probs, recognizer.charset))
+        if len(words) == CROPS_TOGETHER:
+            hypotheses += _words_read(recognizer, words)
+    hypotheses += _words_read(recognizer, words)
     return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)
+
+
+def _words_read(recognizer, words: list[np.ndarray]) -> list[str]:
+    """The texts of word images read together (:meth:`htr.Recognizer.decode_texts`), the list
+    emptied."""
+    texts = [recs[0].text for recs, _ in recognizer.decode_texts([[p] for p in words], [True] * len(words))]
+    words.clear()
+    return texts
 
 
 def _evaluate_auto(recognizer, samples: Sequence[Sample], progress: bool, desc: str) -> Evaluation:

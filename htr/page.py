@@ -55,6 +55,10 @@ LEVELS: tuple[str, ...] = ("auto", "page", "line", "word")
 #: How the lines of a page are read: whole, or word crop by word crop.
 RECOGNISE = ("lines", "words")
 
+#: Crops (line or word images) that :meth:`PageReader.read_many` reads together: through the
+#: network in one call, and decoded at once, the word images among them in one language.
+CROPS_TOGETHER = 64
+
 
 class PageReader:
     """Reads images into pages with one recognizer and one segmenter, both loaded once.
@@ -101,7 +105,7 @@ class PageReader:
         return dataclasses.replace(page, language=max(languages, key=languages.count)) if languages else page
 
     def read_many(self, images: Iterable[ImageSource], level: str = "auto",
-                  chunk: int = 64) -> Iterator[Page | ImageError]:
+                  chunk: int = CROPS_TOGETHER) -> Iterator[Page | ImageError]:
         """Read many images, one result per image in their order: its :class:`Page` as
         :meth:`read` gives it, or the :class:`~htr.errors.ImageError` that stopped it.
 
@@ -110,7 +114,8 @@ class PageReader:
         go of Python's lock, so it overlaps the reading of the image before. The crops among the
         images (a line or a word, given by ``level`` or found by ``auto``) go through the network
         together, ``chunk`` crops at a time, instead of one call each: a folder of line images
-        reads several times faster. A chunk's crops are decoded in a thread of their own while
+        reads several times faster, and the word images among them share a language
+        (:meth:`htr.Recognizer.decode_texts`). A chunk's crops are decoded in a thread of their own while
         the next chunk is loaded and goes through the network: word beam search holds Python's
         lock, the network lets go of it, so the two overlap on two cores.
         """

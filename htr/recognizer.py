@@ -247,7 +247,8 @@ class Recognizer:
         by one; the lines of all the texts read in one language are decoded side by side
         (:meth:`decode_many`), so a folder of line images costs one word beam search.
         ``as_words``: for each text, whether it is an image of one word, decoded as
-        :meth:`reading_words` decodes it (default: none is)."""
+        :meth:`reading_words` decodes it (default: none is); an ``auto`` recognizer reads the
+        word images of one call in the one language that fits them all."""
         sizes = [len(t) for t in texts]
         words = [False] * len(texts) if as_words is None else [bool(w) for w in as_words]
         # The best path of each line serves twice: to choose the language, and to weigh the
@@ -255,6 +256,12 @@ class Recognizer:
         greedy = [[greedy_decode(p, self.charset) for p in t] for t in texts] if self.by_language else None
         languages = ([self._fitting_language(g) for g in greedy] if greedy is not None
                      else [self.language] * len(texts))
+        if greedy is not None and sum(words) > 1:
+            # Images of one word read together share one language, chosen from them all: a word
+            # alone says little of its own (Copiste's French words each choosing: 21.3% CER,
+            # 15.2% read in French; real IAM words 14.4%, 13.8% in English).
+            pooled = self._fitting_language([g for t, w in zip(greedy, words) if w for g in t])
+            languages = [pooled if w else language for language, w in zip(languages, words)]
         keys = list(zip(languages, words))
         out: list[tuple[list[Recognition], str | None]] = [([], None)] * len(texts)
         for key in dict.fromkeys(keys):  # each language, lines and words apart
@@ -345,7 +352,8 @@ class Recognizer:
             inputs = list(pool.map(lambda im: preprocess(load_image(im), self.height), images))
         probs = self.probabilities(inputs, batch_size)
         if as_word:
-            return self.reading_words().decode_many([one_word(p, self.charset) for p in probs])
+            return [recs[0] for recs, _ in self.decode_texts(
+                [[one_word(p, self.charset)] for p in probs], [True] * len(probs))]
         return self.decode_many(probs)
 
     def read_page(self, image: ImageSource, level: str = "auto", layout=None) -> Page:

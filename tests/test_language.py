@@ -70,17 +70,27 @@ def test_several_texts_decoded_at_once_each_keep_their_own_language(bilingual):
 
 def test_texts_marked_as_words_are_decoded_with_the_words_gap_shift_beside_the_lines(bilingual):
     """Word images and lines decoded in one go: each word image as ``reading_words`` reads it,
-    each line as a line, every one in its own language."""
+    each line as a line in its own language."""
     # A blank that wins every frame of a line reads nothing; words read with no shift.
     recognizer = Recognizer.load(bilingual, "wordbeam", language="auto",
                                  wordbeam_gap_offset=30.0, wordbeam_word_gap_offset=0.0)
-    texts = [[written("maison", recognizer.charset)], [written("letter", recognizer.charset)],
-             [written("the cat sat on the mat", recognizer.charset)]]
-    together = recognizer.decode_texts(texts, as_words=[True, True, False])
-    assert [(recs[0].text, language) for recs, language in together] == [
-        ("maison", "fr"), ("letter", "en"), ("", "en")]
+    texts = [[written("maison", recognizer.charset)], [written("the cat sat on the mat", recognizer.charset)]]
+    together = recognizer.decode_texts(texts, as_words=[True, False])
+    assert [(recs[0].text, language) for recs, language in together] == [("maison", "fr"), ("", "en")]
     assert recognizer.decode_text(texts[0], as_word=True)[0][0].text == "maison"
     assert recognizer.decode_text(texts[0])[0][0].text == ""
+
+
+def test_word_images_read_together_share_the_language_that_fits_them_all(bilingual):
+    """One word says little of its language; the word images of one call are read in the
+    language of them all, while a word alone and each line keep their own."""
+    recognizer = Recognizer.load(bilingual, "wordbeam", language="auto")
+    words = [[written(w, recognizer.charset)] for w in ("maison", "chat", "une", "letter")]
+    line = [written("a letter of his house", recognizer.charset)]
+    together = recognizer.decode_texts(words + [line], as_words=[True] * 4 + [False])
+    assert [language for _, language in together] == ["fr"] * 4 + ["en"]
+    assert recognizer.decode_text(words[3], as_word=True)[1] == "en"
+    assert together[0][0][0].text == "maison"
 
 
 def test_a_language_given_by_hand_is_used_as_it_is(bilingual):
