@@ -26,7 +26,9 @@ retrained model needs the maps fitted again (``calibration.json`` names the weig
 fitted on, and the recognizer ignores it for other weights). ``--word-data`` sets are of single
 word images, read as ``read`` reads a crop no wider than a word by default (``--level auto``):
 word beam search with the words' shift of the blank's and the space's logits (``config.json``'s
-``wordbeam_word_gap_offset``); greedy and beam read them as lines.
+``wordbeam_word_gap_offset``); greedy and beam read them as lines. Each line is decoded in the
+language it fits best, as ``auto`` reads it; the word images of each ``CROPS_TOGETHER`` in the
+language of them all, as the page reader reads images of one word together.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from htr.decode import (CALIBRATION_FILE, LEXICON_DECODERS, Calibration,  # noqa
                         WordConfidence, greedy_decode, model_fingerprint, word_features)
 from htr.lexicon import Lexicon, best_language  # noqa: E402
 from htr.model import read_model_dir  # noqa: E402
+from htr.page import CROPS_TOGETHER  # noqa: E402
 from htr.recognizer import LEXICON_FILES  # noqa: E402
 from htr.wordbeam import word_beam_search  # noqa: E402
 
@@ -193,17 +196,23 @@ def main() -> int:
     lexicons = {lang: Lexicon.load(path) for lang, path in files.items()}
     from htr.beam import BeamDecoder
 
-    items = []  # (set, group, reference, probs, read as a word)
+    items = []  # (set, group, reference, probs, read as a word, language)
     charset = None
     for spec, as_word in [(d, False) for d in args.data] + [(d, True) for d in args.word_data]:
         samples = val_samples(spec, args.limit)
         probs, charset = probabilities(args.model, spec, samples, args.cache)
         name = set_name(spec)
-        items += [(name, s.group, s.text, x, as_word) for s, x in zip(samples, probs)]
+        # Each line in the language it fits; word images, as the page reader reads them, in the
+        # language of each CROPS_TOGETHER read together (Recognizer.decode_texts).
+        fits = [greedy_decode(x, charset).text for x in probs]
+        group = CROPS_TOGETHER if as_word else 1
+        languages = [best_language(fits[i - i % group:i - i % group + group], lexicons)
+                     for i in range(len(fits))]
+        items += [(name, s.group, s.text, x, as_word, lang)
+                  for s, x, lang in zip(samples, probs, languages)]
     width = {} if args.beam_width is None else {"beam_width": args.beam_width}
     config = read_model_dir(args.model)[1]  # how the app reads these weights
     beams = {lang: BeamDecoder(charset, lex, **width) for lang, lex in lexicons.items()}
-    language = lambda x: best_language([greedy_decode(x, charset).text], lexicons)  # noqa: E731
     gaps = {False: config.wordbeam_gap_offset, True: config.words_gap_offset}  # lines', words'
     decoders = {"greedy": lambda x, lang, word: greedy_decode(x, charset),
                 "beam": lambda x, lang, word: beams[lang].decode(x),
@@ -219,8 +228,7 @@ def main() -> int:
         kept = json.loads((args.model / CALIBRATION_FILE).read_text())["decoders"]
     for dname in args.decoders:
         words, features = [], []  # (set, group, raw confidence, right); word features
-        for sname, group, ref, x, as_word in items:
-            lang = language(x)
+        for sname, group, ref, x, as_word, lang in items:
             rec = decoders[dname](x, lang, as_word)
             ws = rec.words()
             _, hyp_ok = word_matches(ref, rec.text)
