@@ -288,7 +288,8 @@ def main() -> int:
         if args.splits:
             if dname in LEXICON_DECODERS:
                 def fit_and_apply(a, b):
-                    return WordConfidence.fit(x[a], ok[a], hidden=args.hidden, seeds=args.seeds).predict(x[b])
+                    fitted = WordConfidence.fit(x[a], ok[a], hidden=args.hidden, seeds=args.seeds)
+                    return fitted.predict(x[b])
             else:
                 def fit_and_apply(a, b):
                     return Calibration(*isotonic(raw[a], ok[a]))(raw[b])

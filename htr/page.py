@@ -115,9 +115,9 @@ class PageReader:
         images (a line or a word, given by ``level`` or found by ``auto``) go through the network
         together, ``chunk`` crops at a time, instead of one call each: a folder of line images
         reads several times faster, and the word images among them share a language
-        (:meth:`htr.Recognizer.decode_texts`). A chunk's crops are decoded in a thread of their own while
-        the next chunk is loaded and goes through the network: word beam search holds Python's
-        lock, the network lets go of it, so the two overlap on two cores.
+        (:meth:`htr.Recognizer.decode_texts`). A chunk's crops are decoded in a thread of their
+        own while the next chunk is loaded and goes through the network: word beam search holds
+        Python's lock, the network lets go of it, so the two overlap on two cores.
         """
         if level not in LEVELS:
             raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")

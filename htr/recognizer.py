@@ -342,7 +342,8 @@ class Recognizer:
              level: str = "line") -> list[Recognition]:
         """Read word or line images (paths, bytes, arrays or PIL images), in the given order.
         ``level="word"``: each image is one word, read with no space in it
-        (:func:`htr.decode.one_word`).
+        (:func:`htr.decode.one_word`), and with ``auto`` all in the language that fits them all
+        (:meth:`decode_texts`).
 
         Raises :class:`htr.errors.ImageError` for the first image that cannot be loaded; use
         :func:`load_image` yourself first to read the good ones of a mixed set.
