@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                         "as the default model does, else tensorflow)")
     r.add_argument("--language", choices=LANGUAGE_CHOICES,
                    help=f"the lexicon decoders' language: {', '.join(LANGUAGE_CHOICES[1:])}, or auto (the "
-                        f"default: each page, line or word picks the lexicon its reading fits best)")
+                        f"default: each page or line picks the lexicon its reading fits best, the "
+                        f"word images read together the one that fits them all)")
     r.add_argument("--read-shifts", type=parse_read_shifts, metavar="ROWS",
                    help=READ_SHIFTS_HELP)
     i = sub.add_parser("insights", help="key phrases, dates, amounts of money, phone numbers, "
