@@ -75,19 +75,12 @@ def evaluate(recognizer, samples: Sequence[Sample], batch_size: int = 32, chunk:
         if not as_word:
             hypotheses.append(recognizer.decode(probs).text)
             continue
-        words.append(one_word(probs, recognizer.charset))
+        words.append(probs)
         if len(words) == CROPS_TOGETHER:
-            hypotheses += _words_read(recognizer, words)
-    hypotheses += _words_read(recognizer, words)
+            hypotheses += [r.text for r in recognizer.decode_words(words)]
+            words.clear()
+    hypotheses += [r.text for r in recognizer.decode_words(words)]
     return Evaluation([s.text for s in samples], hypotheses, time.perf_counter() - start)
-
-
-def _words_read(recognizer, words: list[np.ndarray]) -> list[str]:
-    """The texts of word images read together (:meth:`htr.Recognizer.decode_texts`), the list
-    emptied."""
-    texts = [recs[0].text for recs, _ in recognizer.decode_texts([[p] for p in words], [True] * len(words))]
-    words.clear()
-    return texts
 
 
 def _evaluate_auto(recognizer, samples: Sequence[Sample], progress: bool, desc: str) -> Evaluation:

@@ -352,10 +352,15 @@ class Recognizer:
         with ThreadPoolExecutor(PREPROCESS_THREADS) as pool:
             inputs = list(pool.map(lambda im: preprocess(load_image(im), self.height), images))
         probs = self.probabilities(inputs, batch_size)
-        if as_word:
-            return [recs[0] for recs, _ in self.decode_texts(
-                [[one_word(p, self.charset)] for p in probs], [True] * len(probs))]
-        return self.decode_many(probs)
+        return self.decode_words(probs) if as_word else self.decode_many(probs)
+
+    def decode_words(self, probs: Sequence[np.ndarray]) -> list[Recognition]:
+        """Images of one word each, from their probabilities (:meth:`probabilities`): each read
+        with no space in it (:func:`htr.decode.one_word`) and the words' shift
+        (:meth:`reading_words`), all in the one language that fits them all
+        (:meth:`decode_texts`)."""
+        return [recs[0] for recs, _ in self.decode_texts(
+            [[one_word(p, self.charset)] for p in probs], [True] * len(probs))]
 
     def read_page(self, image: ImageSource, level: str = "auto", layout=None) -> Page:
         """Read a page, line or word image into a :class:`Page` (lines, words, boxes, text,
